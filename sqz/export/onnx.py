@@ -1,0 +1,40 @@
+"""Checkpoint → single-file ONNX, checked with onnx.checker, compared against torch with onnxruntime."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sqz.runtime.onnx import ONNXSession
+from sqz.train.model import SqueezeNet
+
+OPSET = 17
+INPUT, OUTPUT = "input", "logits"
+
+
+def export_onnx(model: SqueezeNet, path: Path, size: int, opset: int = OPSET) -> Path:
+    """Write `model` (eval mode, BatchNorm folded) as ONNX with a dynamic batch, and check it."""
+    import onnx
+
+    dummy = torch.zeros(1, model.cfg.in_channels, size, size)
+    buf = io.BytesIO()
+    torch.onnx.export(model.eval(), (dummy,), buf, input_names=[INPUT], output_names=[OUTPUT],
+                      dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=opset,
+                      do_constant_folding=True, dynamo=False)
+    proto = onnx.load_from_string(buf.getvalue())
+    proto.producer_name, proto.producer_version = "sqz", ""
+    onnx.checker.check_model(proto, full_check=True)
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+@torch.no_grad()
+def parity(model: SqueezeNet, onnx_path: Path, x: np.ndarray) -> dict:
+    """Max abs logit difference and top-1 agreement of ONNX Runtime against torch on `x` (NCHW)."""
+    ref = torch.cat([model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)]).numpy()
+    got = ONNXSession(onnx_path).run(x)
+    return {"images": int(len(x)), "max_abs_diff": float(np.abs(ref - got).max()),
+            "top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean())}

@@ -1,0 +1,158 @@
+"""`sqz-export`: checkpoint → ONNX → TFLite (float32, full int8) → manifest + report, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sqz import __version__
+from sqz.errors import InputError
+from sqz.export import report as report_mod
+from sqz.export.fold import fold_batchnorm
+from sqz.export.onnx import export_onnx, parity
+from sqz.export.tflite import convert
+from sqz.quantize.calibrate import calibration_set
+from sqz.runtime import manifest
+from sqz.runtime.model import Model, open_session
+from sqz.runtime.preprocess import Preprocess, normalize
+from sqz.targets.budget import parse_budget
+from sqz.train import checkpoint
+from sqz.train.data import load as load_data
+
+DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
+
+
+def default_checkpoint() -> Path:
+    """The checkpoint shipped inside the package (trained by `make default-model`)."""
+    return Path(str(resources.files("sqz") / "models" / DEFAULT_CHECKPOINT))
+
+
+@contextmanager
+def staging(out: Path):
+    """A temp directory inside `out`; files are renamed into `out` only when all succeeded."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".sqz-staging-", dir=out))
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror})") from None
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    return float((logits.argmax(1) == y).mean())
+
+
+def _timed(timings: dict, key: str):
+    class _T:
+        def __enter__(self):
+            self.t = time.perf_counter()
+
+        def __exit__(self, *exc):
+            timings[key] = round(time.perf_counter() - self.t, 3)
+    return _T()
+
+
+def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
+           calib: int = 500, budget: str = "0.5MB", data: str | None = None, eval_limit: int = 0,
+           seed: int = 0, log=print) -> dict:
+    """Export a checkpoint; returns the report (also written as report.json / report.md in `out`)."""
+    limit = parse_budget(budget)
+    ckpt = Path(ckpt) if ckpt else default_checkpoint()
+    trained, payload = checkpoint.load(ckpt)
+    pre = Preprocess.from_dict(payload["preprocess"])
+    classes = list(payload["classes"])
+    data_spec = data or payload.get("record", {}).get("config", {}).get("data", "fashion-mnist")
+    ds = load_data(data_spec, seed=payload.get("record", {}).get("config", {}).get("seed", 0))
+    if ds.preprocess.channels != pre.channels or len(ds.classes) != len(classes):
+        raise InputError(f"--data {data_spec}: {len(ds.classes)} classes, {ds.preprocess.channels} channel(s) "
+                         f"do not match the checkpoint ({len(classes)}, {pre.channels})")
+    test = ds.test
+    if eval_limit and eval_limit < len(test):
+        test = test.take(np.arange(eval_limit))
+    x_test = normalize(test.x, pre)
+    model = fold_batchnorm(trained)
+    timings: dict[str, float] = {}
+    with torch.no_grad():
+        ref = torch.cat([model(torch.from_numpy(x_test[i:i + 512])) for i in range(0, len(x_test), 512)]).numpy()
+    rep = {"sqz_version": __version__, "checkpoint": str(ckpt), "checkpoint_sha256": manifest.sha256(ckpt),
+           "dataset": ds.name, "eval_images": int(len(test)), "calibration_images": 0,
+           "arch": payload["arch"], "preprocess": pre.to_dict(), "labels": classes,
+           "torch": {"accuracy": accuracy(ref, test.y)}, "artifacts": {}}
+
+    with staging(Path(out)) as work:
+        with _timed(timings, "onnx"):
+            log("ONNX: exporting and checking …")
+            onnx_path = export_onnx(model, work / "model.onnx", pre.size)
+            rep["onnx_parity"] = parity(model, onnx_path, x_test)
+        calibration = None
+        if int8:
+            calibration = calibration_set(ds.train.x, pre, calib, seed)
+            rep["calibration_images"] = int(len(calibration))
+        with _timed(timings, "tflite" + ("+int8" if int8 else "")):
+            log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images)"
+                                                     if int8 else "") + " …")
+            tfl = convert(onnx_path, work, calibration)
+        files = {"model.onnx": onnx_path, **{p.name: p for p in tfl.values()}}
+        with _timed(timings, "evaluate"):
+            log(f"Evaluating {len(files)} artifacts on {len(test):,} test images …")
+            for name, path in files.items():
+                sess = open_session(path)
+                logits = Model(path, sess, pre, classes).logits(test.x)
+                rep["artifacts"][name] = {
+                    "bytes": path.stat().st_size, "sha256": manifest.sha256(path),
+                    "format": path.suffix[1:], "precision": _precision(sess.io_spec()),
+                    "io": sess.io_spec(), "accuracy": accuracy(logits, test.y),
+                    "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
+                    "max_abs_diff_vs_torch": float(np.abs(logits - ref).max())}
+        rep["timings_s"] = timings
+        rep["gate"] = {"budget": limit, "metric": "file", "artifacts": {
+            n: {"bytes": a["bytes"], "fits": a["bytes"] <= limit, "over_bytes": max(0, a["bytes"] - limit),
+                "over_percent": round(100 * max(0, a["bytes"] - limit) / limit, 2)}
+            for n, a in rep["artifacts"].items() if n.endswith(".tflite")}}
+        man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
+               "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
+               "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io")}
+                             for n, a in rep["artifacts"].items()},
+               "versions": _versions()}
+        (work / manifest.MANIFEST).write_text(json.dumps(man, indent=2))
+        (work / "report.json").write_text(report_mod.dumps(rep))
+        (work / "report.md").write_text(report_mod.markdown(rep))
+        for name in list(files) + [manifest.MANIFEST, "report.json", "report.md"]:
+            os.replace(work / name, Path(out) / name)
+    rep["out"] = str(out)
+    return rep
+
+
+def _precision(io: dict) -> str:
+    """`int8` only when input and output are int8 (activations follow); else the input dtype."""
+    i, o = io["input"]["dtype"], io["output"]["dtype"]
+    return "int8" if i == o == "int8" else i
+
+
+def _versions() -> dict:
+    import onnx
+    import onnxruntime
+
+    v = {"torch": str(torch.__version__), "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+    try:
+        from importlib.metadata import version
+
+        v["onnx2tf"] = version("onnx2tf")
+        v["tensorflow"] = version("tensorflow")
+    except Exception:
+        pass
+    return v

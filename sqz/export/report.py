@@ -1,0 +1,69 @@
+"""The export report: JSON is the record; the printed table and Markdown are rendered from it."""
+
+from __future__ import annotations
+
+import json
+
+
+def _pct(v) -> str:
+    return "—" if v is None else f"{100 * v:.2f} %"
+
+
+def _quant(io: dict) -> str:
+    if not io or io.get("dtype") == "float32" or "scale" not in io:
+        return "—"
+    return f"s={io['scale']:.4g} zp={io['zero_point']}"
+
+
+def rows(report: dict) -> list[list[str]]:
+    """One row per model: name, bytes, in/out dtype, layout, quantisation, accuracy, agreement."""
+    out = [["torch fp32 (checkpoint)", "—", "float32/float32", "NCHW", "—",
+            _pct(report["torch"]["accuracy"]), "100.00 %"]]
+    for name, a in report["artifacts"].items():
+        io = a.get("io", {})
+        out.append([name, f"{a['bytes']:,}", f"{io['input']['dtype']}/{io['output']['dtype']}",
+                    io["input"].get("layout", "?"), _quant(io.get("input", {})), _pct(a.get("accuracy")),
+                    _pct(a.get("top1_agreement"))])
+    return out
+
+
+HEADER = ["artifact", "bytes", "in/out", "layout", "input quant", "accuracy", "agree w/ torch"]
+
+
+def table(report: dict) -> str:
+    """A plain-text table for the terminal, with the size verdict under it."""
+    body = rows(report)
+    widths = [max(len(r[i]) for r in [HEADER] + body) for i in range(len(HEADER))]
+    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    text = [line(HEADER), line(["-" * w for w in widths])] + [line(r) for r in body]
+    text.append("")
+    text += verdict_lines(report)
+    return "\n".join(text)
+
+
+def verdict_lines(report: dict) -> list[str]:
+    g = report["gate"]
+    lines = []
+    for name, v in g["artifacts"].items():
+        state = "fits" if v["fits"] else f"OVER by {v['over_bytes']:,} B ({v['over_percent']:.1f} %)"
+        lines.append(f"budget {g['budget']:,} B ({g['metric']}): {name} {v['bytes']:,} B — {state}")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    """The same figures as Markdown, for the README and CI artifacts."""
+    body = rows(report)
+    md = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    md += ["| " + " | ".join(r) + " |" for r in body]
+    p = report["onnx_parity"]
+    md += ["", f"Test images: {report['eval_images']:,} ({report['dataset']}); calibration: "
+               f"{report['calibration_images']} training images. ONNX vs torch: max |Δlogit| "
+               f"{p['max_abs_diff']:.2e}, top-1 agreement {_pct(p['top1_agreement'])}.", ""]
+    md += ["- " + ln for ln in verdict_lines(report)]
+    t = report["timings_s"]
+    md += ["", "Export time: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()), ""]
+    return "\n".join(md)
+
+
+def dumps(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=False)

@@ -1,0 +1,64 @@
+"""ONNX → TFLite float32 and full-integer int8 with onnx2tf, run isolated in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sqz.errors import ToolError
+from sqz.export.onnx import INPUT
+
+SAMPLE_NAME = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = None,
+            per_channel: bool = True, timeout: float = 900) -> dict[str, Path]:
+    """Convert a copy of `onnx_path`; returns {"float32": path, "int8": path (with calibration)}.
+
+    `calibration` is float32 NHWC, already normalised: it is passed with mean 0 and std 1, so
+    onnx2tf calibrates on exactly what the model sees.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sqz-onnx2tf-") as work:
+        work = Path(work)
+        src = work / "model.onnx"
+        shutil.copyfile(onnx_path, src)
+        # onnx2tf looks for this file in the working directory for 3-channel inputs and downloads
+        # it when absent; a local stand-in keeps it offline and is never used for our calibration.
+        np.save(work / SAMPLE_NAME, np.zeros((20, 128, 128, 3), np.float32))
+        cmd = [sys.executable, "-m", "onnx2tf", "-i", str(src), "-o", str(work / "tf"), "-b", "1",
+               "-coion", "-n"]
+        if calibration is not None:
+            calib = work / "calibration.npy"
+            np.save(calib, np.ascontiguousarray(calibration, dtype=np.float32))
+            c = calibration.shape[-1]
+            zeros, ones = str([0.0] * c), str([1.0] * c)
+            cmd += ["-oiqt", "-qt", "per-channel" if per_channel else "per-tensor", "-iqd", "int8",
+                    "-oqd", "int8", "-cind", INPUT, str(calib), zeros, ones]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"}
+        try:
+            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+        except FileNotFoundError:
+            raise ToolError("onnx2tf is not installed; pip install 'sqz[export]'") from None
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"onnx2tf did not finish within {timeout:.0f} s") from None
+        if proc.returncode != 0:
+            tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()][-3:]
+            raise ToolError(f"onnx2tf failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
+        found = {"float32": work / "tf" / "model_float32.tflite"}
+        if calibration is not None:
+            found["int8"] = work / "tf" / "model_full_integer_quant.tflite"
+        result = {}
+        for kind, path in found.items():
+            if not path.exists():
+                raise ToolError(f"onnx2tf finished but wrote no {path.name}")
+            dest = out_dir / f"model_{kind}.tflite"
+            shutil.move(str(path), dest)
+            result[kind] = dest
+    return result

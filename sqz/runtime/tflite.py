@@ -1,0 +1,63 @@
+"""Run a .tflite file: NHWC input, int8 (de)quantisation done here from the file's own parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sqz.errors import ModelFileError
+from sqz.runtime.interpreters import tflite_interpreter_class
+
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def looks_like_tflite(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] == TFLITE_IDENTIFIER
+
+
+class TFLiteSession:
+    """A loaded interpreter with its input/output details; `run` takes float NCHW batches."""
+
+    def __init__(self, path: Path, threads: int | None = None, interpreter: str | None = None) -> None:
+        if not looks_like_tflite(path):
+            raise ModelFileError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+        self.interpreter_name, cls = tflite_interpreter_class(interpreter)
+        try:
+            self.interp = cls(model_path=str(path), num_threads=threads)
+            self.interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{path}: the interpreter refused it ({str(exc).splitlines()[0][:160]})") from None
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        self.layout = "NHWC" if len(self.inp["shape"]) == 4 and self.inp["shape"][-1] in (1, 3) else "NCHW"
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Float logits for normalised float32 NCHW images, one interpreter call per image."""
+        if self.layout == "NHWC":
+            x = x.transpose(0, 2, 3, 1)
+        scale, zero = self.inp["quantization"]
+        if self.inp["dtype"] != np.float32:
+            info = np.iinfo(self.inp["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.inp["dtype"])
+        outs = []
+        for i in range(len(x)):
+            self.interp.set_tensor(self.inp["index"], x[i:i + 1])
+            self.interp.invoke()
+            outs.append(self.interp.get_tensor(self.out["index"]).copy())
+        y = np.concatenate(outs)
+        o_scale, o_zero = self.out["quantization"]
+        if self.out["dtype"] != np.float32:
+            y = (y.astype(np.float32) - o_zero) * o_scale
+        return y.reshape(len(y), -1)
+
+    def io_spec(self) -> dict:
+        """Input/output dtype, shape, layout and quantisation as the file declares them."""
+        def spec(d: dict) -> dict:
+            scale, zero = d["quantization"]
+            return {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]],
+                    "scale": float(scale), "zero_point": int(zero)}
+        return {"input": {**spec(self.inp), "layout": self.layout}, "output": spec(self.out),
+                "interpreter": self.interpreter_name}

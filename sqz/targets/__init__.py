@@ -1,0 +1,1 @@
+"""Targets stage: board profiles, size budgets and the gate."""

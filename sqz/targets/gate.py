@@ -1,0 +1,82 @@
+"""The CI gate: does every artifact fit the budget? Exit 0 fits, 1 over, 2 unusable input."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqz.errors import InputError, ModelFileError
+from sqz.targets.budget import parse_budget
+
+METRICS = ("file",)
+
+
+@dataclass
+class Verdict:
+    path: str
+    kind: str
+    metric: str
+    bytes: int
+    budget: int
+    fits: bool
+    over_bytes: int
+    over_percent: float
+
+    def line(self) -> str:
+        if self.fits:
+            return (f"PASS  {self.path}: {self.bytes:,} B {self.metric} ≤ budget {self.budget:,} B "
+                    f"({self.budget - self.bytes:,} B to spare)")
+        return (f"FAIL  {self.path}: {self.bytes:,} B {self.metric} > budget {self.budget:,} B "
+                f"(over by {self.over_bytes:,} B, {self.over_percent:.1f} %)")
+
+
+def model_kind(path: Path) -> str:
+    """`tflite` or `onnx` after a structural look at the bytes; ModelFileError otherwise."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a model file")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if len(head) >= 8 and head[4:8] == b"TFL3":
+        return "tflite"
+    if path.suffix == ".onnx" and _is_onnx(path):
+        return "onnx"
+    raise ModelFileError(f"{path}: not a model (neither a TFLite flatbuffer nor an ONNX graph)")
+
+
+def _is_onnx(path: Path) -> bool:
+    try:
+        import onnx
+    except ImportError:
+        with open(path, "rb") as f:
+            return f.read(1) == b"\x08"
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return False
+    return len(model.graph.node) > 0
+
+
+def measure(path: Path, metric: str) -> int:
+    if metric not in METRICS:
+        raise InputError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    return path.stat().st_size
+
+
+def check(paths: list[Path], budget: str | int = "0.5MB", metric: str = "file") -> list[Verdict]:
+    """One verdict per artifact; raises on unusable input before judging any."""
+    if not paths:
+        raise InputError("give at least one model file to check")
+    limit = parse_budget(budget)
+    kinds = [model_kind(Path(p)) for p in paths]
+    verdicts = []
+    for p, kind in zip(paths, kinds):
+        size = measure(Path(p), metric)
+        over = max(0, size - limit)
+        verdicts.append(Verdict(str(p), kind, metric, size, limit, size <= limit, over, 100.0 * over / limit))
+    return verdicts
+
+
+def as_json(verdicts: list[Verdict]) -> dict:
+    return {"fits": all(v.fits for v in verdicts), "artifacts": [asdict(v) for v in verdicts]}

@@ -1,0 +1,1 @@
+"""Training stage: SqueezeNet models, datasets and the training loop (needs torch)."""

@@ -1,0 +1,75 @@
+"""Checkpoints: tensors and plain values only, written atomically, loaded with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from sqz.errors import ModelFileError
+from sqz.runtime.preprocess import Preprocess
+from sqz.train.model import ArchConfig, SqueezeNet, build
+
+FORMAT = "sqz-checkpoint"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(tmp_path)` on a temp file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: Path, model: SqueezeNet, preprocess: Preprocess, classes: tuple[str, ...],
+         record: dict, resume: dict | None = None) -> None:
+    """Write a checkpoint; `resume` adds optimizer, scheduler and RNG state."""
+    payload = {"format": FORMAT, "version": 1, "arch": model.cfg.to_dict(),
+               "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+               "preprocess": preprocess.to_dict(), "classes": list(classes), "record": record}
+    if resume is not None:
+        payload["resume"] = resume
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_raw(path: Path) -> dict:
+    """The checkpoint dictionary, validated; user errors become ModelFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
+            AttributeError, TypeError, KeyError, IndexError, OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a readable sqz checkpoint ({exc.__class__.__name__}); "
+                             "give a .pt written by `sqz train`") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not an sqz checkpoint (no '{FORMAT}' marker); "
+                             "give a .pt written by `sqz train`")
+    for key in ("arch", "state_dict", "preprocess", "classes"):
+        if key not in payload:
+            raise ModelFileError(f"{path}: checkpoint lacks '{key}'")
+    return payload
+
+
+def load(path: Path) -> tuple[SqueezeNet, dict]:
+    """Rebuild the model (eval mode) and return it with the checkpoint dictionary."""
+    payload = load_raw(path)
+    try:
+        model = build(ArchConfig.from_dict(payload["arch"]))
+        model.load_state_dict(payload["state_dict"])
+        Preprocess.from_dict(payload["preprocess"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: checkpoint does not match its architecture "
+                             f"({str(exc).splitlines()[0][:200]})") from None
+    return model.eval(), payload

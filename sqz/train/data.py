@@ -1,0 +1,251 @@
+"""Datasets as uint8 arrays: Fashion-MNIST (Debian's IDX files), IDX, .npz and image folders."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sqz.errors import DatasetError
+from sqz.runtime.preprocess import Preprocess, decode
+
+FASHION_MNIST_DIR = Path(os.environ.get("SQZ_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                         "Sneaker", "Bag", "Ankle boot")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+@dataclass
+class Split:
+    """Images as uint8 (N, content, content, C) with int64 labels."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, idx: np.ndarray) -> "Split":
+        return Split(self.x[idx], self.y[idx])
+
+
+@dataclass
+class Dataset:
+    """Train and test splits, class names and the preprocessing the model will record."""
+
+    name: str
+    train: Split
+    test: Split
+    classes: tuple[str, ...]
+    preprocess: Preprocess
+    skipped: int = 0
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (optionally gzipped) as a numpy array."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot read IDX file ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DatasetError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    count = int(np.prod(shape))
+    if len(raw) - header != count:
+        raise DatasetError(f"{path}: IDX header says {count} bytes of data, file has {len(raw) - header}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def check_labels(x: np.ndarray, y: np.ndarray, num_classes: int, where: str) -> None:
+    """Refuse mismatched lengths, empty sets and labels outside 0..num_classes-1."""
+    if len(x) != len(y):
+        raise DatasetError(f"{where}: {len(x)} images but {len(y)} labels")
+    if len(y) == 0:
+        raise DatasetError(f"{where}: no images")
+    if y.min() < 0 or y.max() >= num_classes:
+        raise DatasetError(f"{where}: labels must lie in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
+
+
+def fashion_mnist(root: Path = FASHION_MNIST_DIR) -> Dataset:
+    """The 70,000 Fashion-MNIST images, official 60,000 / 10,000 split."""
+    if not root.is_dir():
+        raise DatasetError(f"Fashion-MNIST not found at {root}; run `make setup` "
+                           "(apt-get install dataset-fashion-mnist) or set SQZ_FASHION_MNIST")
+    splits = {}
+    for name, prefix in (("train", "train"), ("test", "t10k")):
+        x = read_idx(root / f"{prefix}-images-idx3-ubyte.gz")
+        y = read_idx(root / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
+        check_labels(x, y, 10, str(root / prefix))
+        splits[name] = Split(x[..., None], y)
+    return Dataset("fashion-mnist", splits["train"], splits["test"], FASHION_MNIST_CLASSES,
+                   Preprocess(size=32, content=28, channels=1))
+
+
+def _as_nhwc(x: np.ndarray, where: str) -> np.ndarray:
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise DatasetError(f"{where}: images must be (N, H, W) or (N, H, W, C), got shape {x.shape}")
+    if x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3):
+        x = x.transpose(0, 2, 3, 1)
+    if x.shape[1] != x.shape[2] or x.shape[-1] not in (1, 3):
+        raise DatasetError(f"{where}: expected square 1- or 3-channel images, got shape {x.shape}")
+    if x.dtype != np.uint8:
+        if x.dtype.kind == "f" and x.size and x.max() <= 1.0:
+            x = x * 255.0
+        x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return x
+
+
+def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None,
+                test_fraction: float, seed: int) -> Dataset:
+    """A dataset from one pool of arrays, split reproducibly into train and test."""
+    x = _as_nhwc(np.asarray(x), name)
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    n_classes = len(classes) if classes else int(y.max()) + 1 if len(y) else 0
+    check_labels(x, y, n_classes, name)
+    if n_classes < 2:
+        raise DatasetError(f"{name}: needs at least two classes, found {n_classes}")
+    classes = classes or tuple(str(i) for i in range(n_classes))
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_test = max(1, int(round(len(y) * test_fraction)))
+    if len(y) - n_test < 1:
+        raise DatasetError(f"{name}: too few images ({len(y)}) to hold out a test set")
+    pool = Split(x, y)
+    side = x.shape[1]
+    pre = _default_preprocess(x)
+    return Dataset(name, pool.take(order[n_test:]), pool.take(order[:n_test]), classes,
+                   Preprocess(size=pre.size, content=side, channels=x.shape[-1], mean=pre.mean, std=pre.std))
+
+
+def _default_preprocess(x: np.ndarray) -> Preprocess:
+    side, c = x.shape[1], x.shape[-1]
+    sample = x[: min(len(x), 5000)].astype(np.float32) / 255.0
+    mean = tuple(float(v) for v in sample.mean(axis=(0, 1, 2)))
+    std = tuple(max(1e-3, float(v)) for v in sample.std(axis=(0, 1, 2)))
+    size = side + 4 if side <= 28 else side
+    return Preprocess(size=size, content=side, channels=c, mean=mean, std=std)
+
+
+def load_npz(path: Path, test_fraction: float = 0.15, seed: int = 0) -> Dataset:
+    """`.npz` with `x` and `y` (optional `classes`; or `x_train`/`y_train`/`x_test`/`y_test`)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a readable .npz ({exc})") from None
+    classes = tuple(str(c) for c in arrays["classes"]) if "classes" in arrays else None
+    if {"x_train", "y_train", "x_test", "y_test"} <= arrays.keys():
+        x_tr, x_te = (_as_nhwc(arrays[k], str(path)) for k in ("x_train", "x_test"))
+        y_tr, y_te = (arrays[k].astype(np.int64).reshape(-1) for k in ("y_train", "y_test"))
+        n = len(classes) if classes else int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
+        check_labels(x_tr, y_tr, n, f"{path} (train)")
+        check_labels(x_te, y_te, n, f"{path} (test)")
+        ds = from_arrays(path.name, x_tr, y_tr, classes or tuple(map(str, range(n))), 0.0001, seed)
+        ds.train, ds.test = Split(x_tr, y_tr), Split(x_te, y_te)
+        return ds
+    if "x" not in arrays or "y" not in arrays:
+        raise DatasetError(f"{path}: needs arrays 'x' and 'y' (or x_train/y_train/x_test/y_test), "
+                           f"found {sorted(arrays)}")
+    return from_arrays(path.name, arrays["x"], arrays["y"], classes, test_fraction, seed)
+
+
+def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
+                      test_fraction: float = 0.15, seed: int = 0) -> Dataset:
+    """One sub-folder per class (or train/ and test/ with those inside); unreadable images are skipped."""
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    parts = {p.name: p for p in root.iterdir() if p.is_dir()}
+    split_dirs = [parts[k] for k in ("train", "test") if k in parts]
+    class_root = split_dirs[0] if len(split_dirs) == 2 else root
+    classes = tuple(sorted(p.name for p in class_root.iterdir() if p.is_dir()))
+    if len(classes) < 2:
+        raise DatasetError(f"{class_root}: needs one sub-folder per class, at least two; found {len(classes)}")
+    files = {d.name: _list_images(d, classes) for d in (split_dirs if len(split_dirs) == 2 else [root])}
+    every = [item for items in files.values() for item in items]
+    present = {label for _, label in every}
+    empty = [c for i, c in enumerate(classes) if i not in present]
+    if empty:
+        raise DatasetError(f"{root}: class folder(s) with no images: {', '.join(empty)}")
+    first = every[0][0]
+    from PIL import Image
+    with Image.open(first) as im:
+        probe_c = 3 if im.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr") else 1
+        probe_side = max(im.size)
+    channels = channels or probe_c
+    side = size or min(probe_side, 224)
+    pre = Preprocess(size=side, content=side, channels=channels,
+                     mean=(0.5,) * channels, std=(0.25,) * channels)
+    loaded, skipped = {}, 0
+    for key, items in files.items():
+        xs, ys = [], []
+        for path, label in items:
+            try:
+                xs.append(decode(path, pre))
+                ys.append(label)
+            except Exception:
+                skipped += 1
+        loaded[key] = (xs, ys)
+    if skipped:
+        warnings.warn(f"{root}: skipped {skipped} unreadable image(s)")
+    if len(loaded) == 2:
+        (xtr, ytr), (xte, yte) = loaded["train"], loaded["test"]
+        if not xtr or not xte:
+            raise DatasetError(f"{root}: no readable images in train/ or test/")
+        ds = Dataset(root.name, Split(np.stack(xtr), np.asarray(ytr, np.int64)),
+                     Split(np.stack(xte), np.asarray(yte, np.int64)), classes, pre, skipped)
+    else:
+        xs, ys = loaded[root.name]
+        if not xs:
+            raise DatasetError(f"{root}: no readable images")
+        ds = from_arrays(root.name, np.stack(xs), np.asarray(ys, np.int64), classes, test_fraction, seed)
+        ds.skipped = skipped
+    stats = _default_preprocess(ds.train.x)
+    ds.preprocess = Preprocess(size=side, content=side, channels=channels, mean=stats.mean, std=stats.std)
+    return ds
+
+
+def _list_images(root: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
+    out = []
+    for label, name in enumerate(classes):
+        d = root / name
+        if d.is_dir():
+            out += [(p, label) for p in sorted(d.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return out
+
+
+def load(spec: str, seed: int = 0) -> Dataset:
+    """`fashion-mnist`, a `.npz`, an IDX images file (labels beside it), or an image folder."""
+    if spec == "fashion-mnist":
+        return fashion_mnist()
+    path = Path(spec)
+    if not path.exists():
+        raise DatasetError(f"{spec}: no such dataset; use fashion-mnist, a .npz, IDX files or an image folder")
+    if path.is_dir():
+        return load_image_folder(path, seed=seed)
+    if path.suffix == ".npz":
+        return load_npz(path, seed=seed)
+    if "idx3" in path.name:
+        labels = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
+        if not labels.exists():
+            raise DatasetError(f"{path}: IDX labels file {labels.name} not found beside it")
+        x, y = read_idx(path), read_idx(labels)
+        return from_arrays(path.name, x, y, None, 0.15, seed)
+    raise DatasetError(f"{spec}: unknown dataset format; use fashion-mnist, a .npz, IDX files or an image folder")
+
+
+def validation_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Hold out a reproducible `fraction` of `split` for validation."""
+    order = np.random.default_rng(seed).permutation(len(split))
+    n_val = int(round(len(split) * fraction))
+    return split.take(order[n_val:]), split.take(order[:n_val])
