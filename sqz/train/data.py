@@ -173,17 +173,9 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
         raise DatasetError(f"{class_root}: needs one sub-folder per class, at least two; found {len(classes)}")
     files = {d.name: _list_images(d, classes) for d in (split_dirs if len(split_dirs) == 2 else [root])}
     every = [item for items in files.values() for item in items]
-    present = {label for _, label in every}
-    empty = [c for i, c in enumerate(classes) if i not in present]
-    if empty:
-        raise DatasetError(f"{root}: class folder(s) with no images: {', '.join(empty)}")
-    first = every[0][0]
-    from PIL import Image
-    with Image.open(first) as im:
-        probe_c = 3 if im.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr") else 1
-        probe_side = max(im.size)
+    side, probe_c = _probe(every)
     channels = channels or probe_c
-    side = size or min(probe_side, 224)
+    side = size or min(side, 224)
     pre = Preprocess(size=side, content=side, channels=channels,
                      mean=(0.5,) * channels, std=(0.25,) * channels)
     loaded, skipped = {}, 0
@@ -196,6 +188,10 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
             except Exception:
                 skipped += 1
         loaded[key] = (xs, ys)
+    present = {label for _, ys in loaded.values() for label in ys}
+    empty = [c for i, c in enumerate(classes) if i not in present]
+    if empty:
+        raise DatasetError(f"{root}: class folder(s) with no readable images: {', '.join(empty)}")
     if skipped:
         warnings.warn(f"{root}: skipped {skipped} unreadable image(s)")
     if len(loaded) == 2:
@@ -213,6 +209,19 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
     stats = _default_preprocess(ds.train.x)
     ds.preprocess = Preprocess(size=side, content=side, channels=channels, mean=stats.mean, std=stats.std)
     return ds
+
+
+def _probe(items: list[tuple[Path, int]]) -> tuple[int, int]:
+    """(longest side, channels) of the first readable image."""
+    from PIL import Image
+
+    for path, _ in items:
+        try:
+            with Image.open(path) as im:
+                return max(im.size), 3 if im.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr") else 1
+        except Exception:
+            continue
+    raise DatasetError("no readable images found")
 
 
 def _list_images(root: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:

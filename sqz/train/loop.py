@@ -72,8 +72,11 @@ def _rng_state(gen: torch.Generator) -> dict:
 
 
 def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
-          progress: bool = True) -> dict:
-    """Train per `cfg`, writing `last.pt` each epoch and `model.pt` + `metrics.json` at the end."""
+          progress: bool = True, stop_after: int = 0) -> dict:
+    """Train per `cfg`, writing `last.pt` each epoch and `model.pt` + `metrics.json` at the end.
+
+    `stop_after` ends the run after that many epochs as an interruption would (tests use it).
+    """
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
     out = Path(cfg.out)
@@ -158,6 +161,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
         resume_state = {"epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                         "rng": _rng_state(gen)}
         checkpoint.save(last, model, pre, ds.classes, record, resume_state)
+        if stop_after and epoch + 1 >= stop_after:
+            return record
 
     x_te, y_te = to_tensor(test_split, pre)
     record["test_loss"], record["test_acc"] = evaluate(model, x_te, y_te)

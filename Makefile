@@ -1,0 +1,45 @@
+# Common flows. `make` sets everything up and runs the main job; `make test` runs the suite.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+EXTRAS  ?= train,export,board,dev
+
+.PHONY: all setup dataset venv export test gate default-model clean
+
+all: setup export
+
+setup: dataset $(BIN)/.installed
+
+# Fashion-MNIST from Debian's package (IDX files in /usr/share/datasets/fashion-mnist).
+dataset:
+	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+	  else echo "install Debian's dataset-fashion-mnist or set SQZ_FASHION_MNIST"; exit 1; fi; \
+	fi
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+export: setup
+	$(BIN)/sqz-export --int8
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# The CI gate on the exported int8 model: exits 1 (and fails the build) when it is over budget.
+gate: export
+	$(BIN)/sqz check exports/default/model_int8.tflite --budget 0.5MB
+
+# Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
+default-model: setup
+	$(BIN)/sqz train --data fashion-mnist --arch 1.1 --epochs 40 --seed 0 --out runs/default
+	$(BIN)/python -m sqz.train.bundle runs/default sqz/models/fashion_mnist_1.1
+
+clean:
+	rm -rf exports runs .pytest_cache

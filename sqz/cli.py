@@ -1,0 +1,161 @@
+"""Command line: thin click wrappers over plain functions; user errors are one line and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from sqz import __version__
+from sqz.errors import SqzError
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def friendly(fn):
+    """Turn SqzError into one stderr line and its exit code; Ctrl-C or SIGTERM into exit 130."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        signal.signal(signal.SIGTERM, _terminate)
+        try:
+            return fn(*args, **kwargs)
+        except SqzError as exc:
+            click.echo(f"sqz: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("sqz: interrupted; nothing half-written was left behind", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sqz")
+def main() -> None:
+    """sqz: train SqueezeNet, export it to ONNX and full-int8 TFLite, gate its size, run it on a board."""
+
+
+@main.command()
+@click.option("--data", default="fashion-mnist", show_default=True,
+              help="fashion-mnist, a .npz (x, y), IDX images file, or an image folder (one sub-folder per class)")
+@click.option("--arch", default="1.1", show_default=True, help="1.0, 1.1, 1.0-bypass or 1.1-bypass")
+@click.option("--epochs", default=40, show_default=True, type=int)
+@click.option("--batch-size", default=128, show_default=True, type=int)
+@click.option("--lr", default=2e-3, show_default=True, type=float, help="one-cycle peak learning rate (AdamW)")
+@click.option("--batch-norm/--no-batch-norm", default=True, show_default=True,
+              help="BatchNorm while training; folded into the convolutions at export")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--limit", default=0, type=int, help="use only this many training images (quick runs)")
+@click.option("--threads", default=0, type=int, help="torch CPU threads (0: torch's default)")
+@click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
+@click.option("--resume", is_flag=True, help="continue from OUT/last.pt")
+@friendly
+def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, out, resume) -> None:
+    """Train a SqueezeNet; writes OUT/last.pt each epoch, OUT/model.pt and OUT/metrics.json at the end."""
+    from sqz.train.loop import TrainConfig, train as run_training
+
+    cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
+                      batch_norm=batch_norm, seed=seed, limit=limit, threads=threads)
+    record = run_training(cfg, resume=resume)
+    click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "
+               f"checkpoint {out / 'model.pt'}")
+
+
+def _export_options(fn):
+    opts = [
+        click.argument("checkpoint", required=False, type=click.Path(path_type=Path)),
+        click.option("--int8/--no-int8", default=False, help="also write the full-integer int8 TFLite"),
+        click.option("--out", default="exports/default", show_default=True, type=click.Path(path_type=Path)),
+        click.option("--calib", default=500, show_default=True, type=int,
+                     help="training images used to calibrate int8"),
+        click.option("--budget", default="0.5MB", show_default=True, help="size budget for the verdict"),
+        click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
+        click.option("--eval-limit", default=0, type=int, help="evaluate on only this many test images"),
+        click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _run_export(checkpoint, int8, out, calib, budget, data, eval_limit, as_json) -> None:
+    from sqz.export.pipeline import export
+    from sqz.export.report import table
+
+    log = (lambda msg: click.echo(msg, err=True))
+    rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
+                 eval_limit=eval_limit, log=log)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+    else:
+        click.echo(table(rep))
+        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + ["manifest.json", "report.json",
+                                                                           "report.md"]))
+
+
+@main.command("export")
+@_export_options
+@friendly
+def export_cmd(**kw) -> None:
+    """Export CHECKPOINT (default: the bundled Fashion-MNIST model) to ONNX and TFLite, with a report."""
+    _run_export(**kw)
+
+
+@click.command("sqz-export", context_settings={"help_option_names": ["-h", "--help"]})
+@_export_options
+@friendly
+def export_main(**kw) -> None:
+    """Export CHECKPOINT (default: the bundled Fashion-MNIST model) to ONNX and TFLite, with a report."""
+    _run_export(**kw)
+
+
+@main.command()
+@click.argument("artifacts", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--budget", default="0.5MB", show_default=True, help="B, KB, MB (x1000) or KiB, MiB (x1024)")
+@click.option("--metric", default="file", show_default=True, type=click.Choice(["file"]))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable verdict")
+@friendly
+def check(artifacts, budget, metric, as_json) -> None:
+    """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
+    from sqz.targets.gate import as_json as verdict_json, check as run_check
+
+    verdicts = run_check(list(artifacts), budget=budget, metric=metric)
+    if as_json:
+        click.echo(json.dumps(verdict_json(verdicts), indent=2))
+    else:
+        for v in verdicts:
+            click.echo(v.line())
+    sys.exit(0 if all(v.fits for v in verdicts) else 1)
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top", "k", default=3, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--threads", default=None, type=int)
+@click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime", "tensorflow"]))
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def run(model, images, k, threads, interpreter, as_json) -> None:
+    """Classify IMAGES with MODEL (.tflite or .onnx from an export directory); prints top-k labels."""
+    from sqz.runtime import load
+
+    m = load(model, threads=threads, interpreter=interpreter)
+    results = m.top_k([str(p) for p in images], k=k)
+    if as_json:
+        click.echo(json.dumps({"model": str(model), "interpreter": m.interpreter, "predictions": [
+            {"image": str(p), "top": [{"label": lbl, "probability": prob} for lbl, prob in r]}
+            for p, r in zip(images, results)]}, indent=2))
+        return
+    for p, r in zip(images, results):
+        click.echo(f"{p}: " + ", ".join(f"{lbl} {100 * prob:.1f} %" for lbl, prob in r))
+    click.echo(f"(interpreter: {m.interpreter})", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sqz.errors import InputError, ModelFileError
+from sqz.export.pipeline import export
+from sqz.runtime.manifest import sha256
+
+
+def test_export_writes_checked_artifacts_and_an_honest_report(tiny_export):
+    out, rep = tiny_export
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["manifest.json", "model.onnx", "model_float32.tflite", "model_int8.tflite",
+                     "report.json", "report.md"]
+    int8 = rep["artifacts"]["model_int8.tflite"]
+    assert int8["io"]["input"]["dtype"] == "int8" and int8["io"]["output"]["dtype"] == "int8"
+    assert int8["precision"] == "int8" and int8["io"]["input"]["layout"] == "NHWC"
+    assert rep["artifacts"]["model_float32.tflite"]["precision"] == "float32"
+    assert int8["bytes"] < rep["artifacts"]["model_float32.tflite"]["bytes"] / 3
+    for name, a in rep["artifacts"].items():
+        assert a["sha256"] == sha256(out / name) and a["bytes"] == (out / name).stat().st_size
+    torch_acc = rep["torch"]["accuracy"]
+    assert abs(rep["artifacts"]["model.onnx"]["accuracy"] - torch_acc) < 1e-9
+    assert abs(rep["artifacts"]["model_float32.tflite"]["accuracy"] - torch_acc) <= 0.002
+    assert int8["top1_agreement"] >= 0.95 and abs(int8["accuracy"] - torch_acc) < 0.03
+    assert rep["gate"]["artifacts"]["model_float32.tflite"]["fits"] is False
+    assert json.loads((out / "report.json").read_text())["eval_images"] == 500
+    assert "model_int8.tflite" in (out / "report.md").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["labels"][0] == "T-shirt/top" and manifest["preprocess"]["content"] == 28
+
+
+def test_bad_input_leaves_the_previous_export_alone(tiny_export, tiny_run, tmp_path):
+    out, _ = tiny_export
+    before = {p.name: sha256(p) for p in out.iterdir()}
+    with pytest.raises(InputError, match="--calib"):
+        export(tiny_run / "model.pt", out=out, int8=True, calib=0, eval_limit=50, log=lambda m: None)
+    with pytest.raises(ModelFileError):
+        export(out / "report.json", out=out, log=lambda m: None)
+    assert {p.name: sha256(p) for p in out.iterdir()} == before
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        export(tiny_run / "model.pt", out=tmp_path / "afile", eval_limit=50, log=lambda m: None)
+
+
+def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run):
+    """SIGINT in the middle of a real export: previous files intact, no partial file, no staging dir."""
+    out, _ = tiny_export
+    before = {p.name: sha256(p) for p in out.iterdir()}
+    proc = subprocess.Popen([sys.executable, "-m", "sqz.cli", "export", str(tiny_run / "model.pt"), "--int8",
+                             "--calib", "32", "--eval-limit", "100", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.startswith(".sqz-staging") for p in out.iterdir()):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert {p.name: sha256(p) for p in out.iterdir()} == before

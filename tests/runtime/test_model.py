@@ -1,0 +1,74 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sqz.runtime as rt
+from sqz.errors import ModelFileError
+from sqz.runtime.preprocess import Preprocess, decode, normalize
+
+
+def test_int8_model_predicts_like_the_report_says(tiny_export, small_dataset):
+    out, rep = tiny_export
+    m = rt.load(out / "model_int8.tflite")
+    assert m.interpreter == "ai-edge-litert"
+    probs = m.predict(small_dataset.test.x[:500])
+    assert probs.shape == (500, 10) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    acc = float((probs.argmax(1) == small_dataset.test.y[:500]).mean())
+    assert acc == pytest.approx(rep["artifacts"]["model_int8.tflite"]["accuracy"])
+
+
+def test_every_interpreter_and_format_agrees(tiny_export, small_dataset):
+    out, _ = tiny_export
+    x = small_dataset.test.x[:100]
+    ref = rt.load(out / "model.onnx").predict(x).argmax(1)
+    for interp in ("ai-edge-litert", "tflite-runtime"):
+        m = rt.load(out / "model_float32.tflite", interpreter=interp)
+        assert m.interpreter == interp
+        assert (m.predict(x).argmax(1) == ref).mean() >= 0.99
+    a = rt.load(out / "model_int8.tflite", interpreter="ai-edge-litert").logits(x)
+    b = rt.load(out / "model_int8.tflite", interpreter="tflite-runtime").logits(x)
+    scale = json.loads((out / "manifest.json").read_text())["artifacts"]["model_int8.tflite"]["io"]["output"]["scale"]
+    assert np.abs(a - b).max() <= 2 * scale + 1e-6
+
+
+def test_images_from_files_go_through_the_recorded_preprocessing(tiny_export, small_dataset, tmp_path):
+    out, _ = tiny_export
+    m = rt.load(out / "model_int8.tflite")
+    arr = small_dataset.test.x[0, :, :, 0]
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    Image.fromarray(arr).convert("RGB").resize((56, 56), Image.NEAREST).save(tmp_path / "b.jpg", quality=100)
+    top = m.top_k([str(tmp_path / "a.png")], k=3)[0]
+    assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
+    assert np.allclose(m.predict([str(tmp_path / "a.png")]), m.predict(small_dataset.test.x[:1]))
+
+
+def test_damaged_or_unlisted_models_are_refused(tiny_export, tmp_path):
+    out, _ = tiny_export
+    copy = tmp_path / "exp"
+    shutil.copytree(out, copy)
+    data = bytearray((copy / "model_int8.tflite").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "model_int8.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="sha256 does not match"):
+        rt.load(copy / "model_int8.tflite")
+    (copy / "other.tflite").write_bytes(b"junk")
+    with pytest.raises(ModelFileError, match="not listed"):
+        rt.load(copy / "other.tflite")
+    (copy / "manifest.json").unlink()
+    with pytest.raises(ModelFileError, match="no manifest"):
+        rt.load(copy / "model.onnx")
+    with pytest.raises(ModelFileError, match="no such model"):
+        rt.load(tmp_path / "nope.tflite")
+
+
+def test_preprocess_pads_centred_and_normalises():
+    pre = Preprocess(size=32, content=28, channels=1, mean=(0.5,), std=(0.5,))
+    x = np.full((1, 28, 28, 1), 255, np.uint8)
+    y = normalize(x, pre)
+    assert y.shape == (1, 1, 32, 32)
+    assert y[0, 0, 2:30, 2:30].min() == pytest.approx(1.0) and y[0, 0, 0, 0] == pytest.approx(-1.0)
+    rgba = np.zeros((10, 20, 4), np.uint8)
+    assert decode(rgba, pre).shape == (28, 28, 1)

@@ -1,0 +1,44 @@
+"""The headline commands end to end, as a user runs them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sqz.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_sqz_export_int8_on_the_bundled_model(tmp_path):
+    """`sqz-export --int8` with no checkpoint: the bundled default, real test images, a printed table."""
+    r = subprocess.run([sys.executable, "-c", "from sqz.cli import export_main; export_main()", "--int8",
+                        "--eval-limit", "2000", "--calib", "200", "--out", str(tmp_path / "exp")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "model_int8.tflite" in r.stdout and "int8/int8" in r.stdout and "budget 500,000 B" in r.stdout
+    rep = json.loads((tmp_path / "exp" / "report.json").read_text())
+    torch_acc, int8 = rep["torch"]["accuracy"], rep["artifacts"]["model_int8.tflite"]
+    assert torch_acc >= 0.90
+    assert abs(int8["accuracy"] - torch_acc) <= 0.005 and int8["top1_agreement"] >= 0.99
+
+
+def test_sqz_run_prints_top_k(tiny_export, small_dataset, tmp_path):
+    out, _ = tiny_export
+    Image.fromarray(small_dataset.test.x[3, :, :, 0]).save(tmp_path / "img.png")
+    r = _run("run", str(out / "model_int8.tflite"), str(tmp_path / "img.png"), "--top", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    pred = json.loads(r.stdout)["predictions"][0]
+    assert len(pred["top"]) == 2 and pred["top"][0]["label"] in small_dataset.classes
+    r = _run("run", str(out / "model_int8.tflite"), str(tmp_path / "missing.png"))
+    assert r.returncode == 2 and "not a readable image" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_cli_errors_are_one_line(tmp_path):
+    r = _run("train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such dataset" in r.stderr
+    r = _run("export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no such checkpoint" in r.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
