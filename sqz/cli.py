@@ -116,14 +116,19 @@ def export_main(**kw) -> None:
 
 @main.command()
 @click.argument("artifacts", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--budget", default="0.5MB", show_default=True, help="B, KB, MB (x1000) or KiB, MiB (x1024)")
-@click.option("--metric", default="file", show_default=True, type=click.Choice(["file"]))
+@click.option("--budget", default=None, help="B, KB, MB (x1000) or KiB, MiB (x1024)  [default: the target's, else 0.5MB]")
+@click.option("--metric", default=None, type=click.Choice(["file"]), help="[default: the target's, else file]")
+@click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable verdict")
 @friendly
-def check(artifacts, budget, metric, as_json) -> None:
+def check(artifacts, budget, metric, target, as_json) -> None:
     """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
     from sqz.targets.gate import as_json as verdict_json, check as run_check
+    from sqz.targets.profiles import get as get_profile
 
+    profile = get_profile(target) if target else None
+    budget = budget or (profile.budget if profile else "0.5MB")
+    metric = metric or (profile.metric if profile else "file")
     verdicts = run_check(list(artifacts), budget=budget, metric=metric)
     if as_json:
         click.echo(json.dumps(verdict_json(verdicts), indent=2))
@@ -155,6 +160,20 @@ def run(model, images, k, threads, interpreter, as_json) -> None:
     for p, r in zip(images, results):
         click.echo(f"{p}: " + ", ".join(f"{lbl} {100 * prob:.1f} %" for lbl, prob in r))
     click.echo(f"(interpreter: {m.interpreter})", err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def targets(as_json) -> None:
+    """List the board profiles: arch, interpreter, threads, size budget, published SqueezeNet latency."""
+    from sqz.targets.profiles import latency_source, profiles, table
+
+    if as_json:
+        click.echo(json.dumps({"latency_source": latency_source(),
+                               "targets": [p.to_dict() for p in profiles()]}, indent=2))
+    else:
+        click.echo(table(profiles()))
 
 
 if __name__ == "__main__":

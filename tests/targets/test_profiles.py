@@ -1,0 +1,58 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sqz.cli import main
+from sqz.errors import InputError
+from sqz.targets import profiles
+from sqz.targets.budget import parse_budget
+
+
+def test_every_profile_is_complete_and_consistent():
+    items = profiles.profiles()
+    names = [p.name for p in items]
+    assert len(names) == len(set(names))
+    for board in ("rpi-zero2w", "rpi3", "rpi4", "rpi5"):
+        assert profiles.get(board).arch == "aarch64"
+        assert profiles.get(board + "-32").arch == "armv7l"
+    for p in items:
+        assert p.arch in profiles.ARCHES
+        assert p.interpreter == ("ai-edge-litert" if p.arch == "aarch64" else "tflite-runtime")
+        assert p.threads >= 1
+        parse_budget(p.budget)
+        assert p.qemu_cpu.startswith("cortex-a")
+
+
+def test_published_latencies_order_the_boards():
+    ms = {n: profiles.get(n).latency_ms for n in ("rpi-zero2w", "rpi3", "rpi4", "rpi5")}
+    assert ms["rpi5"] < ms["rpi4"] < ms["rpi3"] < ms["rpi-zero2w"]
+    assert "github.com/Tencent/ncnn" in profiles.latency_source()
+
+
+def test_armv6_boards_are_refused_with_the_reason():
+    with pytest.raises(InputError, match="ARMv7 \\+ NEON"):
+        profiles.get("rpi-zero")
+    with pytest.raises(InputError, match="choose one of .*rpi4"):
+        profiles.get("rpi9")
+
+
+def test_targets_command_lists_profiles_as_table_and_json():
+    runner = CliRunner()
+    out = runner.invoke(main, ["targets"])
+    assert out.exit_code == 0
+    assert "rpi4" in out.output and "Cortex" not in out.output.splitlines()[0]
+    data = json.loads(runner.invoke(main, ["targets", "--json"]).output)
+    assert {t["name"] for t in data["targets"]} == {p.name for p in profiles.profiles()}
+
+
+def test_check_takes_budget_and_metric_from_the_target(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"\0\0\0\0TFL3" + bytes(600_000))
+    runner = CliRunner()
+    over = runner.invoke(main, ["check", str(model), "--target", "rpi4", "--json"])
+    assert over.exit_code == 1
+    assert json.loads(over.output)["artifacts"][0]["budget"] == parse_budget(profiles.get("rpi4").budget)
+    assert runner.invoke(main, ["check", str(model), "--target", "rpi4", "--budget", "1MB"]).exit_code == 0
+    bad = runner.invoke(main, ["check", str(model), "--target", "rpi-zero"])
+    assert bad.exit_code == 2 and "ARMv6" in bad.output
