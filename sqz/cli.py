@@ -54,16 +54,28 @@ def main() -> None:
 @click.option("--threads", default=0, type=int, help="torch CPU threads (0: torch's default)")
 @click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
 @click.option("--resume", is_flag=True, help="continue from OUT/last.pt")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="auto: CUDA when torch sees a GPU")
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="autocast on CUDA (auto: bf16, else fp16 with loss scaling); CPU is always fp32")
+@click.option("--workers", default=-1, type=int, help="image-folder decode workers per process (-1: automatic)")
+@click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
 @friendly
-def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, out, resume) -> None:
-    """Train a SqueezeNet; writes OUT/last.pt each epoch, OUT/model.pt and OUT/metrics.json at the end."""
+def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, out, resume, device, precision,
+          workers, tensorboard) -> None:
+    """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
+    at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
+    import os
+
     from sqz.train.loop import TrainConfig, train as run_training
 
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
-                      batch_norm=batch_norm, seed=seed, limit=limit, threads=threads)
+                      batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
+                      precision=precision, workers=workers, tensorboard=tensorboard)
     record = run_training(cfg, resume=resume)
-    click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "
-               f"checkpoint {out / 'model.pt'}")
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "
+                   f"checkpoint {out / 'model.pt'}")
 
 
 def _export_options(fn):

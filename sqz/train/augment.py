@@ -1,7 +1,11 @@
-"""Batch augmentations on normalised NCHW tensors: random shifted crop and horizontal flip."""
+"""Augmentations: random shifted crop and flip on normalised NCHW batches (small grayscale images);
+random resized crop and flip on decoded PIL images (RGB image folders, applied in loader workers)."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,3 +27,27 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Mirror half of the batch left-right."""
     flip = torch.rand(x.shape[0], generator=gen) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+
+
+def random_resized_crop(image, rng: np.random.Generator, scale: tuple[float, float] = (0.25, 1.0),
+                        ratio: tuple[float, float] = (3 / 4, 4 / 3)):
+    """A random crop covering `scale` of the area with aspect in `ratio` (Inception-style); centre crop if none fits."""
+    w, h = image.size
+    area = w * h
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        cw, ch = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            return image.crop((x0, y0, x0 + cw, y0 + ch))
+    side = min(w, h)
+    x0, y0 = (w - side) // 2, (h - side) // 2
+    return image.crop((x0, y0, x0 + side, y0 + side))
+
+
+def maybe_mirror(image, rng: np.random.Generator):
+    """Mirror a PIL image left-right with probability one half."""
+    from PIL import Image
+
+    return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else image

@@ -35,7 +35,7 @@ def save(path: Path, model: SqueezeNet, preprocess: Preprocess, classes: tuple[s
          record: dict, resume: dict | None = None) -> None:
     """Write a checkpoint; `resume` adds optimizer, scheduler and RNG state."""
     payload = {"format": FORMAT, "version": 1, "arch": model.cfg.to_dict(),
-               "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+               "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
                "preprocess": preprocess.to_dict(), "classes": list(classes), "record": record}
     if resume is not None:
         payload["resume"] = resume

@@ -1,24 +1,31 @@
-"""The training loop: AdamW one-cycle, validation each epoch, atomic checkpoints, resume."""
+"""The training loop: AdamW one-cycle, validation each epoch, atomic checkpoints, resume; one process or
+many under torchrun (DistributedDataParallel, `--batch-size` per process, the learning rate as given)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
-import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from sqz import __version__
 from sqz.errors import InputError
-from sqz.runtime.preprocess import normalize
-from sqz.train import checkpoint
+from sqz.train import checkpoint, distributed, history, stream
 from sqz.train.augment import random_crop, random_flip
-from sqz.train.data import Dataset, Split, load, validation_split
+from sqz.train.data import Dataset, load
+from sqz.train.memory import MemorySource, to_tensor
 from sqz.train.model import ArchConfig, build
+
+__all__ = ["TrainConfig", "train", "evaluate", "to_tensor"]
+ARTIFACTS = ("last.pt", "model.pt", "metrics.json", "history.csv", "history.json", "curves.png")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -41,71 +48,147 @@ class TrainConfig:
     threads: int = 0
     limit: int = 0
     metaparameters: dict = field(default_factory=dict)
-
-
-def to_tensor(split: Split, pre) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised float NCHW images and int64 labels, in chunks to bound memory."""
-    chunks = [torch.from_numpy(normalize(split.x[i:i + 4096], pre)) for i in range(0, len(split), 4096)]
-    return torch.cat(chunks), torch.from_numpy(split.y)
+    device: str = "auto"
+    precision: str = "auto"
+    workers: int = -1
+    tensorboard: bool = False
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of `model` on normalised images."""
     model.eval()
+    device = next(model.parameters()).device
     loss, correct = 0.0, 0
     for i in range(0, len(y), batch):
-        logits = model(x[i:i + batch])
-        loss += nn.functional.cross_entropy(logits, y[i:i + batch], reduction="sum").item()
-        correct += (logits.argmax(1) == y[i:i + batch]).sum().item()
+        xb, yb = x[i:i + batch].to(device), y[i:i + batch].to(device)
+        logits = model(xb)
+        loss += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
+        correct += (logits.argmax(1) == yb).sum().item()
     return loss / len(y), correct / len(y)
 
 
-def _subset(split: Split, n: int, seed: int) -> Split:
-    if not n or n >= len(split):
-        return split
-    return split.take(np.random.default_rng(seed).permutation(len(split))[:n])
+@torch.no_grad()
+def _evaluate_shards(net: nn.Module, batches: Iterator, ctx: distributed.Context, autocast,
+                     channels_last: bool) -> tuple[float, float, list[str]]:
+    """Like `evaluate`, over each rank's share, summed across ranks; also the unreadable images met."""
+    net.eval()
+    loss, correct, n, bad = 0.0, 0, 0, []
+    for x, y, skipped in batches:
+        bad += skipped
+        if not len(y):
+            continue
+        x, y = _on(x, ctx, channels_last), y.to(ctx.device)
+        with autocast():
+            logits = net(x)
+        loss += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        n += len(y)
+    loss, correct, n = distributed.all_sum(ctx, [loss, correct, n])
+    if not n:
+        return float("nan"), float("nan"), bad
+    return loss / n, correct / n, bad
 
 
-def _rng_state(gen: torch.Generator) -> dict:
-    return {"torch": torch.get_rng_state(), "gen": gen.get_state()}
+def _on(x: torch.Tensor, ctx: distributed.Context, channels_last: bool) -> torch.Tensor:
+    x = x.to(ctx.device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def _precision(cfg: TrainConfig, ctx: distributed.Context) -> torch.dtype | None:
+    """The autocast dtype: bf16 (or fp16 where bf16 is unsupported) on CUDA; None (fp32) on CPU."""
+    if cfg.precision not in PRECISIONS:
+        raise InputError(f"--precision {cfg.precision}: use one of {', '.join(PRECISIONS)}")
+    if ctx.device.type != "cuda":
+        if cfg.precision in ("bf16", "fp16"):
+            raise InputError(f"--precision {cfg.precision} is for CUDA; CPU training stays fp32 "
+                             "(use --precision auto or fp32)")
+        return None
+    if cfg.precision == "fp32":
+        return None
+    if cfg.precision == "bf16" or (cfg.precision == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float16
+
+
+def _rng_state(gen: torch.Generator, ctx: distributed.Context) -> dict:
+    state = {"torch": torch.get_rng_state(), "gen": gen.get_state()}
+    if ctx.device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(ctx.device)
+    return state
+
+
+def _set_rng_state(state: dict, gen: torch.Generator, ctx: distributed.Context) -> None:
+    torch.set_rng_state(state["torch"])
+    gen.set_state(state["gen"])
+    if "cuda" in state and ctx.device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], ctx.device)
+
+
+def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context):
+    """In memory for a given Dataset, Fashion-MNIST, .npz and IDX; streamed from disk for an image folder."""
+    if dataset is None and cfg.data != "fashion-mnist" and Path(cfg.data).is_dir():
+        if cfg.workers < -1:
+            raise InputError(f"--workers {cfg.workers}: give 0 (decode in the training process) or more")
+        workers = cfg.workers if cfg.workers >= 0 else stream.default_workers(ctx.world)
+        return stream.FolderSource(stream.index(Path(cfg.data), seed=cfg.seed), cfg.seed, cfg.val_fraction,
+                                   cfg.limit, workers, flip=cfg.flip, pin_memory=ctx.device.type == "cuda")
+    return MemorySource(dataset or load(cfg.data, seed=cfg.seed), cfg.seed, cfg.val_fraction, cfg.limit)
 
 
 def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
           progress: bool = True, stop_after: int = 0) -> dict:
-    """Train per `cfg`, writing `last.pt` each epoch and `model.pt` + `metrics.json` at the end.
+    """Train per `cfg`, writing `last.pt` and the history each epoch, `model.pt` + `metrics.json` at the end.
 
-    `stop_after` ends the run after that many epochs as an interruption would (tests use it).
+    Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set) every process trains its shard with
+    DistributedDataParallel and only rank 0 writes files or prints. `stop_after` ends the run after
+    that many epochs as an interruption would (tests use it).
     """
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a directory")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = torch.get_num_threads()
+    ctx = distributed.start(cfg.device)
+    try:
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        return _train(cfg, ctx, resume, dataset, progress and ctx.main, stop_after)
+    finally:
+        distributed.stop(ctx)
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Dataset | None,
+           progress: bool, stop_after: int) -> dict:
+    out = Path(cfg.out)
+    amp = _precision(cfg, ctx)
+    cuda = ctx.device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=amp)) if amp else contextlib.nullcontext
     torch.manual_seed(cfg.seed)
-    ds = dataset or load(cfg.data, seed=cfg.seed)
-    pre = ds.preprocess
-    train_split, val_split = validation_split(ds.train, cfg.val_fraction, cfg.seed)
-    train_split = _subset(train_split, cfg.limit, cfg.seed)
-    val_split = _subset(val_split, cfg.limit // 5 if cfg.limit else 0, cfg.seed)
-    test_split = _subset(ds.test, cfg.limit // 5 if cfg.limit else 0, cfg.seed)
-    x_tr, y_tr = to_tensor(train_split, pre)
-    x_val, y_val = to_tensor(val_split, pre) if len(val_split) else (None, None)
+    src = _source(cfg, dataset, ctx)
+    pre = src.preprocess
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)], dtype=torch.float32)
 
-    arch = ArchConfig.named(cfg.arch, num_classes=len(ds.classes), in_channels=pre.channels,
+    arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
                             batch_norm=cfg.batch_norm, **cfg.metaparameters)
-    model = build(arch)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = (len(y_tr) + cfg.batch_size - 1) // cfg.batch_size
+    net = build(arch).to(ctx.device)
+    if cuda:
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = src.steps(ctx, cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps)
     gen = torch.Generator().manual_seed(cfg.seed)
+    if ctx.world > 1:
+        torch.manual_seed(cfg.seed + 7919 * (ctx.rank + 1))
+        gen.manual_seed(cfg.seed + 104729 * (ctx.rank + 1))
+    scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    history: list[dict] = []
+    rows: list[dict] = []
     start_epoch = 0
     last = out / "last.pt"
+    skipped: set[str] = set()
     if resume:
         if not last.exists():
             raise InputError(f"--resume: no {last} to resume from; start without --resume")
@@ -113,61 +196,122 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
         state = payload.get("resume")
         if not state:
             raise InputError(f"{last} holds no resume state")
-        model.load_state_dict(payload["state_dict"])
+        if int(state.get("world_size", 1)) != ctx.world:
+            raise InputError(f"{last} was written by {state.get('world_size', 1)} process(es) and this run has "
+                             f"{ctx.world}; resume with the same torchrun --nnodes x --nproc_per_node")
+        net.load_state_dict(payload["state_dict"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        gen.set_state(state["rng"]["gen"])
-        start_epoch, history = int(state["epoch"]), list(payload["record"]["history"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng_ranks"][ctx.rank] if ctx.world > 1 else state["rng"], gen, ctx)
+        start_epoch, rows = int(state["epoch"]), list(payload["record"]["history"])
+        skipped = set(state.get("skipped", []))
+    if ctx.main:
+        for name in ARTIFACTS:
+            for stale in out.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
+    model = net
+    if ctx.world > 1:
+        model = DistributedDataParallel(net, device_ids=[ctx.device.index] if cuda else None)
+    board = history.Board(out) if cfg.tensorboard and ctx.main else None
 
-    record = {"config": asdict(cfg), "dataset": ds.name, "classes": list(ds.classes),
-              "train_images": len(y_tr), "val_images": len(val_split), "test_images": len(test_split),
-              "skipped_images": ds.skipped, "sqz_version": __version__, "torch_version": str(torch.__version__),
-              "threads": torch.get_num_threads(), "history": history}
-    for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        t0 = time.perf_counter()
-        order = torch.randperm(len(y_tr), generator=gen)
-        seen, loss_sum, correct = 0, 0.0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   leave=False, unit="batch")
-        for b in bar:
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            xb, yb = x_tr[idx], y_tr[idx]
-            xb = random_crop(xb, cfg.crop_pad, fill, gen)
-            if cfg.flip:
-                xb = random_flip(xb, gen)
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            seen += len(yb)
-            loss_sum += loss.item() * len(yb)
-            correct += (logits.argmax(1) == yb).sum().item()
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            img_s=f"{seen / (time.perf_counter() - t0):.0f}")
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-               "seconds": time.perf_counter() - t0, "images_per_s": seen / (time.perf_counter() - t0),
-               "lr": sched.get_last_lr()[0]}
-        if x_val is not None:
-            row["val_loss"], row["val_acc"] = evaluate(model, x_val, y_val)
-        history.append(row)
-        if progress:
-            tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
-                       f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
-                       f"{row['images_per_s']:.0f} img/s")
-        resume_state = {"epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "rng": _rng_state(gen)}
-        checkpoint.save(last, model, pre, ds.classes, record, resume_state)
-        if stop_after and epoch + 1 >= stop_after:
-            return record
+    record = {"config": asdict(cfg), "dataset": src.name, "classes": list(src.classes),
+              "train_images": src.n_train, "val_images": src.n_val, "test_images": src.n_test,
+              "skipped_images": src.skipped + len(skipped), "sqz_version": __version__,
+              "torch_version": str(torch.__version__), "threads": torch.get_num_threads(),
+              "world_size": ctx.world, "effective_batch_size": cfg.batch_size * ctx.world,
+              "device": ctx.device.type, "precision": str(amp).replace("torch.", "") if amp else "fp32",
+              "data_path": "streamed" if src.streamed else "memory", "augment": src.augment,
+              "history": rows}
 
-    x_te, y_te = to_tensor(test_split, pre)
-    record["test_loss"], record["test_acc"] = evaluate(model, x_te, y_te)
-    record["parameters"] = sum(p.numel() for p in model.parameters())
-    checkpoint.save(out / "model.pt", model, pre, ds.classes, record)
-    checkpoint.atomic_write(out / "metrics.json",
-                            lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=float)))
-    return record
+    def note_skipped(paths: list[str], where: str) -> None:
+        new = sorted({p for part in distributed.gather(ctx, paths) for p in part} - skipped)
+        skipped.update(new)
+        record["skipped_images"] = src.skipped + len(skipped)
+        if ctx.main:
+            stream.warn_skipped(new, where)
+
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            model.train()
+            t0 = time.perf_counter()
+            seen, loss_sum, correct, bad = 0, 0.0, 0, []
+            bar = tqdm(src.train_batches(epoch, ctx, gen, cfg.batch_size), total=steps,
+                       desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
+            for xb, yb, unreadable in bar:
+                bad += unreadable
+                live = len(yb) > 0
+                if not live:
+                    xb, yb = torch.zeros(1, *xb.shape[1:]), torch.zeros(1, dtype=torch.int64)
+                if src.augment == "pad-crop":
+                    xb = random_crop(xb, cfg.crop_pad, fill, gen)
+                    if cfg.flip:
+                        xb = random_flip(xb, gen)
+                xb, yb = _on(xb, ctx, cuda), yb.to(ctx.device, non_blocking=True)
+                with autocast():
+                    logits = model(xb)
+                    loss = loss_fn(logits, yb)
+                if not live:
+                    loss = loss * 0.0
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                sched.step()
+                if live:
+                    seen += len(yb)
+                    loss_sum += loss.item() * len(yb)
+                    correct += (logits.argmax(1) == yb).sum().item()
+                if progress and seen:
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
+                                    img_s=f"{seen * ctx.world / (time.perf_counter() - t0):.0f}")
+            seen, loss_sum, correct = distributed.all_sum(ctx, [seen, loss_sum, correct])
+            if not seen:
+                raise InputError(f"{cfg.data}: no readable training image in epoch {epoch + 1}")
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                   "seconds": time.perf_counter() - t0, "images_per_s": seen / (time.perf_counter() - t0),
+                   "lr": sched.get_last_lr()[0]}
+            if src.n_val:
+                row["val_loss"], row["val_acc"], val_bad = _evaluate_shards(
+                    net, src.eval_batches("val", ctx), ctx, autocast, cuda)
+                bad += val_bad
+            if src.streamed:
+                note_skipped(bad, f"epoch {epoch + 1}")
+                row["skipped_images"] = record["skipped_images"]
+            rows.append(row)
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
+                           f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
+                           f"{row['images_per_s']:.0f} img/s")
+            resume_state = {"epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                            "rng": _rng_state(gen, ctx), "world_size": ctx.world,
+                            "scaler": scaler.state_dict() if scaler is not None else None,
+                            "skipped": sorted(skipped)}
+            if ctx.world > 1:
+                resume_state["rng_ranks"] = distributed.gather(ctx, _rng_state(gen, ctx))
+            if ctx.main:
+                checkpoint.save(last, net, pre, src.classes, record, resume_state)
+                history.write(out, rows)
+                if board:
+                    board.log(row)
+            if stop_after and epoch + 1 >= stop_after:
+                return record
+
+        record["test_loss"], record["test_acc"], test_bad = _evaluate_shards(
+            net, src.eval_batches("test", ctx), ctx, autocast, cuda)
+        if src.streamed:
+            note_skipped(test_bad, "test set")
+        record["parameters"] = sum(p.numel() for p in net.parameters())
+        if ctx.main:
+            checkpoint.save(out / "model.pt", net, pre, src.classes, record)
+            checkpoint.atomic_write(out / "metrics.json",
+                                    lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=float)))
+        return record
+    finally:
+        if board:
+            board.close()

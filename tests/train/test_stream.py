@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sqz.runtime.preprocess import decode
+from sqz.train import checkpoint, stream
+from sqz.train.loop import TrainConfig, train
+
+NAMES = ("tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
+
+
+def _write_folder(root, fmnist, per_class, corrupt=True):
+    """Real Fashion-MNIST test images as PNGs, one sub-folder per class, plus two unreadable files."""
+    for label, name in enumerate(NAMES):
+        (root / name).mkdir(parents=True)
+        for k, i in enumerate(np.flatnonzero(fmnist.test.y == label)[:per_class]):
+            Image.fromarray(fmnist.test.x[i, :, :, 0]).save(root / name / f"{k:04d}.png")
+    if corrupt:
+        (root / "bag" / "garbage.png").write_bytes(b"this is not an image")
+        good = (root / "boot" / "0000.png").read_bytes()
+        (root / "boot" / "truncated.png").write_bytes(good[: len(good) // 2])
+    return root
+
+
+def test_folder_trains_streamed_and_counts_unreadable_images(tmp_path, fmnist):
+    root = _write_folder(tmp_path / "fm", fmnist, per_class=60)
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="skipped 2 unreadable image"):
+        rec = train(TrainConfig(data=str(root), out=str(out), epochs=1, batch_size=32, lr=3e-3, threads=1,
+                                workers=1), progress=False)
+    assert rec["data_path"] == "streamed" and rec["augment"] == "pad-crop"
+    assert rec["skipped_images"] == 2 and rec["history"][-1]["skipped_images"] == 2
+    assert rec["train_images"] + rec["val_images"] + rec["test_images"] == 602
+    assert rec["test_images"] == 90 and 0 <= rec["test_acc"] <= 1 and np.isfinite(rec["test_loss"])
+    _, payload = checkpoint.load(out / "model.pt")
+    assert payload["classes"] == sorted(p.name for p in root.iterdir())
+    assert payload["preprocess"] == stream.index(root).preprocess.to_dict()
+
+
+def test_streamed_images_are_what_the_board_decodes(tmp_path, fmnist):
+    root = _write_folder(tmp_path / "fm", fmnist, per_class=5, corrupt=False)
+    folder = stream.index(root)
+    items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=False, flip=False, seed=0)
+    x, label, path = items[3]
+    assert np.array_equal(x, decode(path, folder.preprocess)) and label == folder.train[3][1]
+    fm_label = NAMES.index(folder.classes[label])
+    original = fmnist.test.x[np.flatnonzero(fmnist.test.y == fm_label)[int(path[-8:-4])], :, :, 0]
+    assert np.array_equal(x[:, :, 0], original), "PNG round trip of a 28x28 image must be lossless"
+
+
+def test_rgb_folders_get_random_resized_crops_that_repeat_per_epoch(tmp_path, fmnist):
+    for label in range(2):
+        (tmp_path / f"c{label}").mkdir()
+        for k, i in enumerate(np.flatnonzero(fmnist.test.y == label)[:3]):
+            grey = Image.fromarray(fmnist.test.x[i, :, :, 0]).resize((64, 48))
+            rgb = np.stack([np.asarray(grey), np.asarray(grey)[::-1], 255 - np.asarray(grey)], axis=-1)
+            Image.fromarray(rgb).save(tmp_path / f"c{label}" / f"{k}.png")
+    folder = stream.index(tmp_path)
+    src = stream.FolderSource(folder, seed=0, val_fraction=0, limit=0, workers=0)
+    assert folder.preprocess.channels == 3 and src.augment == "resized-crop"
+    items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=True, flip=True, seed=0)
+    a, b, c = items[(0, 1)][0], items[(0, 1)][0], items[(1, 1)][0]
+    plain = items[1][0]
+    assert a.shape == plain.shape == (64, 64, 3)
+    assert np.array_equal(a, b), "the same (epoch, image) must give the same crop, whatever the worker"
+    assert not np.array_equal(a, c) and not np.array_equal(a, plain)
+
+
+def test_collate_drops_unreadable_images_and_names_them(tmp_path, fmnist):
+    root = _write_folder(tmp_path / "fm", fmnist, per_class=2)
+    folder = stream.index(root)
+    bad = [i for i, (p, _) in enumerate(folder.train + folder.test) if "garbage" in p or "truncated" in p]
+    every = folder.train + folder.test
+    items = stream.FolderImages(every, folder.preprocess, resized_crop=False, flip=False, seed=0)
+    x, y, skipped = stream.collate([items[i] for i in range(len(every))], folder.preprocess)
+    assert len(skipped) == 2 == len(bad) and x.shape == (len(every) - 2, 1, 28, 28) and y.dtype == torch.int64
