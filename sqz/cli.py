@@ -174,6 +174,23 @@ def run(model, images, k, threads, interpreter, as_json) -> None:
     click.echo(f"(interpreter: {m.interpreter})", err=True)
 
 
+@main.command("bench")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--threads", default=None, type=int, help="interpreter threads (default: the interpreter's own)")
+@click.option("--runs", default=100, show_default=True, type=int, help="timed batch-1 inferences")
+@click.option("--warmup", default=10, show_default=True, type=int, help="untimed inferences first")
+@click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime", "tensorflow"]))
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def bench_cmd(model, images, threads, runs, warmup, interpreter, as_json) -> None:
+    """Time MODEL (.tflite or .onnx from an export directory) at batch 1 on IMAGES (default: synthetic)."""
+    from sqz.runtime.bench import bench, text
+
+    result = bench(model, threads=threads, runs=runs, warmup=warmup, images=images, interpreter=interpreter)
+    click.echo(json.dumps(result, indent=2) if as_json else text(result))
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @friendly
