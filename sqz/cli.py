@@ -205,5 +205,53 @@ def targets(as_json) -> None:
         click.echo(table(profiles()))
 
 
+def _ssh_options(fn):
+    opts = [
+        click.option("--host", "hosts", multiple=True, help="user@board or user@board:port (repeat for many boards)"),
+        click.option("--dest", type=click.Path(path_type=Path), help="a local directory instead (a mounted SD card)"),
+        click.option("--port", type=int, default=None, help="SSH port for hosts that do not give one"),
+        click.option("--identity", type=click.Path(path_type=Path), help="SSH private key (default: ssh's own)"),
+        click.option("--known-hosts", type=click.Path(path_type=Path),
+                     help="known_hosts file (default: ~/.ssh/known_hosts); host keys are always checked"),
+        click.option("--remote-dir", default="sqz", show_default=True, help="directory on the board (relative: home)"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _summary(results) -> None:
+    for r in results:
+        click.echo(r.line())
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", default="rpi4", show_default=True, help="board profile (see `sqz targets`)")
+@_ssh_options
+@click.option("--python", default="python3", show_default=True, help="interpreter on the board for the smoke test")
+@click.option("--images", multiple=True, type=click.Path(path_type=Path), help="smoke-test images (default: Fashion-MNIST)")
+@friendly
+def deploy(model, target, hosts, dest, port, identity, known_hosts, remote_dir, python, images) -> None:
+    """Bundle MODEL, upload it over SSH, check it on the board, smoke-test it, switch `current` atomically."""
+    from sqz.targets.deploy import SSH, deploy_model
+
+    ssh = SSH(port=port, identity=identity, known_hosts=known_hosts)
+    _summary(deploy_model(model, target, list(hosts), dest, ssh, remote_dir, python, list(images) or None))
+
+
+@main.command()
+@_ssh_options
+@friendly
+def rollback(hosts, dest, port, identity, known_hosts, remote_dir) -> None:
+    """Switch `current` back to the previous release on every host (or in --dest)."""
+    from sqz.targets.deploy import SSH, rollback as run_rollback, rollback_local
+
+    if dest:
+        _summary([rollback_local(dest)])
+    _summary(run_rollback(list(hosts), SSH(port=port, identity=identity, known_hosts=known_hosts), remote_dir))
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,128 @@
+"""Deploy against a real OpenSSH server on 127.0.0.1: good deploy, rollback, corruption, unreachable, bad key."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sqz.cli import main
+from sqz.errors import InputError
+from sqz.targets import deploy as dp
+from sqz.targets.bundle import build, release_id
+from sqz.targets.profiles import get
+
+from tests.targets.conftest import free_port, keygen
+
+
+@pytest.fixture(scope="module")
+def bundles(int8_model, tmp_path_factory):
+    """Two different bundles of the same model (different smoke samples → different release ids)."""
+    d = tmp_path_factory.mktemp("bundles")
+    return build(int8_model, d / "a", get("rpi4"), samples=8), build(int8_model, d / "b", get("rpi4"), samples=6)
+
+
+def ssh_for(server):
+    return dp.SSH(identity=server.identity, known_hosts=server.known_hosts)
+
+
+def current(root: Path) -> str:
+    return os.readlink(root / "current").removeprefix("releases/")
+
+
+def test_good_deploy_checks_smokes_and_switches(sshd, bundles, tmp_path):
+    root = tmp_path / "board"
+    [res] = dp.deploy(bundles[0], [sshd.host], ssh_for(sshd), str(root), python=sys.executable)
+    assert res.ok, res.line()
+    assert res.release == release_id(bundles[0]) == current(root)
+    assert res.details["match"] == res.details["images"] == 8
+    assert "smoke: 8/8 top-1" in res.line()
+    release = root / "current"
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=release).returncode == 0
+    assert not list((root / "releases").glob(".incoming*"))
+
+
+def test_second_deploy_keeps_previous_and_rollback_switches_back(sshd, bundles, tmp_path):
+    root, ssh = tmp_path / "board", ssh_for(sshd)
+    a, b = (release_id(x) for x in bundles)
+    assert dp.deploy(bundles[0], [sshd.host], ssh, str(root), python=sys.executable)[0].ok
+    [second] = dp.deploy(bundles[1], [sshd.host], ssh, str(root), python=sys.executable)
+    assert second.ok and second.previous == a and current(root) == b
+    [back] = dp.rollback([sshd.host], ssh, str(root))
+    assert back.ok and back.release == a and current(root) == a
+    assert os.readlink(root / "previous") == f"releases/{b}"
+
+
+def test_corrupted_upload_is_refused_and_current_stays(sshd, bundles, tmp_path):
+    root, ssh = tmp_path / "board", ssh_for(sshd)
+    assert dp.deploy(bundles[0], [sshd.host], ssh, str(root), python=sys.executable)[0].ok
+    bad = tmp_path / "tampered"
+    subprocess.run(["cp", "-a", str(bundles[1]), str(bad)], check=True)
+    model = bad / "model_int8.tflite"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    [res] = dp.deploy(bad, [sshd.host], ssh, str(root), python=sys.executable)
+    assert not res.ok and "checksum mismatch" in res.error and "model_int8.tflite" in res.error
+    assert current(root) == release_id(bundles[0])
+    assert sorted(p.name for p in (root / "releases").iterdir()) == [release_id(bundles[0])]
+
+
+def test_unreachable_host_fails_alone(sshd, bundles, tmp_path):
+    root = tmp_path / "board"
+    dead = f"{sshd.user}@127.0.0.1:{free_port()}"
+    results = dp.deploy(bundles[0], [dead, sshd.host], ssh_for(sshd), str(root), python=sys.executable)
+    assert [r.ok for r in results] == [False, True]
+    assert "refused" in results[0].error.lower() and "\n" not in results[0].line()
+    assert current(root) == release_id(bundles[0])
+
+
+def test_unknown_host_key_is_refused(sshd, bundles, tmp_path):
+    other = tmp_path / "other_key"
+    keygen(other)
+    kind, key = (other.with_suffix(".pub")).read_text().split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {kind} {key}\n")
+    ssh = dp.SSH(identity=sshd.identity, known_hosts=known)
+    [res] = dp.deploy(bundles[0], [sshd.host], ssh, str(tmp_path / "board"), python=sys.executable)
+    assert not res.ok and "host key" in res.error.lower()
+    assert not (tmp_path / "board").exists()
+
+
+def test_board_without_python_skips_the_smoke_honestly(sshd, bundles, tmp_path):
+    [res] = dp.deploy(bundles[0], [sshd.host], ssh_for(sshd), str(tmp_path / "b"), python="/nonexistent/python3")
+    assert res.ok and res.smoke.startswith("smoke: skipped (no interpreter on host")
+
+
+def test_dest_writes_the_same_layout_and_rolls_back(bundles, tmp_path):
+    sd = tmp_path / "sd"
+    assert dp.deploy_local(bundles[0], sd).ok
+    assert dp.deploy_local(bundles[1], sd).ok
+    assert current(sd) == release_id(bundles[1])
+    assert (sd / "current" / "model_int8.tflite").is_file()
+    assert dp.rollback_local(sd).ok and current(sd) == release_id(bundles[0])
+
+
+def test_cli_deploy_and_rollback(sshd, int8_model, tmp_path):
+    root = tmp_path / "board"
+    common = ["--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts), "--remote-dir", str(root)]
+    dead = f"{sshd.user}@127.0.0.1:{free_port()}"
+    runner = CliRunner()
+    r = runner.invoke(main, ["deploy", str(int8_model), "--target", "rpi4", "--host", sshd.host, "--host", dead,
+                             "--python", sys.executable, *common])
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 2
+    assert lines[0].startswith("OK ") and lines[1].startswith("FAIL ")
+    r = runner.invoke(main, ["rollback", "--host", sshd.host, *common])
+    assert r.exit_code == 1 and "no previous release" in r.output
+    bad = runner.invoke(main, ["deploy", str(int8_model), "--target", "rpi-zero", "--host", sshd.host])
+    assert bad.exit_code == 2 and "ARMv6" in bad.output
+
+
+def test_bad_host_and_missing_hosts_are_user_errors(bundles):
+    with pytest.raises(InputError):
+        dp.deploy(bundles[0], [])
+    with pytest.raises(InputError):
+        dp.split_host("-oProxyCommand=x")
