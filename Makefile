@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,dev
 
-.PHONY: all setup dataset venv export test gate default-model clean
+.PHONY: all setup dataset venv export test gate verify-arm default-model clean
 
 all: setup export
 
@@ -35,6 +35,11 @@ test: setup
 # The CI gate on the exported int8 model: exits 1 (and fails the build) when it is over budget.
 gate: export
 	$(BIN)/sqz check exports/default/model_int8.tflite --budget 0.5MB
+
+# The exported default model under qemu (Debian arm64/armhf Python + ARM wheels, cached in ~/.cache/sqz/arm).
+verify-arm: export
+	$(BIN)/sqz verify exports/default --arch aarch64
+	$(BIN)/sqz verify exports/default --arch armv7l
 
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
 default-model: setup

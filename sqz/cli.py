@@ -205,6 +205,28 @@ def targets(as_json) -> None:
         click.echo(table(profiles()))
 
 
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path), default="exports/default")
+@click.option("--arch", type=click.Choice(["aarch64", "armv7l"]), default=None, help="emulated architecture")
+@click.option("--target", default=None, help="board profile (see `sqz targets`): arch, qemu CPU, interpreter, threads")
+@click.option("--images", multiple=True, type=click.Path(path_type=Path), help="images to compare on (default: Fashion-MNIST test)")
+@click.option("--samples", default=32, show_default=True, type=click.IntRange(1, 10000), help="Fashion-MNIST test images")
+@click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime"]),
+              help="default: the target's")
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="also compare with TFLite's reference kernels (must be bit-identical)")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def verify(model, arch, target, images, samples, interpreter, reference, as_json) -> None:
+    """Run MODEL under qemu with real ARM Python and wheels; compare with this machine (exit 1 on a mismatch)."""
+    from sqz.targets.verify import verify as run_verify
+
+    v = run_verify(model, arch, target, list(images) or None, samples, interpreter, reference,
+                   log=lambda msg: click.echo(msg, err=True))
+    click.echo(json.dumps(v.to_dict(), indent=2) if as_json else v.line())
+    sys.exit(0 if v.ok else 1)
+
+
 def _ssh_options(fn):
     opts = [
         click.option("--host", "hosts", multiple=True, help="user@board or user@board:port (repeat for many boards)"),

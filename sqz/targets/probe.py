@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     got = outputs(args.model, np.load(args.inputs), args.threads, args.interpreter, args.reference)
     np.savez(args.out, steps=got["steps"], top1=got["top1"])
-    print(json.dumps({"interpreter": got["interpreter"]}))
+    import platform
+
+    print(json.dumps({"interpreter": got["interpreter"], "machine": platform.machine()}))
     return 0
 
 
