@@ -88,6 +88,8 @@ def _export_options(fn):
         click.option("--budget", default="0.5MB", show_default=True, help="size budget for the verdict"),
         click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
         click.option("--eval-limit", default=0, type=int, help="evaluate on only this many test images"),
+        click.option("--keep-dead-taps", is_flag=True,
+                     help="keep 3x3 taps that only ever see padding (default: replace them by their centre tap)"),
         click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
     ]
     for opt in reversed(opts):
@@ -95,19 +97,20 @@ def _export_options(fn):
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, data, eval_limit, as_json) -> None:
+def _run_export(checkpoint, int8, out, calib, budget, data, eval_limit, keep_dead_taps, as_json) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
 
     log = (lambda msg: click.echo(msg, err=True))
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
-                 eval_limit=eval_limit, log=log)
+                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:
         click.echo(table(rep))
-        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + ["manifest.json", "report.json",
-                                                                           "report.md"]))
+        packed = [a["packed"]["file"] for a in rep["artifacts"].values() if "packed" in a]
+        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed +
+                                                  ["manifest.json", "report.json", "report.md"]))
 
 
 @main.command("export")
@@ -129,7 +132,7 @@ def export_main(**kw) -> None:
 @main.command()
 @click.argument("artifacts", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--budget", default=None, help="B, KB, MB (x1000) or KiB, MiB (x1024)  [default: the target's, else 0.5MB]")
-@click.option("--metric", default=None, type=click.Choice(["file"]), help="[default: the target's, else file]")
+@click.option("--metric", default=None, type=click.Choice(["file", "packed"]), help="file: bytes the interpreter maps; packed: bytes shipped (xz) [default: the target's, else file]")
 @click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable verdict")
 @friendly

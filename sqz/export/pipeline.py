@@ -21,6 +21,8 @@ from sqz.export.fold import fold_batchnorm
 from sqz.export.onnx import export_onnx, parity
 from sqz.export.tflite import convert
 from sqz.quantize.calibrate import calibration_set
+from sqz.quantize.deadtaps import remove_dead_taps
+from sqz.quantize.shrink import pack_artifact, strip_verified
 from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
@@ -68,7 +70,7 @@ def _timed(timings: dict, key: str):
 
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
            calib: int = 500, budget: str = "0.5MB", data: str | None = None, eval_limit: int = 0,
-           seed: int = 0, log=print) -> dict:
+           seed: int = 0, dead_taps: bool = True, log=print) -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`)."""
     limit = parse_budget(budget)
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
@@ -88,10 +90,17 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     timings: dict[str, float] = {}
     with torch.no_grad():
         ref = torch.cat([model(torch.from_numpy(x_test[i:i + 512])) for i in range(0, len(x_test), 512)]).numpy()
+    slim, dead = remove_dead_taps(model, pre.size) if dead_taps else (model, [])
     rep = {"sqz_version": __version__, "checkpoint": str(ckpt), "checkpoint_sha256": manifest.sha256(ckpt),
            "dataset": ds.name, "eval_images": int(len(test)), "calibration_images": 0,
            "arch": payload["arch"], "preprocess": pre.to_dict(), "labels": classes,
-           "torch": {"accuracy": accuracy(ref, test.y)}, "artifacts": {}}
+           "torch": {"accuracy": accuracy(ref, test.y)}, "artifacts": {},
+           "dead_taps": _dead_tap_record(model, slim, dead, x_test)}
+    if dead:
+        log(f"Dead taps: fire {', '.join(str(i + 2) for i in dead)} see 1x1 maps at {pre.size}x{pre.size}; "
+            f"their 3x3 expands become centre 1x1 taps ({rep['dead_taps']['parameters_before']:,} → "
+            f"{rep['dead_taps']['parameters_after']:,} parameters, outputs unchanged)")
+    model = slim
 
     with staging(Path(out)) as work:
         with _timed(timings, "onnx"):
@@ -106,6 +115,9 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images)"
                                                      if int8 else "") + " …")
             tfl = convert(onnx_path, work, calibration)
+        rep["strip"] = {}
+        for path in tfl.values():
+            rep["strip"][path.name] = strip_verified(path, x_test[:256])
         files = {"model.onnx": onnx_path, **{p.name: p for p in tfl.values()}}
         with _timed(timings, "evaluate"):
             log(f"Evaluating {len(files)} artifacts on {len(test):,} test images …")
@@ -118,23 +130,43 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
                     "io": sess.io_spec(), "accuracy": accuracy(logits, test.y),
                     "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
                     "max_abs_diff_vs_torch": float(np.abs(logits - ref).max())}
+        packed_files = []
+        for path in tfl.values():
+            info = pack_artifact(path)
+            rep["artifacts"][path.name]["packed"] = info
+            packed_files.append(info["file"])
         rep["timings_s"] = timings
         rep["gate"] = {"budget": limit, "metric": "file", "artifacts": {
-            n: {"bytes": a["bytes"], "fits": a["bytes"] <= limit, "over_bytes": max(0, a["bytes"] - limit),
-                "over_percent": round(100 * max(0, a["bytes"] - limit) / limit, 2)}
+            n: _verdict(a["bytes"], limit) | {"packed_bytes": a["packed"]["bytes"],
+                                             "packed_fits": a["packed"]["bytes"] <= limit}
             for n, a in rep["artifacts"].items() if n.endswith(".tflite")}}
         man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
                "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
-               "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io")}
-                             for n, a in rep["artifacts"].items()},
+               "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io", "packed")
+                                 if k in a} for n, a in rep["artifacts"].items()},
                "versions": _versions()}
         (work / manifest.MANIFEST).write_text(json.dumps(man, indent=2))
         (work / "report.json").write_text(report_mod.dumps(rep))
         (work / "report.md").write_text(report_mod.markdown(rep))
-        for name in list(files) + [manifest.MANIFEST, "report.json", "report.md"]:
+        for name in list(files) + packed_files + [manifest.MANIFEST, "report.json", "report.md"]:
             os.replace(work / name, Path(out) / name)
     rep["out"] = str(out)
     return rep
+
+
+def _verdict(size: int, limit: int) -> dict:
+    over = max(0, size - limit)
+    return {"bytes": size, "fits": size <= limit, "over_bytes": over, "over_percent": round(100 * over / limit, 2)}
+
+
+@torch.no_grad()
+def _dead_tap_record(model, slim, dead: list[int], x: np.ndarray) -> dict:
+    """Parameters before/after the dead-tap pass and the largest logit change it caused on `x`."""
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    sample = torch.from_numpy(x[:512])
+    change = float((model(sample) - slim(sample)).abs().max()) if dead else 0.0
+    return {"fires": [i + 2 for i in dead], "parameters_before": count(model), "parameters_after": count(slim),
+            "max_abs_logit_change": change}
 
 
 def _precision(io: dict) -> str:

@@ -17,17 +17,18 @@ def _quant(io: dict) -> str:
 
 def rows(report: dict) -> list[list[str]]:
     """One row per model: name, bytes, in/out dtype, layout, quantisation, accuracy, agreement."""
-    out = [["torch fp32 (checkpoint)", "—", "float32/float32", "NCHW", "—",
+    out = [["torch fp32 (checkpoint)", "—", "—", "float32/float32", "NCHW", "—",
             _pct(report["torch"]["accuracy"]), "100.00 %"]]
     for name, a in report["artifacts"].items():
         io = a.get("io", {})
-        out.append([name, f"{a['bytes']:,}", f"{io['input']['dtype']}/{io['output']['dtype']}",
+        packed = f"{a['packed']['bytes']:,}" if "packed" in a else "—"
+        out.append([name, f"{a['bytes']:,}", packed, f"{io['input']['dtype']}/{io['output']['dtype']}",
                     io["input"].get("layout", "?"), _quant(io.get("input", {})), _pct(a.get("accuracy")),
                     _pct(a.get("top1_agreement"))])
     return out
 
 
-HEADER = ["artifact", "bytes", "in/out", "layout", "input quant", "accuracy", "agree w/ torch"]
+HEADER = ["artifact", "file bytes", "packed (xz)", "in/out", "layout", "input quant", "accuracy", "agree w/ torch"]
 
 
 def table(report: dict) -> str:
@@ -46,7 +47,9 @@ def verdict_lines(report: dict) -> list[str]:
     lines = []
     for name, v in g["artifacts"].items():
         state = "fits" if v["fits"] else f"OVER by {v['over_bytes']:,} B ({v['over_percent']:.1f} %)"
-        lines.append(f"budget {g['budget']:,} B ({g['metric']}): {name} {v['bytes']:,} B — {state}")
+        packed = "fits" if v["packed_fits"] else "over"
+        lines.append(f"budget {g['budget']:,} B: {name} file {v['bytes']:,} B — {state}; "
+                     f"packed {v['packed_bytes']:,} B — {packed}")
     return lines
 
 
@@ -60,6 +63,16 @@ def markdown(report: dict) -> str:
                f"{report['calibration_images']} training images. ONNX vs torch: max |Δlogit| "
                f"{p['max_abs_diff']:.2e}, top-1 agreement {_pct(p['top1_agreement'])}.", ""]
     md += ["- " + ln for ln in verdict_lines(report)]
+    d = report.get("dead_taps") or {}
+    if d.get("fires"):
+        md += ["", f"Dead taps removed in fire {', '.join(map(str, d['fires']))}: "
+                   f"{d['parameters_before']:,} → {d['parameters_after']:,} parameters, "
+                   f"max |Δlogit| {d['max_abs_logit_change']:.1e}."]
+    for name, st in (report.get("strip") or {}).items():
+        if st["applied"]:
+            md += [f"Stripped {name}: {st['bytes_before']:,} → {st['bytes_after']:,} B "
+                   f"(names {st['saved']['names']:,} B, metadata {st['saved']['metadata']:,} B), outputs "
+                   f"bit-identical on {st['checked_images']} images with {', '.join(st['checked_with'])}."]
     t = report["timings_s"]
     md += ["", "Export time: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()), ""]
     return "\n".join(md)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import ModelFileError
-from sqz.runtime import manifest
+from sqz.runtime import manifest, packed
 from sqz.runtime.preprocess import Preprocess, decode, normalize
 
 
@@ -45,12 +45,13 @@ class Model:
         return [[(self.labels[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
-def open_session(path: Path, threads: int | None = None, interpreter: str | None = None):
-    """The interpreter session for a .tflite or .onnx file."""
+def open_session(path: Path, threads: int | None = None, interpreter: str | None = None,
+                 content: bytes | None = None):
+    """The interpreter session for a .tflite or .onnx file (`content`: its bytes, already unpacked)."""
     if path.suffix == ".tflite":
         from sqz.runtime.tflite import TFLiteSession
 
-        return TFLiteSession(path, threads, interpreter)
+        return TFLiteSession(path, threads, interpreter, content)
     if path.suffix == ".onnx":
         from sqz.runtime.onnx import ONNXSession
 
@@ -63,8 +64,21 @@ def load(path, threads: int | None = None, interpreter: str | None = None) -> Mo
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
-    data, entry = manifest.entry_for(path)
-    if entry.get("sha256") and manifest.sha256(path) != entry["sha256"]:
-        raise ModelFileError(f"{path}: sha256 does not match the manifest; the file is damaged or was replaced")
-    session = open_session(path, threads, interpreter)
+    content = None
+    if packed.is_packed(path):
+        inner = path.with_name(path.name[: -len(packed.SUFFIX)])
+        data, entry = manifest.entry_for(inner)
+        want = (entry.get("packed") or {}).get("sha256")
+        if want is None or manifest.sha256(path) != want:
+            raise ModelFileError(f"{path}: sha256 does not match the manifest's packed entry; "
+                                 "the file is damaged or was replaced")
+        content = packed.unpack_file(path)
+        if packed.sha256_bytes(content) != entry["sha256"]:
+            raise ModelFileError(f"{path}: unpacked bytes do not match the manifest's sha256")
+        path = inner
+    else:
+        data, entry = manifest.entry_for(path)
+        if entry.get("sha256") and manifest.sha256(path) != entry["sha256"]:
+            raise ModelFileError(f"{path}: sha256 does not match the manifest; the file is damaged or was replaced")
+    session = open_session(path, threads, interpreter, content)
     return Model(path, session, Preprocess.from_dict(data["preprocess"]), list(data["labels"]))

@@ -12,21 +12,24 @@ from sqz.runtime.interpreters import tflite_interpreter_class
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-def looks_like_tflite(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return len(head) == 8 and head[4:8] == TFLITE_IDENTIFIER
+def looks_like_tflite(head: bytes) -> bool:
+    return len(head) >= 8 and head[4:8] == TFLITE_IDENTIFIER
 
 
 class TFLiteSession:
     """A loaded interpreter with its input/output details; `run` takes float NCHW batches."""
 
-    def __init__(self, path: Path, threads: int | None = None, interpreter: str | None = None) -> None:
-        if not looks_like_tflite(path):
+    def __init__(self, path: Path, threads: int | None = None, interpreter: str | None = None,
+                 content: bytes | None = None) -> None:
+        """Open `path`, or `content` (the unpacked bytes of a packed file) when given."""
+        if content is None:
+            content = Path(path).read_bytes()
+        if not looks_like_tflite(content[:8]):
             raise ModelFileError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
         self.interpreter_name, cls = tflite_interpreter_class(interpreter)
+        self._content = content
         try:
-            self.interp = cls(model_path=str(path), num_threads=threads)
+            self.interp = cls(model_content=content, num_threads=threads)
             self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{path}: the interpreter refused it ({str(exc).splitlines()[0][:160]})") from None

@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
+from sqz.runtime import packed
 from sqz.targets.budget import parse_budget
 
-METRICS = ("file",)
+METRICS = ("file", "packed")
 
 
 @dataclass
@@ -31,11 +32,15 @@ class Verdict:
 
 
 def model_kind(path: Path) -> str:
-    """`tflite` or `onnx` after a structural look at the bytes; ModelFileError otherwise."""
+    """`tflite`, `onnx` or `packed tflite` after a structural look at the bytes; ModelFileError otherwise."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a model file")
+    if packed.is_packed(path):
+        if packed.unpack_file(path)[4:8] == b"TFL3":
+            return "packed tflite"
+        raise ModelFileError(f"{path}: packed file does not hold a TFLite model")
     with open(path, "rb") as f:
         head = f.read(64)
     if len(head) >= 8 and head[4:8] == b"TFL3":
@@ -59,9 +64,12 @@ def _is_onnx(path: Path) -> bool:
 
 
 def measure(path: Path, metric: str) -> int:
+    """`file`: bytes the interpreter maps (unpacked); `packed`: bytes shipped (xz, as sqz packs it)."""
     if metric not in METRICS:
         raise InputError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-    return path.stat().st_size
+    if packed.is_packed(path):
+        return path.stat().st_size if metric == "packed" else len(packed.unpack_file(path))
+    return path.stat().st_size if metric == "file" else packed.packed_size(path.read_bytes())
 
 
 def check(paths: list[Path], budget: str | int = "0.5MB", metric: str = "file") -> list[Verdict]:
@@ -69,6 +77,8 @@ def check(paths: list[Path], budget: str | int = "0.5MB", metric: str = "file") 
     if not paths:
         raise InputError("give at least one model file to check")
     limit = parse_budget(budget)
+    if metric not in METRICS:
+        raise InputError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     kinds = [model_kind(Path(p)) for p in paths]
     verdicts = []
     for p, kind in zip(paths, kinds):

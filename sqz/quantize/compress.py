@@ -1,0 +1,53 @@
+"""Compress a checkpoint: fold BatchNorm, drop dead taps, prune and/or share weights, fine-tune, save."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from sqz.export.fold import fold_batchnorm
+from sqz.quantize.cluster import WeightSharer, distinct_values
+from sqz.quantize.deadtaps import remove_dead_taps
+from sqz.quantize.finetune import finetune
+from sqz.quantize.prune import GradualPruner, sparsity_of
+from sqz.runtime.preprocess import Preprocess
+from sqz.train import checkpoint
+from sqz.train.data import load as load_data, validation_split
+from sqz.train.loop import evaluate, to_tensor
+
+
+def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, epochs: int = 2,
+             data: str | None = None, limit: int = 0, seed: int = 0, progress: bool = True) -> dict:
+    """Write a plain (BatchNorm-folded) checkpoint to `out` with the passes applied; returns its record."""
+    trained, payload = checkpoint.load(ckpt)
+    pre = Preprocess.from_dict(payload["preprocess"])
+    cfg = payload.get("record", {}).get("config", {})
+    ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0))
+    train_split, _ = validation_split(ds.train, cfg.get("val_fraction", 1 / 12), cfg.get("seed", 0))
+    if limit:
+        train_split = train_split.take(torch.randperm(len(train_split), generator=torch.Generator()
+                                                      .manual_seed(seed))[:limit].numpy())
+    x, y = to_tensor(train_split, pre)
+    x_te, y_te = to_tensor(ds.test, pre)
+    fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
+    torch.manual_seed(seed)
+    model, dead = remove_dead_taps(fold_batchnorm(trained), pre.size)
+    record = {"source": str(ckpt), "dead_tap_fires": [i + 2 for i in dead], "sparsity_target": sparsity,
+              "share_bits": share_bits, "epochs": epochs, "test_acc_before": evaluate(model, x_te, y_te)[1]}
+    t0 = time.perf_counter()
+    if sparsity > 0:
+        pruner = GradualPruner(model, sparsity)
+        finetune(model, x, y, fill, epochs, seed=seed, after_step=pruner, progress=progress, desc="prune")
+        record["test_acc_pruned"] = evaluate(model, x_te, y_te)[1]
+    if share_bits:
+        sharer = WeightSharer(model, share_bits)
+        finetune(model, x, y, fill, max(1, epochs // 2), lr=1e-4, seed=seed + 1, after_step=sharer,
+                 progress=progress, desc="share")
+        record["distinct_values_max"] = max(distinct_values(model))
+    record.update(sparsity=sparsity_of(model), test_acc=evaluate(model, x_te, y_te)[1],
+                  seconds=round(time.perf_counter() - t0, 1))
+    full = {**payload.get("record", {}), "compression": record}
+    checkpoint.save(out, model, pre, tuple(payload["classes"]), full)
+    return record

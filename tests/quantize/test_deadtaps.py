@@ -1,0 +1,24 @@
+import torch
+
+from sqz.quantize.deadtaps import dead_tap_fires, expand_input_sizes, remove_dead_taps
+from sqz.train import checkpoint
+from sqz.train.model import ArchConfig, build, count_parameters
+
+
+def test_dead_taps_depend_on_input_size():
+    model = build(ArchConfig(num_classes=10, in_channels=1))
+    assert expand_input_sizes(model, 32)[4:] == [(1, 1)] * 4
+    assert dead_tap_fires(model, 32) == [4, 5, 6, 7]
+    assert dead_tap_fires(model, 64) == [] and dead_tap_fires(model, 224) == []
+
+
+def test_removing_dead_taps_changes_no_output(tiny_run, small_dataset):
+    model, _ = checkpoint.load(tiny_run / "model.pt")
+    slim, dead = remove_dead_taps(model, 32)
+    assert dead == [4, 5, 6, 7] and slim.cfg.point_fires == (4, 5, 6, 7)
+    assert count_parameters(model) - count_parameters(slim) == 8 * (48 * 192 + 48 * 192 + 64 * 256 + 64 * 256)
+    x = torch.randn(64, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), slim(x), atol=1e-5)
+    again, none = remove_dead_taps(slim, 32)
+    assert none == [] and again is slim
