@@ -56,7 +56,8 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="continue from OUT/last.pt")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="auto: CUDA when torch sees a GPU")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+@click.option("--precision", default="auto", show_default=True,
+              type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
               help="autocast on CUDA (auto: bf16, else fp16 with loss scaling); CPU is always fp32")
 @click.option("--workers", default=-1, type=int, help="image-folder decode workers per process (-1: automatic)")
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")

@@ -31,7 +31,9 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 def random_resized_crop(image, rng: np.random.Generator, scale: tuple[float, float] = (0.25, 1.0),
                         ratio: tuple[float, float] = (3 / 4, 4 / 3)):
-    """A random crop covering `scale` of the area with aspect in `ratio` (Inception-style); centre crop if none fits."""
+    """A random crop covering `scale` of the area with aspect in `ratio` (Inception-style).
+
+    Falls back to the centre square when ten draws do not fit."""
     w, h = image.size
     area = w * h
     for _ in range(10):

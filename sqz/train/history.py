@@ -1,4 +1,4 @@
-"""Per-epoch training history a person can read: history.csv, history.json and curves.png (optional TensorBoard)."""
+"""Per-epoch training history a person can read: history.csv, history.json, curves.png; TensorBoard optional."""
 
 from __future__ import annotations
 

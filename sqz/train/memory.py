@@ -33,7 +33,7 @@ def _take(split: Split, n: int, seed: int) -> Split:
 
 
 class MemorySource:
-    """Train / validation / test tensors of a loaded Dataset; shuffling is the caller's generator in one process."""
+    """Train / validation / test tensors of a loaded Dataset; one process shuffles with the caller's generator."""
 
     augment = "pad-crop"
     streamed = False

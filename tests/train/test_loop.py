@@ -43,3 +43,27 @@ def test_bad_arguments_are_user_errors(tmp_path, small_dataset):
     with pytest.raises(InputError, match="no .* to resume"):
         train(TrainConfig(out=str(tmp_path / "new"), epochs=1), dataset=small_dataset, progress=False,
               resume=True)
+
+
+def test_each_epoch_leaves_a_readable_history(tiny_run):
+    import csv
+
+    from PIL import Image
+
+    record = json.loads((tiny_run / "metrics.json").read_text())
+    rows = list(csv.DictReader((tiny_run / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert [float(r["val_acc"]) for r in rows] == [h["val_acc"] for h in record["history"]]
+    assert json.loads((tiny_run / "history.json").read_text()) == record["history"]
+    with Image.open(tiny_run / "curves.png") as im:
+        assert im.format == "PNG" and im.size == (900, 360)
+        assert len(set(im.convert("RGB").getdata())) > 10, "the plot has curves, not a blank canvas"
+
+
+def test_cpu_training_stays_fp32(tmp_path, small_dataset):
+    with pytest.raises(InputError, match="CPU training stays fp32"):
+        train(TrainConfig(out=str(tmp_path), device="cpu", precision="bf16"), dataset=small_dataset,
+              progress=False)
+    with pytest.raises(InputError, match="--precision fp8"):
+        train(TrainConfig(out=str(tmp_path), device="cpu", precision="fp8"), dataset=small_dataset,
+              progress=False)
