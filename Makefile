@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,dev
 
-.PHONY: all setup dataset venv export test gate verify-arm default-model clean
+.PHONY: all setup dataset venv export test gate verify-arm bench tradeoff readme default-model clean
 
 all: setup export
 
@@ -40,6 +40,20 @@ gate: export
 verify-arm: export
 	$(BIN)/sqz verify exports/default --arch aarch64
 	$(BIN)/sqz verify exports/default --arch armv7l
+
+# Latency, size, accuracy and export time of every artifact, side by side, plus litert-torch as a peer
+# (own venv in bench/.venv-litert-torch); writes docs/bench/ and the README's Performance block.
+bench: setup
+	nice -n 15 $(BIN)/python -m bench.run
+
+# Size against accuracy for the compression variants (about 50 minutes; --quick about 25): docs/tradeoff/.
+tradeoff: setup
+	$(BIN)/python -m bench.tradeoff
+
+# Refresh the README's generated blocks from a fresh export of the default model and the bench outputs.
+readme: export
+	cp exports/default/report.md docs/default_export.md
+	$(BIN)/python tools/readme.py
 
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
 default-model: setup
