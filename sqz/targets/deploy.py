@@ -122,6 +122,13 @@ def split_host(host: str) -> tuple[str, int | None]:
     return host, None
 
 
+def remote_quote(path: str) -> str:
+    """Shell-quote a path for the board, keeping a leading ~/ as the remote home."""
+    if path == "~" or path.startswith("~/"):
+        return '"$HOME"' + (shlex.quote(path[1:]) if len(path) > 1 else "")
+    return shlex.quote(path)
+
+
 def _run(prefix: list[str] | None, script: str, stdin=None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run a POSIX sh script on the board (prefix: the ssh argv) or here (prefix None)."""
     argv = [*prefix, "sh -c " + shlex.quote(script)] if prefix else ["sh", "-c", script]
@@ -148,7 +155,7 @@ def install(bundle: Path, prefix: list[str] | None, root: str, label: str, pytho
     """Upload, check, smoke-test and switch one host (or local directory); never raises for the host's faults."""
     bundle = Path(bundle)
     rid = release_id(bundle)
-    qroot = shlex.quote(root)
+    qroot = remote_quote(root)
     try:
         up = _upload(prefix, qroot, bundle, rid)
         if up.returncode == CHECKSUM_FAILED:
@@ -158,7 +165,7 @@ def install(bundle: Path, prefix: list[str] | None, root: str, label: str, pytho
             return Result(label, False, rid, error=f"upload failed: {_tail(up)}")
         smoke, details = "smoke: skipped (local directory; run it on the board)", {}
         if python:
-            sm = _run(prefix, SMOKE.format(root=qroot, id=rid, python=shlex.quote(python), threads=threads,
+            sm = _run(prefix, SMOKE.format(root=qroot, id=rid, python=remote_quote(python), threads=threads,
                                            no_python=NO_PYTHON))
             smoke, details, failed = _smoke_outcome(sm, python)
             if failed:
@@ -242,7 +249,7 @@ def rollback_local(dest: Path) -> Result:
 
 
 def _rollback_one(prefix, root: str, label: str) -> Result:
-    proc = _run(prefix, ROLLBACK.format(root=shlex.quote(root), no_previous=NO_PREVIOUS), timeout=60)
+    proc = _run(prefix, ROLLBACK.format(root=remote_quote(root), no_previous=NO_PREVIOUS), timeout=60)
     if proc.returncode == NO_PREVIOUS:
         return Result(label, False, error="no previous release to roll back to")
     if proc.returncode != 0:

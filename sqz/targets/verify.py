@@ -81,7 +81,10 @@ def verify(model: Path, arch: str | None = None, target: str | None = None, imag
     """Run MODEL on this machine and under emulated ARM on the same images; compare their outputs."""
     profile = _resolve(arch, target)
     model = _model_file(model)
-    data, _ = manifests.entry_for(model)
+    data, entry = manifests.entry_for(model)
+    if entry.get("precision") != "int8":
+        raise InputError(f"{model}: verify compares int8 outputs step by step; give the full-int8 model "
+                         "(model_int8.tflite)")
     x, source = sample_images(data, samples, images)
     interp = interpreter or profile.interpreter
     if profile.arch == "armv7l" and interp == "ai-edge-litert":

@@ -126,3 +126,10 @@ def test_bad_host_and_missing_hosts_are_user_errors(bundles):
         dp.deploy(bundles[0], [])
     with pytest.raises(InputError):
         dp.split_host("-oProxyCommand=x")
+
+
+def test_remote_paths_keep_the_remote_home_and_quote_the_rest():
+    assert dp.remote_quote("~/my sqz") == "\"$HOME\"'/my sqz'"
+    assert dp.remote_quote("/opt/x;rm -rf /") == "'/opt/x;rm -rf /'"
+    out = subprocess.run(["sh", "-c", f"HOME=/h; echo {dp.remote_quote('~/a b')}"], capture_output=True, text=True)
+    assert out.stdout.strip() == "/h/a b"

@@ -45,6 +45,8 @@ def test_impossible_requests_are_user_errors(int8_model):
         verify(int8_model, target="rpi-zero")
     with pytest.raises(InputError, match="not armv7l"):
         verify(int8_model, arch="armv7l", target="rpi4")
+    with pytest.raises(InputError, match="full-int8"):
+        verify(int8_model.with_name("model_float32.tflite"), arch="aarch64")
 
 
 def test_cli_verify_json(int8_model):
