@@ -123,7 +123,11 @@ def inputs_for(model: Model, images=()) -> tuple[list[np.ndarray], str]:
         batch = rng.integers(0, 256, (SYNTHETIC_IMAGES, pre.content, pre.content, pre.channels), dtype=np.uint8)
         what = (f"{SYNTHETIC_IMAGES} synthetic images (seeded uniform uint8 pixels, {pre.content}x{pre.content}"
                 f"x{pre.channels} from the manifest) through the model's preprocessing; no images given")
-    x = normalize(batch, pre)
+    return interpreter_inputs(model, normalize(batch, pre)), what
+
+
+def interpreter_inputs(model: Model, x: np.ndarray) -> list[np.ndarray]:
+    """Normalised float32 NCHW images → batch-1 tensors in the interpreter's dtype, layout and quantisation."""
     session = model.session
     if getattr(session, "layout", "NCHW") == "NHWC":
         x = x.transpose(0, 2, 3, 1)
@@ -132,7 +136,7 @@ def inputs_for(model: Model, images=()) -> tuple[list[np.ndarray], str]:
         scale, zero = inp["quantization"]
         info = np.iinfo(inp["dtype"])
         x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
-    return [np.ascontiguousarray(x[i:i + 1]) for i in range(len(x))], what
+    return [np.ascontiguousarray(x[i:i + 1]) for i in range(len(x))]
 
 
 def invoker(model: Model):
