@@ -72,7 +72,8 @@ def bench_model(m: dict, args, peer_ok: bool, log) -> dict:
         log(f"{m['name']}: latency at {t} thread(s), {args.rounds} interleaved rounds × {args.per_round} runs …")
         lat[str(t)] = latency.interleaved(eng.engines(m, t, peer["ok"]), args.rounds, args.per_round, args.warmup)
     rep = m["report"]
-    return {"title": m["title"], "checkpoint": m["checkpoint"], "bench_input": m["bench_input"], "notes": m["notes"],
+    return {"title": m["title"], "checkpoint": _rel(m["checkpoint"]), "bench_input": m["bench_input"],
+            "notes": m["notes"],
             "calibration": m["calibration_kind"],
             "eval_images": None if m["test_x"] is None else int(len(m["test_x"])),
             "artifacts": rows, "latency": lat, "export_s": m["stages_s"], "ort_quantize_s": ort_s, "peer": peer,
@@ -129,6 +130,11 @@ def main(argv=None) -> int:
     print(f"\nwrote {args.out / 'results.json'}, {args.docs / 'performance.md'}, {args.docs / 'latency.png'} "
           f"in {record['duration_s'] / 60:.1f} min")
     return 0
+
+
+def _rel(path) -> str:
+    p = Path(path).resolve()
+    return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(path)
 
 
 def _plain(v):
