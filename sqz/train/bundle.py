@@ -13,7 +13,7 @@ def bundle(run_dir: Path, dest_stem: Path) -> tuple[Path, Path]:
     """Write `dest_stem`.pt (model, preprocessing, classes, record) and `dest_stem`.json (the record)."""
     model, payload = checkpoint.load(Path(run_dir) / "model.pt")
     record = payload["record"]
-    pt, js = dest_stem.with_suffix(".pt"), dest_stem.with_suffix(".json")
+    pt, js = (dest_stem.parent / (dest_stem.name + ext) for ext in (".pt", ".json"))
     from sqz.runtime.preprocess import Preprocess
 
     checkpoint.save(pt, model, Preprocess.from_dict(payload["preprocess"]), tuple(payload["classes"]), record)

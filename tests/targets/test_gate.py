@@ -29,7 +29,7 @@ def test_gate_cli_exit_codes_and_json(tiny_export, tmp_path):
     int8, flt = out / "model_int8.tflite", out / "model_float32.tflite"
     r = _sqz("check", str(int8), "--budget", "2MB")
     assert r.returncode == 0 and r.stdout.startswith("PASS")
-    r = _sqz("check", str(int8), str(flt), "--budget", "0.5MB", "--json")
+    r = _sqz("check", str(int8), str(flt), "--budget", "0.2MB", "--json")
     assert r.returncode == 1
     verdict = json.loads(r.stdout)
     assert verdict["fits"] is False and [a["fits"] for a in verdict["artifacts"]] == [False, False]
