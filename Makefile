@@ -53,6 +53,7 @@ tradeoff: setup
 # Refresh the README's generated blocks from a fresh export of the default model and the bench outputs.
 readme: export
 	cp exports/default/report.md docs/default_export.md
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python tools/examples.py
 	$(BIN)/python tools/readme.py
 
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
