@@ -38,6 +38,15 @@ def test_bench_times_every_artifact(tiny_export, name):
         assert r["interpreter"].startswith("onnxruntime") and r["delegate"] == "CPUExecutionProvider"
 
 
+def test_bench_times_the_packed_file_the_board_gets(tiny_export):
+    out, _ = tiny_export
+    packed = sorted(out.glob("*.tflite.xz"))
+    assert packed, "the export writes packed .xz files"
+    r = bench(packed[0], runs=5, warmup=1)
+    _sane(r, 5)
+    assert r["format"].startswith("tflite (unpacked from")
+
+
 def test_default_interpreter_runs_int8_on_xnnpack_every_time(tiny_export):
     """The shipped int8 file on sqz's default interpreter takes the fast path, also on a second load
     (the interpreter's 'Created XNNPACK delegate' log line appears only once per process)."""
