@@ -14,8 +14,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-SUMMARY = "docs/bench/summary.md"
-BLOCK = re.compile(r"(<!-- generated: " + re.escape(SUMMARY) + r" -->\n)(.*?)(<!-- end generated -->)", re.S)
+SUMMARY, PI = "docs/bench/summary.md", "docs/bench/pi_context.md"
+
+
+def _block(rel: str) -> re.Pattern:
+    return re.compile(r"(<!-- generated: " + re.escape(rel) + r" -->\n)(.*?)(<!-- end generated -->)", re.S)
 GOAL = 3.0
 
 
@@ -248,15 +251,18 @@ def plot(rec: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def update_readme(summary: str, readme: Path = README) -> bool:
-    """Refresh the README's `<!-- generated: docs/bench/summary.md -->` block; False when it has none."""
-    text = readme.read_text()
-    if not BLOCK.search(text):
-        return False
-    new = BLOCK.sub(lambda m: m.group(1) + summary.rstrip("\n") + "\n" + m.group(3), text)
+def update_readme(blocks: dict[str, str], readme: Path = README) -> list[str]:
+    """Refresh the README's `<!-- generated: PATH -->` blocks for these paths; returns those it found."""
+    text = new = readme.read_text()
+    found = []
+    for rel, body in blocks.items():
+        pattern = _block(rel)
+        if pattern.search(new):
+            found.append(rel)
+            new = pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(3), new)
     if new != text:
         _atomic(readme, new.encode())
-    return True
+    return found
 
 
 def write(rec: dict, docs: Path) -> None:
@@ -264,10 +270,11 @@ def write(rec: dict, docs: Path) -> None:
     _atomic(docs / "performance.json", json.dumps(rec, indent=2).encode())
     _atomic(docs / "performance.md", markdown(rec).encode())
     plot(rec, docs / "latency.png")
-    summary = readme_block(rec)
-    _atomic(docs / "summary.md", summary.encode())
+    blocks = {SUMMARY: readme_block(rec), PI: "\n".join(pi_context()) + "\n"}
+    for rel, body in blocks.items():
+        _atomic(docs / Path(rel).name, body.encode())
     if docs.resolve() == (REPO / "docs" / "bench").resolve():
-        update_readme(summary)
+        update_readme(blocks)
 
 
 def ratios_text(rec: dict) -> str:
