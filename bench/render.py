@@ -20,6 +20,9 @@ SUMMARY, PI = "docs/bench/summary.md", "docs/bench/pi_context.md"
 def _block(rel: str) -> re.Pattern:
     return re.compile(r"(<!-- generated: " + re.escape(rel) + r" -->\n)(.*?)(<!-- end generated -->)", re.S)
 GOAL = 3.0
+TFLRT_NOTE = ("sqz picks ai-edge-litert wherever it has a wheel (x86-64, aarch64); tflite-runtime is its choice only "
+              "on armv7l, where it is the one TFLite interpreter with wheels. Whether XNNPACK takes int8 ops in that "
+              "armv7l build was not measured here.")
 
 
 def _atomic(path: Path, data: bytes) -> None:
@@ -176,6 +179,7 @@ def markdown(rec: dict) -> str:
                + ("" if m["eval_images"] is None else f" Accuracy on {m['eval_images']:,} test images."), ""]
         md += ["- " + n for n in m.get("notes", [])] + ([""] if m.get("notes") else [])
         md += ["### Latency", ""] + latency_table(rec, name) + [""] + ["- " + ln for ln in goal_lines(rec, name)]
+        md += ["", TFLRT_NOTE]
         md += ["", "### Size and accuracy", ""] + size_table(rec, name) + [""]
         if m["eval_images"] is None:
             md += ["Random weights: accuracy is meaningless here, so only sizes and latency are reported.", ""]
@@ -207,9 +211,10 @@ def readme_block(rec: dict) -> str:
         md += ["- " + ln for ln in goal_lines(rec, name)] + [""]
         table, losses = peer_rows(rec, name)
         md += ["Peer, same checkpoint, litert-torch:", ""] + table + [""]
+        md += ["- " + n for n in m.get("notes", [])]
         md += ["- " + ln for ln in losses] or ["- sqz does not lose on any of these figures."]
         md += [""]
-    md += ["Sizes, accuracy of every artifact and export time per stage: "
+    md += [TFLRT_NOTE, "", "Sizes, accuracy of every artifact and export time per stage: "
            "[docs/bench/performance.md](docs/bench/performance.md).", ""]
     return "\n".join(md)
 
