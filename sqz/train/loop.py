@@ -146,6 +146,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     """
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
+    if cfg.batch_norm and cfg.batch_size < 2:
+        raise InputError("--batch-size 1 cannot train batch norm; give 2 or more, or --no-batch-norm")
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a directory")
@@ -240,10 +242,15 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
             bar = tqdm(src.train_batches(epoch, ctx, gen, cfg.batch_size), total=steps,
                        desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
             for xb, yb, unreadable in bar:
+                # Batch norm cannot train on one image; a rank with fewer (all unreadable, or a trailing
+                # single image) takes a zero-weight step on blank images so DDP's all-reduce stays in step.
                 bad += unreadable
-                live = len(yb) > 0
+                live = len(yb) >= (2 if cfg.batch_norm else 1)
+                if not live and ctx.world == 1:
+                    sched.step()
+                    continue
                 if not live:
-                    xb, yb = torch.zeros(1, *xb.shape[1:]), torch.zeros(1, dtype=torch.int64)
+                    xb, yb = torch.zeros(2, *xb.shape[1:]), torch.zeros(2, dtype=torch.int64)
                 if src.augment == "pad-crop":
                     xb = random_crop(xb, cfg.crop_pad, fill, gen)
                     if cfg.flip:

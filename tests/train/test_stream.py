@@ -75,3 +75,17 @@ def test_collate_drops_unreadable_images_and_names_them(tmp_path, fmnist):
     items = stream.FolderImages(every, folder.preprocess, resized_crop=False, flip=False, seed=0)
     x, y, skipped = stream.collate([items[i] for i in range(len(every))], folder.preprocess)
     assert len(skipped) == 2 == len(bad) and x.shape == (len(every) - 2, 1, 28, 28) and y.dtype == torch.int64
+
+
+def test_streamed_resume_matches_an_uninterrupted_run_whatever_the_workers(tmp_path, fmnist):
+    root = _write_folder(tmp_path / "fm", fmnist, per_class=30)
+    base = dict(data=str(root), epochs=2, batch_size=16, lr=3e-3, threads=1, seed=4)
+    with pytest.warns(UserWarning):
+        full = train(TrainConfig(out=str(tmp_path / "full"), workers=1, **base), progress=False)
+        train(TrainConfig(out=str(tmp_path / "cut"), workers=0, **base), progress=False, stop_after=1)
+        resumed = train(TrainConfig(out=str(tmp_path / "cut"), workers=0, **base), progress=False, resume=True)
+    a, _ = checkpoint.load(tmp_path / "full" / "model.pt")
+    b, _ = checkpoint.load(tmp_path / "cut" / "model.pt")
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert resumed["test_acc"] == full["test_acc"] and resumed["skipped_images"] == full["skipped_images"] == 2
