@@ -101,9 +101,17 @@ def _as_nhwc(x: np.ndarray, where: str) -> np.ndarray:
     if x.shape[1] != x.shape[2] or x.shape[-1] not in (1, 3):
         raise DatasetError(f"{where}: expected square 1- or 3-channel images, got shape {x.shape}")
     if x.dtype != np.uint8:
-        if x.dtype.kind == "f" and x.size and x.max() <= 1.0:
+        if x.dtype.kind not in "fiu":
+            raise DatasetError(f"{where}: images of dtype {x.dtype} are not pixels; give uint8 (or 0..1 floats)")
+        if x.dtype.kind == "f" and x.size and not np.isfinite(x).all():
+            raise DatasetError(f"{where}: images hold NaN or infinite values")
+        lo, hi = (x.min(), x.max()) if x.size else (0, 0)
+        if x.dtype.kind == "f" and hi <= 1.0:
             x = x * 255.0
-        x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        if lo < 0 or x.max(initial=0) > 255:
+            raise DatasetError(f"{where}: pixel values span {lo}..{hi}; give 0..255 (or 0..1 floats), "
+                               "not normalised or 16-bit values")
+        x = np.rint(x).astype(np.uint8)
     return x
 
 
@@ -114,6 +122,10 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...
     y = np.asarray(y).astype(np.int64).reshape(-1)
     n_classes = len(classes) if classes else int(y.max()) + 1 if len(y) else 0
     check_labels(x, y, n_classes, name)
+    if not classes and len(y) and len(np.unique(y)) < n_classes:
+        absent = sorted(set(range(n_classes)) - set(np.unique(y).tolist()))
+        raise DatasetError(f"{name}: labels run to {n_classes - 1} but {len(absent)} class id(s) have no images "
+                           f"(e.g. {absent[:5]}); number the classes 0..K-1 or give class names")
     if n_classes < 2:
         raise DatasetError(f"{name}: needs at least two classes, found {n_classes}")
     classes = classes or tuple(str(i) for i in range(n_classes))
@@ -147,6 +159,8 @@ def load_npz(path: Path, test_fraction: float = 0.15, seed: int = 0) -> Dataset:
     classes = tuple(str(c) for c in arrays["classes"]) if "classes" in arrays else None
     if {"x_train", "y_train", "x_test", "y_test"} <= arrays.keys():
         x_tr, x_te = (_as_nhwc(arrays[k], str(path)) for k in ("x_train", "x_test"))
+        if x_tr.shape[1:] != x_te.shape[1:]:
+            raise DatasetError(f"{path}: x_train images are {x_tr.shape[1:]} but x_test images {x_te.shape[1:]}")
         y_tr, y_te = (arrays[k].astype(np.int64).reshape(-1) for k in ("y_train", "y_test"))
         n = len(classes) if classes else int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
         check_labels(x_tr, y_tr, n, f"{path} (train)")
