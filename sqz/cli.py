@@ -18,6 +18,23 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def writable(path: Path, option: str, directory: bool = True) -> None:
+    """Refuse, before any work, an output that is the wrong kind of thing or lies where nothing can be written."""
+    import os
+
+    from sqz.errors import InputError
+
+    if directory and path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} is a file; give a directory")
+    if not directory and path.is_dir():
+        raise InputError(f"{option} {path} is a directory; give a file name")
+    near = path if directory and path.is_dir() else path.parent
+    while not near.exists() and near != near.parent:
+        near = near.parent
+    if not near.is_dir() or not os.access(near, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: cannot write there ({near} is read-only or not a directory)")
+
+
 def friendly(fn):
     """Turn SqzError into one stderr line and its exit code; Ctrl-C or SIGTERM into exit 130."""
     @functools.wraps(fn)
@@ -70,6 +87,7 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, 
 
     from sqz.train.loop import TrainConfig, train as run_training
 
+    writable(out, "--out")
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
                       precision=precision, workers=workers, tensorboard=tensorboard)
@@ -102,6 +120,7 @@ def _run_export(checkpoint, int8, out, calib, budget, data, eval_limit, keep_dea
     from sqz.export.pipeline import export
     from sqz.export.report import table
 
+    writable(out, "--out")
     log = (lambda msg: click.echo(msg, err=True))
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log)
@@ -144,6 +163,7 @@ def compress(checkpoint, out, sparsity, share_bits, epochs, data) -> None:
     """Fold BatchNorm, drop dead taps, prune and/or share weights with fine-tuning; write a new checkpoint."""
     from sqz.quantize.compress import compress as run_compress
 
+    writable(out, "--out", directory=False)
     r = run_compress(checkpoint, out, sparsity=sparsity, share_bits=share_bits, epochs=epochs, data=data)
     click.echo(f"{out}: sparsity {100 * r['sparsity']:.1f} %, test accuracy {100 * r['test_acc_before']:.2f} % → "
                f"{100 * r['test_acc']:.2f} %" + (f", ≤ {2 ** share_bits} values per layer" if share_bits else ""))
@@ -282,6 +302,8 @@ def deploy(model, target, hosts, dest, port, identity, known_hosts, remote_dir, 
     """Bundle MODEL, upload it over SSH, check it on the board, smoke-test it, switch `current` atomically."""
     from sqz.targets.deploy import SSH, deploy_model
 
+    if dest:
+        writable(dest, "--dest")
     ssh = SSH(port=port, identity=identity, known_hosts=known_hosts)
     _summary(deploy_model(model, target, list(hosts), dest, ssh, remote_dir, python, list(images) or None))
 

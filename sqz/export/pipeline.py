@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from importlib import resources
@@ -52,6 +54,20 @@ def staging(out: Path):
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def _signals_held():
+    """Hold Ctrl-C and SIGTERM while the finished files are renamed in, so `out` gets all of them or none."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        if main:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -148,8 +164,9 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         (work / manifest.MANIFEST).write_text(json.dumps(man, indent=2))
         (work / "report.json").write_text(report_mod.dumps(rep))
         (work / "report.md").write_text(report_mod.markdown(rep))
-        for name in list(files) + packed_files + [manifest.MANIFEST, "report.json", "report.md"]:
-            os.replace(work / name, Path(out) / name)
+        with _signals_held():
+            for name in list(files) + packed_files + [manifest.MANIFEST, "report.json", "report.md"]:
+                os.replace(work / name, Path(out) / name)
     rep["out"] = str(out)
     return rep
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import ModelFileError
-from sqz.runtime import manifest, packed
+from sqz.runtime import manifest, packed, validate
 from sqz.runtime.preprocess import Preprocess, decode, normalize
 
 
@@ -55,6 +55,7 @@ def open_session(path: Path, threads: int | None = None, interpreter: str | None
     if path.suffix == ".onnx":
         from sqz.runtime.onnx import ONNXSession
 
+        validate.isolated(lambda: ONNXSession(path, threads), path)
         return ONNXSession(path, threads)
     raise ModelFileError(f"{path}: unknown model type; give a .tflite or .onnx file")
 
@@ -64,6 +65,7 @@ def load(path, threads: int | None = None, interpreter: str | None = None) -> Mo
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    validate.check_size(path)
     content = None
     if packed.is_packed(path):
         inner = path.with_name(path.name[: -len(packed.SUFFIX)])
@@ -80,5 +82,8 @@ def load(path, threads: int | None = None, interpreter: str | None = None) -> Mo
         data, entry = manifest.entry_for(path)
         if entry.get("sha256") and manifest.sha256(path) != entry["sha256"]:
             raise ModelFileError(f"{path}: sha256 does not match the manifest; the file is damaged or was replaced")
-    session = open_session(path, threads, interpreter, content)
-    return Model(path, session, Preprocess.from_dict(data["preprocess"]), list(data["labels"]))
+    try:
+        pre, labels = Preprocess.from_dict(data["preprocess"]), [str(v) for v in data["labels"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path.parent / manifest.MANIFEST}: no usable preprocess/labels ({exc!r:.80})") from None
+    return Model(path, open_session(path, threads, interpreter, content), pre, labels)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import ModelFileError
+from sqz.runtime import validate
 from sqz.runtime.interpreters import tflite_interpreter_class
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -16,6 +17,19 @@ def looks_like_tflite(head: bytes) -> bool:
     return len(head) >= 8 and head[4:8] == TFLITE_IDENTIFIER
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0][:160]
+
+
+def _first_run(cls, content: bytes, threads: int | None) -> None:
+    """Load, allocate and invoke once on zeros: what a damaged file would crash."""
+    interp = cls(model_content=content, num_threads=threads)
+    interp.allocate_tensors()
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    interp.invoke()
+
+
 class TFLiteSession:
     """A loaded interpreter with its input/output details; `run` takes float NCHW batches."""
 
@@ -23,18 +37,21 @@ class TFLiteSession:
                  content: bytes | None = None) -> None:
         """Open `path`, or `content` (the unpacked bytes of a packed file) when given."""
         if content is None:
-            content = Path(path).read_bytes()
+            content = validate.read_model(path)
         if not looks_like_tflite(content[:8]):
             raise ModelFileError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+        validate.tflite(content, path)
         self.interpreter_name, cls = tflite_interpreter_class(interpreter)
         self._content = content
+        validate.isolated(lambda: _first_run(cls, content, threads), path)
+        self.path = path
         try:
             self.interp = cls(model_content=content, num_threads=threads)
             self.interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{path}: the interpreter refused it ({str(exc).splitlines()[0][:160]})") from None
-        self.inp = self.interp.get_input_details()[0]
-        self.out = self.interp.get_output_details()[0]
+            self.inp = self.interp.get_input_details()[0]
+            self.out = self.interp.get_output_details()[0]
+        except (ValueError, RuntimeError, IndexError) as exc:
+            raise ModelFileError(f"{path}: the interpreter refused it ({_first_line(exc)})") from None
         self.layout = "NHWC" if len(self.inp["shape"]) == 4 and self.inp["shape"][-1] in (1, 3) else "NCHW"
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -46,10 +63,14 @@ class TFLiteSession:
             info = np.iinfo(self.inp["dtype"])
             x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.inp["dtype"])
         outs = []
-        for i in range(len(x)):
-            self.interp.set_tensor(self.inp["index"], x[i:i + 1])
-            self.interp.invoke()
-            outs.append(self.interp.get_tensor(self.out["index"]).copy())
+        try:
+            for i in range(len(x)):
+                self.interp.set_tensor(self.inp["index"], x[i:i + 1])
+                self.interp.invoke()
+                outs.append(self.interp.get_tensor(self.out["index"]).copy())
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{self.path}: cannot run it on {tuple(x.shape[1:])} images as its manifest "
+                                 f"describes them ({_first_line(exc)})") from None
         y = np.concatenate(outs)
         o_scale, o_zero = self.out["quantization"]
         if self.out["dtype"] != np.float32:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
-from sqz.runtime import packed
+from sqz.runtime import packed, validate
 from sqz.targets.budget import parse_budget
 
 METRICS = ("file", "packed")
@@ -38,29 +38,45 @@ def model_kind(path: Path) -> str:
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a model file")
     if packed.is_packed(path):
-        if packed.unpack_file(path)[4:8] == b"TFL3":
-            return "packed tflite"
-        raise ModelFileError(f"{path}: packed file does not hold a TFLite model")
-    with open(path, "rb") as f:
-        head = f.read(64)
+        content = packed.unpack_file(path)
+        if content[4:8] != b"TFL3":
+            raise ModelFileError(f"{path}: packed file does not hold a TFLite model")
+        validate.tflite(content, path)
+        return "packed tflite"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
     if len(head) >= 8 and head[4:8] == b"TFL3":
+        validate.tflite_file(path)
         return "tflite"
-    if path.suffix == ".onnx" and _is_onnx(path):
+    if path.suffix == ".onnx" and head[:1] == b"\x08":
+        validate.check_size(path)
+        _check_onnx(path)
         return "onnx"
     raise ModelFileError(f"{path}: not a model (neither a TFLite flatbuffer nor an ONNX graph)")
 
 
-def _is_onnx(path: Path) -> bool:
+def _check_onnx(path: Path) -> None:
+    """onnx.checker on the graph, loaded in a forked child first (protobuf parsing is native code)."""
     try:
         import onnx
     except ImportError:
-        with open(path, "rb") as f:
-            return f.read(1) == b"\x08"
-    try:
+        return
+
+    def probe() -> None:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception:
-        return False
-    return len(model.graph.node) > 0
+        onnx.checker.check_model(model)
+        if not model.graph.node:
+            raise ValueError("the graph has no nodes")
+
+    if validate.isolated(probe, path):
+        return
+    try:
+        probe()
+    except Exception as exc:
+        raise ModelFileError(f"{path}: not a valid ONNX model ({(str(exc).splitlines() or [''])[0][:160]})") from None
 
 
 def measure(path: Path, metric: str) -> int:
