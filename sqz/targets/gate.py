@@ -37,6 +37,7 @@ def model_kind(path: Path) -> str:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a model file")
+    validate.check_size(path)
     if packed.is_packed(path):
         content = packed.unpack_file(path)
         if content[4:8] != b"TFL3":
@@ -52,7 +53,6 @@ def model_kind(path: Path) -> str:
         validate.tflite_file(path)
         return "tflite"
     if path.suffix == ".onnx" and head[:1] == b"\x08":
-        validate.check_size(path)
         _check_onnx(path)
         return "onnx"
     raise ModelFileError(f"{path}: not a model (neither a TFLite flatbuffer nor an ONNX graph)")

@@ -1,0 +1,135 @@
+"""The structural TFLite check and the isolated first load, on real exported models and real damage."""
+
+import os
+import signal
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from sqz.errors import ModelFileError
+from sqz.runtime import validate
+
+
+def _rebuild(buf: bytes, edit) -> bytes:
+    """Re-serialise a real model after `edit(ModelT)`: a well-formed flatbuffer that says something wrong."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+    edit(model)
+    builder = flatbuffers.Builder(len(buf))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.fixture(scope="module")
+def int8_bytes(tiny_export) -> bytes:
+    out, _ = tiny_export
+    return (out / "model_int8.tflite").read_bytes()
+
+
+def test_real_models_pass_and_the_check_is_cheap(tiny_export):
+    out, _ = tiny_export
+    for name in ("model_int8.tflite", "model_float32.tflite"):
+        buf = (out / name).read_bytes()
+        start = time.perf_counter()
+        counts = validate.tflite(buf, name)
+        assert time.perf_counter() - start < 0.25
+        assert counts["subgraphs"] == 1 and counts["operators"] > 20 and counts["tensors"] > counts["operators"]
+    assert validate.tflite(_rebuild(buf, lambda m: None))["tensors"] == counts["tensors"]
+
+
+def _set(obj, attr: str, i: int, value) -> None:
+    """Change one entry of a vector field (ModelT's arrays are read-only views of the file)."""
+    a = np.array(getattr(obj, attr))
+    a[i] = value
+    setattr(obj, attr, a)
+
+
+def _first_conv(model):
+    sg = model.subgraphs[0]
+    return sg, next(op for op in sg.operators if len(op.inputs) == 3)
+
+
+def _grow_weight(model):
+    sg, op = _first_conv(model)
+    tensor = sg.tensors[op.inputs[1]]
+    _set(tensor, "shape", 1, tensor.shape[1] + 1)
+
+
+def _scales(model):
+    sg, op = _first_conv(model)
+    q = sg.tensors[op.inputs[1]].quantization
+    q.scale = list(q.scale) + [1.0]
+    q.zeroPoint = list(q.zeroPoint) + [0]
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda m: setattr(m.subgraphs[0].tensors[0], "buffer", len(m.buffers) + 5), "outside buffers"),
+    (lambda m: _set(_first_conv(m)[1], "inputs", 0, 10_000), "outside tensors"),
+    (lambda m: _set(_first_conv(m)[1], "outputs", 0, -1), "outside tensors"),
+    (lambda m: setattr(_first_conv(m)[1], "opcodeIndex", 77), "outside operator_codes"),
+    (lambda m: _set(m.subgraphs[0], "inputs", 0, 999), "inputs entry 999"),
+    (lambda m: setattr(m.subgraphs[0].tensors[0], "type", 99), "unknown type 99"),
+    (_grow_weight, "but its buffer holds"),
+    (_scales, "per-channel scales"),
+    (lambda m: setattr(m, "subgraphs", []), "no subgraphs"),
+])
+def test_well_formed_flatbuffers_that_lie_are_refused(int8_bytes, edit, needle):
+    with pytest.raises(ModelFileError, match=needle) as err:
+        validate.tflite(_rebuild(int8_bytes, edit), "bad.tflite")
+    assert str(err.value).startswith("bad.tflite: not a valid TFLite model")
+
+
+def test_broken_bytes_are_refused(int8_bytes):
+    root = struct.unpack_from("<I", int8_bytes)[0]
+    vtable_at = root - struct.unpack_from("<i", int8_bytes, root)[0]
+    cases = {
+        "no TFL3 identifier": int8_bytes[:4] + b"XXXX" + int8_bytes[8:],
+        "model lies outside the file": struct.pack("<I", len(int8_bytes) + 8) + int8_bytes[4:],
+        "malformed vtable": int8_bytes[:vtable_at] + struct.pack("<H", 3) + int8_bytes[vtable_at + 2:],
+        "outside the file": int8_bytes[:200],
+    }
+    for needle, buf in cases.items():
+        with pytest.raises(ModelFileError, match=needle):
+            validate.tflite(buf, "x.tflite")
+    for cut in range(0, len(int8_bytes), 9973):
+        with pytest.raises(ModelFileError):
+            validate.tflite(int8_bytes[:cut], "x.tflite")
+
+
+def test_isolated_turns_a_native_crash_or_hang_into_an_error():
+    with pytest.raises(ModelFileError, match=r"m\.tflite: the interpreter crashed \(SIGSEGV\)"):
+        validate.isolated(lambda: os.kill(os.getpid(), signal.SIGSEGV), "m.tflite")
+    with pytest.raises(ModelFileError, match="did not finish within 1 s"):
+        validate.isolated(lambda: time.sleep(30), "m.tflite", timeout=1)
+    assert validate.isolated(lambda: None, "m.tflite") is True
+    assert validate.isolated(lambda: 1 / 0, "m.tflite") is False
+
+
+def test_runtime_refuses_a_damaged_model_even_when_its_manifest_agrees(tiny_export, tmp_path, int8_bytes):
+    """Bytes whose sha256 the manifest vouches for still pass the structural check before the interpreter."""
+    import json
+
+    from sqz.runtime import load
+    from sqz.runtime.manifest import sha256
+
+    out, _ = tiny_export
+    bad = _rebuild(int8_bytes, _grow_weight)
+    (tmp_path / "model_int8.tflite").write_bytes(bad)
+    man = json.loads((out / "manifest.json").read_text())
+    man["artifacts"]["model_int8.tflite"]["sha256"] = sha256(tmp_path / "model_int8.tflite")
+    (tmp_path / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ModelFileError, match="model_int8.tflite: not a valid TFLite model"):
+        load(tmp_path / "model_int8.tflite")
+
+
+def test_oversized_files_are_refused_unread(tmp_path):
+    huge = tmp_path / "huge.tflite"
+    with open(huge, "wb") as f:
+        f.write(b"\x1c\x00\x00\x00TFL3")
+        f.truncate(validate.MAX_MODEL_BYTES + 1)
+    with pytest.raises(ModelFileError, match="larger than any TFLite or ONNX file"):
+        validate.read_model(huge)
