@@ -173,7 +173,7 @@ def plot(result: dict, path: Path) -> None:
         xs = [r[metric] / 1000 for r in result["rows"]]
         ys = [100 * r["accuracy"] for r in result["rows"]]
         ax.scatter(xs, ys, marker=marker, label="file (.tflite)" if metric == "file_bytes" else "packed (.xz)")
-        if metric == "file_bytes":
+        if metric == "packed_bytes":
             for r, x, y in zip(result["rows"], xs, ys):
                 ax.annotate(r["key"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.axvline(BUDGET / 1000, color="red", linestyle="--", label="0.5 MB budget")
@@ -196,7 +196,12 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--only", default="", help="comma-separated variant keys (default: all)")
     ap.add_argument("--no-paper", action="store_true")
+    ap.add_argument("--render-only", action="store_true", help="redraw table and plot from OUT/tradeoff.json")
     args = ap.parse_args(argv)
+    if args.render_only:
+        result = json.loads((args.out / "tradeoff.json").read_text())
+        _write(result, args)
+        return 0
     t0 = time.perf_counter()
     log = lambda m: print(f"[{time.perf_counter() - t0:6.0f} s] {m}", flush=True)
     base = default_checkpoint()
@@ -224,13 +229,17 @@ def main(argv=None) -> int:
     result["best"] = pick_best(rows, result["float_accuracy"], spec)
     result["paper"] = [] if args.no_paper or not result["best"] else paper_figure(result["best"], args.out, log)
     result["seconds"] = time.perf_counter() - t0
+    _write(result, args)
+    return 0
+
+
+def _write(result: dict, args) -> None:
     for d in (args.out, args.docs):
         d.mkdir(parents=True, exist_ok=True)
         (d / "tradeoff.json").write_text(json.dumps(result, indent=2))
         (d / "tradeoff.md").write_text(markdown(result))
         plot(result, d / "tradeoff.png")
     print(markdown(result))
-    return 0
 
 
 if __name__ == "__main__":
