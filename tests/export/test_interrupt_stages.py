@@ -1,0 +1,32 @@
+"""SIGTERM during onnx2tf and during evaluation: the previous export stays intact, nothing partial is left."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sqz.runtime.manifest import sha256
+
+
+@pytest.mark.parametrize("marker", ["TFLite: converting with onnx2tf", "Evaluating"])
+def test_sigterm_at_a_stage_keeps_the_previous_export(tiny_export, tiny_run, marker):
+    out, _ = tiny_export
+    before = {p.name: sha256(p) for p in out.iterdir()}
+    proc = subprocess.Popen([sys.executable, "-m", "sqz.cli", "export", str(tiny_run / "model.pt"), "--int8",
+                             "--calib", "32", "--eval-limit", "3000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(marker):
+            break
+    assert seen and seen[-1].startswith(marker), "".join(seen)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the export finished before the signal; give it more work"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert {p.name: sha256(p) for p in out.iterdir()} == before
