@@ -7,6 +7,7 @@ below), and refuses a file whose references leave the buffer or whose indices le
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import struct
@@ -227,6 +228,7 @@ def isolated(fn, path, timeout: float = 60.0) -> bool:
     if pid == 0:
         code = 1
         try:
+            faulthandler.disable()
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
