@@ -104,7 +104,8 @@ def _export_options(fn):
         click.option("--out", default="exports/default", show_default=True, type=click.Path(path_type=Path)),
         click.option("--calib", default=500, show_default=True, type=int,
                      help="training images used to calibrate int8"),
-        click.option("--budget", default="0.5MB", show_default=True, help="size budget for the verdict"),
+        click.option("--budget", default=None, help="size budget for the verdict [default: the target's, else 0.5MB]"),
+        click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric"),
         click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
         click.option("--eval-limit", default=0, type=int, help="evaluate on only this many test images"),
         click.option("--keep-dead-taps", is_flag=True,
@@ -116,13 +117,17 @@ def _export_options(fn):
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, data, eval_limit, keep_dead_taps, as_json) -> None:
+def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
+    from sqz.targets.profiles import get as get_profile
 
     writable(out, "--out")
     log = (lambda msg: click.echo(msg, err=True))
+    profile = get_profile(target) if target else None
+    budget = budget or (profile.budget if profile else "0.5MB")
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
+                 metric=profile.metric if profile else "file", target=profile.name if profile else None,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log)
     if as_json:
         click.echo(json.dumps(rep, indent=2))

@@ -42,3 +42,20 @@ def test_train_cli_errors_are_one_line(tmp_path):
     r = _run("export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "no such checkpoint" in r.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_export_takes_budget_and_metric_from_a_target(tiny_run, tmp_path):
+    from sqz.targets.budget import parse_budget
+    from sqz.targets.profiles import get
+
+    out = tmp_path / "exp"
+    r = _run("export", str(tiny_run / "model.pt"), "--int8", "--calib", "16", "--eval-limit", "100",
+             "--target", "rpi-zero2w", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    gate = json.loads((out / "report.json").read_text())["gate"]
+    profile = get("rpi-zero2w")
+    assert gate["target"] == "rpi-zero2w" and gate["metric"] == profile.metric
+    assert gate["budget"] == parse_budget(profile.budget)
+    assert "target rpi-zero2w" in r.stdout
+    r = _run("export", str(tiny_run / "model.pt"), "--target", "rpi-zero", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "ARMv6" in r.stderr

@@ -86,7 +86,8 @@ def _timed(timings: dict, key: str):
 
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
            calib: int = 500, budget: str = "0.5MB", data: str | None = None, eval_limit: int = 0,
-           seed: int = 0, dead_taps: bool = True, log=print) -> dict:
+           seed: int = 0, dead_taps: bool = True, metric: str = "file", target: str | None = None,
+           log=print) -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`)."""
     limit = parse_budget(budget)
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
@@ -152,7 +153,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             rep["artifacts"][path.name]["packed"] = info
             packed_files.append(info["file"])
         rep["timings_s"] = timings
-        rep["gate"] = {"budget": limit, "metric": "file", "artifacts": {
+        rep["gate"] = {"budget": limit, "metric": metric, "target": target, "artifacts": {
             n: _verdict(a["bytes"], limit) | {"packed_bytes": a["packed"]["bytes"],
                                              "packed_fits": a["packed"]["bytes"] <= limit}
             for n, a in rep["artifacts"].items() if n.endswith(".tflite")}}

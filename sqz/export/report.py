@@ -44,12 +44,14 @@ def table(report: dict) -> str:
 
 def verdict_lines(report: dict) -> list[str]:
     g = report["gate"]
+    judged = g.get("metric", "file")
+    where = f"target {g['target']}, " if g.get("target") else ""
     lines = []
     for name, v in g["artifacts"].items():
         state = "fits" if v["fits"] else f"OVER by {v['over_bytes']:,} B ({v['over_percent']:.1f} %)"
         packed = "fits" if v["packed_fits"] else "over"
-        lines.append(f"budget {g['budget']:,} B: {name} file {v['bytes']:,} B — {state}; "
-                     f"packed {v['packed_bytes']:,} B — {packed}")
+        lines.append(f"budget {g['budget']:,} B ({where}gate metric {judged}): {name} file {v['bytes']:,} B — "
+                     f"{state}; packed {v['packed_bytes']:,} B — {packed}")
     return lines
 
 
