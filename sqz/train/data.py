@@ -174,9 +174,8 @@ def load_npz(path: Path, test_fraction: float = 0.15, seed: int = 0) -> Dataset:
     return from_arrays(path.name, arrays["x"], arrays["y"], classes, test_fraction, seed)
 
 
-def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
-                      test_fraction: float = 0.15, seed: int = 0) -> Dataset:
-    """One sub-folder per class (or train/ and test/ with those inside); unreadable images are skipped."""
+def folder_layout(root: Path) -> tuple[tuple[str, ...], list[Path]]:
+    """(class names, [train/, test/] or [] for one pool) of a class-per-sub-folder image dataset."""
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
     parts = {p.name: p for p in root.iterdir() if p.is_dir()}
@@ -185,7 +184,14 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
     classes = tuple(sorted(p.name for p in class_root.iterdir() if p.is_dir()))
     if len(classes) < 2:
         raise DatasetError(f"{class_root}: needs one sub-folder per class, at least two; found {len(classes)}")
-    files = {d.name: _list_images(d, classes) for d in (split_dirs if len(split_dirs) == 2 else [root])}
+    return classes, split_dirs if len(split_dirs) == 2 else []
+
+
+def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
+                      test_fraction: float = 0.15, seed: int = 0) -> Dataset:
+    """One sub-folder per class (or train/ and test/ with those inside); unreadable images are skipped."""
+    classes, split_dirs = folder_layout(root)
+    files = {d.name: _list_images(d, classes) for d in (split_dirs or [root])}
     every = [item for items in files.values() for item in items]
     side, probe_c = _probe(every)
     channels = channels or probe_c

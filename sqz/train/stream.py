@@ -18,7 +18,7 @@ from sqz.errors import DatasetError
 from sqz.runtime.preprocess import Preprocess, decode, normalize
 from sqz.train import distributed
 from sqz.train.augment import maybe_mirror, random_resized_crop
-from sqz.train.data import _list_images, _probe, validation_split, Split
+from sqz.train.data import Split, _list_images, _probe, folder_layout, validation_split
 from sqz.train.memory import Batch, subset
 
 STATS_SAMPLE = 1000
@@ -41,15 +41,8 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15) -> Folder:
     The split matches `data.load_image_folder`; mean/std come from up to 1,000 decoded training images.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
-    parts = {p.name: p for p in root.iterdir() if p.is_dir()}
-    split_dirs = [parts[k] for k in ("train", "test") if k in parts]
-    class_root = split_dirs[0] if len(split_dirs) == 2 else root
-    classes = tuple(sorted(p.name for p in class_root.iterdir() if p.is_dir()))
-    if len(classes) < 2:
-        raise DatasetError(f"{class_root}: needs one sub-folder per class, at least two; found {len(classes)}")
-    if len(split_dirs) == 2:
+    classes, split_dirs = folder_layout(root)
+    if split_dirs:
         train, test = (_list_images(d, classes) for d in split_dirs)
     else:
         every = _list_images(root, classes)
