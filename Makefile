@@ -3,21 +3,19 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,dev
+APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static
 
-.PHONY: all setup dataset venv export test gate verify-arm bench tradeoff readme default-model clean
+.PHONY: all setup system venv export test gate verify-arm bench tradeoff readme default-model clean
 
 all: setup export
 
-setup: dataset $(BIN)/.installed
+setup: system $(BIN)/.installed
 
-# Fashion-MNIST from Debian's package (IDX files in /usr/share/datasets/fashion-mnist).
-dataset:
-	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
-	  if command -v apt-get >/dev/null; then \
-	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
-	  else echo "install Debian's dataset-fashion-mnist or set SQZ_FASHION_MNIST"; exit 1; fi; \
-	fi
+# Debian packages, each installed only when missing: Fashion-MNIST (IDX files in
+# /usr/share/datasets/fashion-mnist), an OpenSSH server and client (sqz deploy and its tests) and
+# qemu user-mode (sqz verify on aarch64 / armv7l).
+system:
+	@SQZ_APT="$(APT_PACKAGES)" sh tools/system-packages.sh
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
