@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from sqz.files import atomic_write
 from sqz.train import checkpoint
 
 
@@ -17,7 +18,7 @@ def bundle(run_dir: Path, dest_stem: Path) -> tuple[Path, Path]:
     from sqz.runtime.preprocess import Preprocess
 
     checkpoint.save(pt, model, Preprocess.from_dict(payload["preprocess"]), tuple(payload["classes"]), record)
-    checkpoint.atomic_write(js, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+    atomic_write(js, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
     return pt, js
 
 

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
 from sqz.errors import ModelFileError
+from sqz.files import atomic_write
 from sqz.runtime.preprocess import Preprocess
 from sqz.train.model import ArchConfig, SqueezeNet, build
 
 FORMAT = "sqz-checkpoint"
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call `write(tmp_path)` on a temp file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(path: Path, model: SqueezeNet, preprocess: Preprocess, classes: tuple[str, ...],

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from sqz.errors import InputError
-from sqz.train.checkpoint import atomic_write
+from sqz.files import atomic_write
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
            "skipped_images")

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from sqz import __version__
 from sqz.errors import InputError
+from sqz.files import atomic_write
 from sqz.train import checkpoint, distributed, history, stream
 from sqz.train.augment import random_crop, random_flip
 from sqz.train.data import Dataset, load
@@ -316,7 +317,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
         record["parameters"] = sum(p.numel() for p in net.parameters())
         if ctx.main:
             checkpoint.save(out / "model.pt", net, pre, src.classes, record)
-            checkpoint.atomic_write(out / "metrics.json",
+            atomic_write(out / "metrics.json",
                                     lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=float)))
         return record
     finally:

@@ -17,17 +17,3 @@ def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path, tiny_run):
         checkpoint.load(tmp_path / "foreign.pt")
     with pytest.raises(ModelFileError, match="no such checkpoint"):
         checkpoint.load(tmp_path / "missing.pt")
-
-
-def test_atomic_write_leaves_nothing_on_failure(tmp_path):
-    target = tmp_path / "a.bin"
-    target.write_bytes(b"previous")
-
-    def fail(tmp):
-        tmp.write_bytes(b"half")
-        raise RuntimeError("interrupted")
-
-    with pytest.raises(RuntimeError):
-        checkpoint.atomic_write(target, fail)
-    assert target.read_bytes() == b"previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
