@@ -1,8 +1,10 @@
 """Deploy against a real OpenSSH server on 127.0.0.1: good deploy, rollback, corruption, unreachable, bad key."""
 
+import fcntl
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -121,11 +123,66 @@ def test_cli_deploy_and_rollback(sshd, int8_model, tmp_path):
     assert bad.exit_code == 2 and "ARMv6" in bad.output
 
 
-def test_bad_host_and_missing_hosts_are_user_errors(bundles):
+def test_bad_host_and_missing_hosts_are_user_errors(bundles, int8_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError):
         dp.deploy(bundles[0], [])
-    with pytest.raises(InputError):
-        dp.split_host("-oProxyCommand=x")
+    for host in ("-oProxyCommand=x", "-oProxyCommand=touch pwned:22"):
+        with pytest.raises(InputError, match="user@board"):
+            dp.deploy(bundles[0], [host])
+        with pytest.raises(InputError, match="user@board"):
+            dp.rollback([host])
+    r = CliRunner().invoke(main, ["deploy", str(int8_model), "--host", "-oProxyCommand=touch pwned:22"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "user@board" in r.output
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_one_board_given_twice_is_refused_before_any_work(sshd, bundles, int8_model, tmp_path):
+    root, ssh = tmp_path / "board", ssh_for(sshd)
+    same = f"{sshd.user}@127.0.0.1"
+    for hosts, s in (([sshd.host, sshd.host], ssh), ([sshd.host, same], dp.SSH(port=sshd.port))):
+        with pytest.raises(InputError, match="give each board once"):
+            dp.deploy(bundles[0], hosts, s, str(root), python=sys.executable)
+        with pytest.raises(InputError, match="give each board once"):
+            dp.rollback(hosts, s, str(root))
+    r = CliRunner().invoke(main, ["deploy", str(int8_model), "--host", sshd.host, "--host", sshd.host,
+                                  "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
+                                  "--remote-dir", str(root)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "once" in r.output
+    assert not root.exists()
+
+
+def test_concurrent_deploys_to_one_board_take_turns(sshd, bundles, tmp_path):
+    root, ssh = tmp_path / "board", ssh_for(sshd)
+    ids = {release_id(b) for b in bundles}
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(dp.deploy, b, [sshd.host], ssh, str(root), python=sys.executable) for b in bundles]
+        results = [job.result()[0] for job in jobs]
+    assert all(r.ok for r in results), [r.line() for r in results]
+    first, last = sorted(results, key=lambda r: r.previous)
+    assert first.previous == "" and last.previous == first.release
+    assert current(root) == last.release and os.readlink(root / "previous") == f"releases/{first.release}"
+    assert {p.name for p in (root / "releases").iterdir()} == ids
+    for rid in ids:
+        check = subprocess.run(["sha256sum", "-c", "--strict", "--quiet", "SHA256SUMS"], cwd=root / "releases" / rid)
+        assert check.returncode == 0
+    assert (root / "current" / "model_int8.tflite").is_file()
+
+
+def test_a_held_board_lock_fails_clearly_and_changes_nothing(sshd, bundles, tmp_path):
+    root, ssh = tmp_path / "board", ssh_for(sshd)
+    a = release_id(bundles[0])
+    assert dp.deploy(bundles[0], [sshd.host], ssh, str(root), python=sys.executable)[0].ok
+    with open(root / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        [res] = dp.deploy(bundles[1], [sshd.host], ssh, str(root), python=sys.executable, lock_wait=1)
+        [back] = dp.rollback([sshd.host], ssh, str(root), lock_wait=1)
+        local = dp.deploy_local(bundles[1], root, lock_wait=1)
+    for r in (res, back, local):
+        assert not r.ok and "another deploy or rollback holds" in r.error and ".lock" in r.error, r.line()
+        assert "`current` unchanged" in r.error and "\n" not in r.line()
+    assert current(root) == a and sorted(p.name for p in (root / "releases").iterdir()) == [a]
+    assert dp.deploy(bundles[1], [sshd.host], ssh, str(root), python=sys.executable, lock_wait=1)[0].ok
 
 
 def test_remote_paths_keep_the_remote_home_and_quote_the_rest():
