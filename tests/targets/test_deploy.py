@@ -98,6 +98,15 @@ def test_board_without_python_skips_the_smoke_honestly(sshd, bundles, tmp_path):
     assert res.ok and res.smoke.startswith("smoke: skipped (no interpreter on host")
 
 
+def test_failed_smoke_keeps_current_and_the_release(sshd, bundles, tmp_path):
+    root, ssh = tmp_path / "board", ssh_for(sshd)
+    assert dp.deploy(bundles[0], [sshd.host], ssh, str(root), python=sys.executable)[0].ok
+    [res] = dp.deploy(bundles[1], [sshd.host], ssh, str(root), python="/bin/false")
+    b = release_id(bundles[1])
+    assert not res.ok and res.error.startswith("smoke: failed") and f"kept in releases/{b}" in res.error
+    assert current(root) == release_id(bundles[0]) and (root / "releases" / b / "SHA256SUMS").is_file()
+
+
 def test_dest_writes_the_same_layout_and_rolls_back(bundles, tmp_path):
     sd = tmp_path / "sd"
     assert dp.deploy_local(bundles[0], sd).ok
