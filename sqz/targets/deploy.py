@@ -54,6 +54,7 @@ if ! {{ [ -d "$R/releases/$ID" ] && (cd "$R/releases/$ID" && sha256sum -c --quie
   rm -rf "$R/releases/$ID"
   mv "$T" "$R/releases/$ID"
 fi
+echo "{mark} uploaded"
 """
 
 SMOKE = r"""rc={no_python}
@@ -178,7 +179,8 @@ def install(bundle: Path, prefix: list[str] | None, root: str, label: str, pytho
             return Result(label, False, rid, smoke=smoke, details=details,
                           error=f"{smoke}; release kept in releases/{rid}, `current` unchanged")
     if proc.returncode != 0 or "previous" not in marks:
-        return Result(label, False, rid, error=f"install failed: {_tail(proc)}")
+        stage = "switch" if "uploaded" in marks else "upload"
+        return Result(label, False, rid, error=f"{stage} failed: {_tail(proc)}")
     return Result(label, True, rid, previous=marks["previous"].removeprefix("releases/"), smoke=smoke,
                   details=details)
 

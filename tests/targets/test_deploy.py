@@ -77,7 +77,8 @@ def test_unreachable_host_fails_alone(sshd, bundles, tmp_path):
     dead = f"{sshd.user}@127.0.0.1:{free_port()}"
     results = dp.deploy(bundles[0], [dead, sshd.host], ssh_for(sshd), str(root), python=sys.executable)
     assert [r.ok for r in results] == [False, True]
-    assert "refused" in results[0].error.lower() and "\n" not in results[0].line()
+    assert results[0].error.startswith("upload failed: ") and "refused" in results[0].error.lower()
+    assert "\n" not in results[0].line()
     assert current(root) == release_id(bundles[0])
 
 
