@@ -27,13 +27,17 @@ LOCK_WAIT = 120
 MARK = "@@sqz"
 
 LOCK = r"""exec 9>>"$R/.lock"
-command -v flock >/dev/null 2>&1 || {{ echo "flock not found on the board: install util-linux (it locks $R)" >&2; exit {no_lock}; }}
+if ! command -v flock >/dev/null 2>&1; then
+  echo "flock not found on the board: install util-linux (it locks $R)" >&2; exit {no_lock}
+fi
 n=0
 while :; do
   s=0; flock -n 9 || s=$?
   [ "$s" -eq 0 ] && break
   [ "$s" -eq 1 ] || {{ echo "cannot lock $R/.lock (flock exit $s)" >&2; exit {no_lock}; }}
-  [ "$n" -lt {wait} ] || {{ echo "another deploy or rollback holds $R/.lock (waited {wait} s); run again when it ends" >&2; exit {locked}; }}
+  if [ "$n" -ge {wait} ]; then
+    echo "another deploy or rollback holds $R/.lock (waited {wait} s); run again when it ends" >&2; exit {locked}
+  fi
   n=$((n + 1)); sleep 1
 done
 """

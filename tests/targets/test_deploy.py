@@ -108,6 +108,18 @@ def test_failed_smoke_keeps_current_and_the_release(sshd, bundles, tmp_path):
     assert current(root) == release_id(bundles[0]) and (root / "releases" / b / "SHA256SUMS").is_file()
 
 
+def test_a_board_without_flock_is_told_what_to_install(bundles, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in Path("/usr/bin").iterdir():
+        if tool.name != "flock" and not (bin_dir / tool.name).exists():
+            (bin_dir / tool.name).symlink_to(tool)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    res = dp.deploy_local(bundles[0], tmp_path / "sd")
+    assert not res.ok and "flock not found on the board: install util-linux" in res.error, res.line()
+    assert not (tmp_path / "sd" / "current").exists()
+
+
 def test_dest_writes_the_same_layout_and_rolls_back(bundles, tmp_path):
     sd = tmp_path / "sd"
     assert dp.deploy_local(bundles[0], sd).ok
