@@ -312,9 +312,9 @@ def _preload() -> None:
     import torch  # noqa: F401
 
     import sqz.cli  # noqa: F401
+    import sqz.gate  # noqa: F401
     import sqz.runtime.onnx  # noqa: F401
     import sqz.runtime.tflite  # noqa: F401
-    import sqz.targets.gate  # noqa: F401
     import sqz.train.checkpoint  # noqa: F401
     from sqz.runtime.interpreters import tflite_interpreter_class
 
