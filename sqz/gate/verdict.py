@@ -11,6 +11,7 @@ from pathlib import Path
 from sqz.errors import InputError, ModelFileError
 from sqz.gate.budget import DEFAULT_BUDGET, parse_budget
 from sqz.runtime import packed, validate
+from sqz.runtime.isolate import isolated
 
 METRICS = ("file", "packed")
 DEFAULT_METRIC = "file"
@@ -75,7 +76,7 @@ def _check_onnx(path: Path) -> None:
         if not model.graph.node:
             raise ValueError("the graph has no nodes")
 
-    if validate.isolated(probe, path):
+    if isolated(probe, path):
         return
     try:
         probe()

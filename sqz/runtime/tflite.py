@@ -9,6 +9,7 @@ import numpy as np
 from sqz.errors import ModelFileError
 from sqz.runtime import validate
 from sqz.runtime.interpreters import tflite_interpreter_class
+from sqz.runtime.isolate import isolated
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -52,7 +53,7 @@ class TFLiteSession:
         validate.tflite(content, path)
         self.interpreter_name, cls = tflite_interpreter_class(interpreter)
         self._content = content
-        validate.isolated(lambda: _first_run(cls, content, threads), path)
+        isolated(lambda: _first_run(cls, content, threads), path)
         self.path = path
         try:
             self.interp = cls(model_content=content, num_threads=threads)
