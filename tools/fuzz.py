@@ -373,9 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     r = run(args.export_dir, args.checkpoint, args.cases, args.seed, args.jobs, args.timeout,
             log=lambda msg: print(msg, file=sys.stderr, flush=True))
     if args.write:
-        tmp = args.write.with_name(f".{args.write.name}.tmp")
-        tmp.write_text(markdown(r))
-        os.replace(tmp, args.write)
+        from sqz.files import write_text
+
+        write_text(args.write, markdown(r))
     print(json.dumps(r, indent=2) if args.json else markdown(r))
     return 1 if any(r[k] for k in ("crashes", "tracebacks", "hangs", "unclear")) else 0
 
