@@ -1,6 +1,7 @@
 """The verdict: does an artifact fit the budget, by the bytes it maps (`file`) or ships (`packed`)?
 
-`sqz check`, `sqz-export` and the board profiles all judge through `judge`. Exit 0 fits, 1 over, 2 unusable input.
+`sqz check` and `sqz-export` both judge through `judge`, with the budget and metric a board profile gives
+(`sqz.targets.profiles.gate_settings`). Exit 0 fits, 1 over, 2 unusable input.
 """
 
 from __future__ import annotations
