@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from bench import peer_venv
-from sqz.export.fold import fold_batchnorm
 from sqz.export.onnx import INPUT, export_onnx, parity
 from sqz.export.pipeline import export
 from sqz.export.tflite import convert
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.train import checkpoint
 from sqz.train.model import ArchConfig, build
+from sqz.train.surgery import fold_batchnorm
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGENET = Preprocess(size=224, content=224, channels=3, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

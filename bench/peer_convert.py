@@ -20,8 +20,8 @@ def main(ckpt: str, calib_path: str, out: str) -> dict:
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e import quantize_pt2e
 
-    from sqz.export.fold import fold_batchnorm
     from sqz.train import checkpoint
+    from sqz.train.surgery import fold_batchnorm
 
     t = time.perf_counter()
     model = fold_batchnorm(checkpoint.load(ckpt)[0]).eval()

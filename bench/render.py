@@ -6,32 +6,18 @@ python -m bench.render [bench/out/results.json]   re-renders from a record witho
 from __future__ import annotations
 
 import json
-import os
-import re
 import sys
-import tempfile
 from pathlib import Path
 
+from sqz.files import atomic_write, write_text
+from tools import readme
+
 REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
 SUMMARY, PI = "docs/bench/summary.md", "docs/bench/pi_context.md"
-
-
-def _block(rel: str) -> re.Pattern:
-    return re.compile(r"(<!-- generated: " + re.escape(rel) + r" -->\n)(.*?)(<!-- end generated -->)", re.S)
 GOAL = 3.0
 TFLRT_NOTE = ("sqz picks ai-edge-litert wherever it has a wheel (x86-64, aarch64); tflite-runtime is its choice only "
               "on armv7l, where it is the one TFLite interpreter with wheels. Whether XNNPACK takes int8 ops in that "
               "armv7l build was not measured here.")
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _ms(v: float) -> str:
@@ -248,38 +234,20 @@ def plot(rec: dict, path: Path) -> None:
     fig.suptitle(f"Batch-1 latency, medians of up to {rec['settings']['rounds'] * rec['settings']['per_round']} "
                  f"interleaved runs per engine, {rec['machine']['cpu']}, {rec['date'][:10]}", fontsize=9)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".latency.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def update_readme(blocks: dict[str, str], readme: Path = README) -> list[str]:
-    """Refresh the README's `<!-- generated: PATH -->` blocks for these paths; returns those it found."""
-    text = new = readme.read_text()
-    found = []
-    for rel, body in blocks.items():
-        pattern = _block(rel)
-        if pattern.search(new):
-            found.append(rel)
-            new = pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(3), new)
-    if new != text:
-        _atomic(readme, new.encode())
-    return found
 
 
 def write(rec: dict, docs: Path) -> None:
     docs.mkdir(parents=True, exist_ok=True)
-    _atomic(docs / "performance.json", json.dumps(rec, indent=2).encode())
-    _atomic(docs / "performance.md", markdown(rec).encode())
+    write_text(docs / "performance.json", json.dumps(rec, indent=2))
+    write_text(docs / "performance.md", markdown(rec))
     plot(rec, docs / "latency.png")
     blocks = {SUMMARY: readme_block(rec), PI: "\n".join(pi_context()) + "\n"}
     for rel, body in blocks.items():
-        _atomic(docs / Path(rel).name, body.encode())
+        write_text(docs / Path(rel).name, body)
     if docs.resolve() == (REPO / "docs" / "bench").resolve():
-        update_readme(blocks)
+        readme.update(paths=blocks)
 
 
 def ratios_text(rec: dict) -> str:

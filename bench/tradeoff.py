@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sqz.export.fold import fold_batchnorm
 from sqz.export.pipeline import default_checkpoint, export
+from sqz.gate.budget import parse_budget
 from sqz.quantize.compress import compress
 from sqz.runtime import load as load_model
 from sqz.runtime.bench import bench
 from sqz.runtime.preprocess import Preprocess, normalize
-from sqz.targets.budget import parse_budget
 from sqz.train import checkpoint
 from sqz.train.data import fashion_mnist
 from sqz.train.loop import TrainConfig, train
+from sqz.train.surgery import fold_batchnorm
 
 BUDGET = parse_budget("0.5MB")
 PAPER_BYTES = 470_000
@@ -89,11 +89,11 @@ def measure(v: dict, exp_dir: Path, rep: dict, test, ref: np.ndarray, runs: int)
 
 def paper_figure(best: dict, work: Path, log) -> list[dict]:
     """The 1000-class, 224², 3-channel SqueezeNets through `best`'s pruning + sharing + packing."""
+    from sqz.export.onnx import export_onnx
+    from sqz.export.shrink import pack_artifact, strip_verified
+    from sqz.export.tflite import convert
     from sqz.quantize.cluster import WeightSharer
     from sqz.quantize.prune import GradualPruner
-    from sqz.export.onnx import export_onnx
-    from sqz.export.tflite import convert
-    from sqz.quantize.shrink import pack_artifact, strip_verified
     from sqz.train.model import ArchConfig, build
 
     rows = []

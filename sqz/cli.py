@@ -120,14 +120,12 @@ def _export_options(fn):
 def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
-    from sqz.targets.profiles import get as get_profile
+    from sqz.targets.profiles import gate_settings
 
     writable(out, "--out")
     log = (lambda msg: click.echo(msg, err=True))
-    profile = get_profile(target) if target else None
-    budget = budget or (profile.budget if profile else "0.5MB")
-    rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
-                 metric=profile.metric if profile else "file", target=profile.name if profile else None,
+    budget, metric, target = gate_settings(target, budget)
+    rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
@@ -183,12 +181,10 @@ def compress(checkpoint, out, sparsity, share_bits, epochs, data) -> None:
 @friendly
 def check(artifacts, budget, metric, target, as_json) -> None:
     """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
-    from sqz.targets.gate import as_json as verdict_json, check as run_check
-    from sqz.targets.profiles import get as get_profile
+    from sqz.gate import as_json as verdict_json, check as run_check
+    from sqz.targets.profiles import gate_settings
 
-    profile = get_profile(target) if target else None
-    budget = budget or (profile.budget if profile else "0.5MB")
-    metric = metric or (profile.metric if profile else "file")
+    budget, metric, _ = gate_settings(target, budget, metric)
     verdicts = run_check(list(artifacts), budget=budget, metric=metric)
     if as_json:
         click.echo(json.dumps(verdict_json(verdicts), indent=2))

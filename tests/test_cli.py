@@ -45,7 +45,7 @@ def test_train_cli_errors_are_one_line(tmp_path):
 
 
 def test_export_takes_budget_and_metric_from_a_target(tiny_run, tmp_path):
-    from sqz.targets.budget import parse_budget
+    from sqz.gate.budget import parse_budget
     from sqz.targets.profiles import get
 
     out = tmp_path / "exp"

@@ -30,7 +30,9 @@ def main() -> int:
         r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
         shown = (r.stdout + r.stderr).rstrip()
         out += ["```", f"$ {cmd}", shown, f"$ echo $?", str(r.returncode), "```", ""]
-    (ROOT / "docs" / "cli_examples.md").write_text("\n".join(out))
+    from sqz.files import write_text
+
+    write_text(ROOT / "docs" / "cli_examples.md", "\n".join(out))
     return 0
 
 

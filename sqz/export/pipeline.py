@@ -19,18 +19,18 @@ import torch
 from sqz import __version__
 from sqz.errors import InputError
 from sqz.export import report as report_mod
-from sqz.export.fold import fold_batchnorm
 from sqz.export.onnx import export_onnx, parity
+from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
+from sqz.files import write_text
+from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
 from sqz.quantize.calibrate import calibration_set
-from sqz.quantize.deadtaps import remove_dead_taps
-from sqz.quantize.shrink import pack_artifact, strip_verified
 from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
-from sqz.targets.budget import parse_budget
 from sqz.train import checkpoint
 from sqz.train.data import load as load_data
+from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
 
@@ -85,11 +85,12 @@ def _timed(timings: dict, key: str):
 
 
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
-           calib: int = 500, budget: str = "0.5MB", data: str | None = None, eval_limit: int = 0,
-           seed: int = 0, dead_taps: bool = True, metric: str = "file", target: str | None = None,
+           calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
+           seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
            log=print) -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`)."""
     limit = parse_budget(budget)
+    check_metric(metric)
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
@@ -153,18 +154,15 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             rep["artifacts"][path.name]["packed"] = info
             packed_files.append(info["file"])
         rep["timings_s"] = timings
-        rep["gate"] = {"budget": limit, "metric": metric, "target": target, "artifacts": {
-            n: _verdict(a["bytes"], limit) | {"packed_bytes": a["packed"]["bytes"],
-                                             "packed_fits": a["packed"]["bytes"] <= limit}
-            for n, a in rep["artifacts"].items() if n.endswith(".tflite")}}
+        rep["gate"] = _gate(rep["artifacts"], limit, metric, target)
         man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
                "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
                "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io", "packed")
                                  if k in a} for n, a in rep["artifacts"].items()},
                "versions": _versions()}
-        (work / manifest.MANIFEST).write_text(json.dumps(man, indent=2))
-        (work / "report.json").write_text(report_mod.dumps(rep))
-        (work / "report.md").write_text(report_mod.markdown(rep))
+        write_text(work / manifest.MANIFEST, json.dumps(man, indent=2))
+        write_text(work / "report.json", report_mod.dumps(rep))
+        write_text(work / "report.md", report_mod.markdown(rep))
         with _signals_held():
             for name in list(files) + packed_files + [manifest.MANIFEST, "report.json", "report.md"]:
                 os.replace(work / name, Path(out) / name)
@@ -172,9 +170,18 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     return rep
 
 
-def _verdict(size: int, limit: int) -> dict:
-    over = max(0, size - limit)
-    return {"bytes": size, "fits": size <= limit, "over_bytes": over, "over_percent": round(100 * over / limit, 2)}
+def _gate(artifacts: dict, limit: int, metric: str, target: str | None) -> dict:
+    """The gate's verdict on each .tflite by `metric`, with its file and packed sizes and whether each fits."""
+    judged = {}
+    for name, a in artifacts.items():
+        if name.endswith(".tflite"):
+            sizes = {"file": a["bytes"], "packed": a["packed"]["bytes"]}
+            by = {m: judge(name, "tflite", m, sizes[m], limit) for m in METRICS}
+            v = by[metric]
+            judged[name] = {"bytes": sizes["file"], "fits": v.fits, "over_bytes": v.over_bytes,
+                            "over_percent": round(v.over_percent, 2), "packed_bytes": sizes["packed"],
+                            "file_fits": by["file"].fits, "packed_fits": by["packed"].fits}
+    return {"budget": limit, "metric": metric, "target": target, "artifacts": judged}
 
 
 @torch.no_grad()

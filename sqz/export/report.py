@@ -43,15 +43,17 @@ def table(report: dict) -> str:
 
 
 def verdict_lines(report: dict) -> list[str]:
+    """One line per judged artifact: the gate metric's verdict in full, the other metric's in a word."""
     g = report["gate"]
     judged = g.get("metric", "file")
     where = f"target {g['target']}, " if g.get("target") else ""
     lines = []
     for name, v in g["artifacts"].items():
         state = "fits" if v["fits"] else f"OVER by {v['over_bytes']:,} B ({v['over_percent']:.1f} %)"
-        packed = "fits" if v["packed_fits"] else "over"
+        other = "fits" if v["packed_fits" if judged == "file" else "file_fits"] else "over"
+        file_state, packed_state = (state, other) if judged == "file" else (other, state)
         lines.append(f"budget {g['budget']:,} B ({where}gate metric {judged}): {name} file {v['bytes']:,} B — "
-                     f"{state}; packed {v['packed_bytes']:,} B — {packed}")
+                     f"{file_state}; packed {v['packed_bytes']:,} B — {packed_state}")
     return lines
 
 

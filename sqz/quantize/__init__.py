@@ -1,1 +1,1 @@
-"""Quantize stage: full-int8 calibration data; compression passes to meet the size budget."""
+"""Quantize stage: full-int8 calibration data; compression passes (pruning, weight sharing) to meet the budget."""

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import torch
 
-from sqz.export.fold import fold_batchnorm
 from sqz.quantize.cluster import WeightSharer, distinct_values
-from sqz.quantize.deadtaps import remove_dead_taps
-from sqz.quantize.finetune import finetune
 from sqz.quantize.prune import GradualPruner, sparsity_of
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint
 from sqz.train.data import load as load_data, validation_split
+from sqz.train.finetune import finetune
 from sqz.train.loop import evaluate, to_tensor
+from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 
 def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, epochs: int = 2,

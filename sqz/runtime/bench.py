@@ -20,6 +20,7 @@ from sqz.errors import InputError
 from sqz.runtime.model import Model, load
 from sqz.runtime.onnx import ONNXSession
 from sqz.runtime.preprocess import decode, normalize
+from sqz.runtime.tflite import quantize_input
 
 SYNTHETIC_IMAGES = 8
 LATENCY_KEYS = ("median", "p90", "min", "max", "mean")
@@ -132,10 +133,8 @@ def interpreter_inputs(model: Model, x: np.ndarray) -> list[np.ndarray]:
     if getattr(session, "layout", "NCHW") == "NHWC":
         x = x.transpose(0, 2, 3, 1)
     inp = getattr(session, "inp", None)
-    if inp is not None and inp["dtype"] != np.float32:
-        scale, zero = inp["quantization"]
-        info = np.iinfo(inp["dtype"])
-        x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
+    if inp is not None:
+        x = quantize_input(x, inp)
     return [np.ascontiguousarray(x[i:i + 1]) for i in range(len(x))]
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from sqz.errors import ModelFileError
 from sqz.runtime import manifest, packed, validate
+from sqz.runtime.isolate import isolated
 from sqz.runtime.preprocess import Preprocess, decode, normalize
 
 
@@ -55,7 +56,7 @@ def open_session(path: Path, threads: int | None = None, interpreter: str | None
     if path.suffix == ".onnx":
         from sqz.runtime.onnx import ONNXSession
 
-        validate.isolated(lambda: ONNXSession(path, threads), path)
+        isolated(lambda: ONNXSession(path, threads), path)
         return ONNXSession(path, threads)
     raise ModelFileError(f"{path}: unknown model type; give a .tflite or .onnx file")
 

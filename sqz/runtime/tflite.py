@@ -9,6 +9,7 @@ import numpy as np
 from sqz.errors import ModelFileError
 from sqz.runtime import validate
 from sqz.runtime.interpreters import tflite_interpreter_class
+from sqz.runtime.isolate import isolated
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -19,6 +20,15 @@ def looks_like_tflite(head: bytes) -> bool:
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [exc.__class__.__name__])[0][:160]
+
+
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float32 images in the input tensor's dtype, by its own (scale, zero point); float32 inputs pass as they are."""
+    if detail["dtype"] == np.float32:
+        return x
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
 
 
 def _first_run(cls, content: bytes, threads: int | None) -> None:
@@ -43,7 +53,7 @@ class TFLiteSession:
         validate.tflite(content, path)
         self.interpreter_name, cls = tflite_interpreter_class(interpreter)
         self._content = content
-        validate.isolated(lambda: _first_run(cls, content, threads), path)
+        isolated(lambda: _first_run(cls, content, threads), path)
         self.path = path
         try:
             self.interp = cls(model_content=content, num_threads=threads)
@@ -58,10 +68,7 @@ class TFLiteSession:
         """Float logits for normalised float32 NCHW images, one interpreter call per image."""
         if self.layout == "NHWC":
             x = x.transpose(0, 2, 3, 1)
-        scale, zero = self.inp["quantization"]
-        if self.inp["dtype"] != np.float32:
-            info = np.iinfo(self.inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.inp["dtype"])
+        x = quantize_input(x, self.inp)
         outs = []
         try:
             for i in range(len(x)):

@@ -1,17 +1,15 @@
-"""Check model files before native code reads them: a structural TFLite flatbuffer check, isolated loads.
+"""Check model files before native code reads them: size, and a structural TFLite flatbuffer check.
 
-Stdlib and numpy only: it runs on the board. The TFLite check follows the flatbuffers binary format
-(root offset, vtables, tables, vectors, strings) and tensorflow/lite/schema/schema.fbs (field ids
-below), and refuses a file whose references leave the buffer or whose indices leave their tables.
+Stdlib only: it runs on the board (the isolated first load is in isolate.py). The TFLite check follows
+the flatbuffers binary format (root offset, vtables, tables, vectors, strings) and
+tensorflow/lite/schema/schema.fbs (field ids below, checked against TensorFlow's generated schema by
+tests/runtime/test_validate.py), and refuses a file whose references leave the buffer or whose indices
+leave their tables.
 """
 
 from __future__ import annotations
 
-import faulthandler
-import os
-import signal
 import struct
-import time
 from pathlib import Path
 
 from sqz.errors import ModelFileError
@@ -214,48 +212,6 @@ def _tensor(fb: _Flatbuffer, t: tuple, where: str, sizes: list[int]) -> None:
         want = -(-count * int(4 * ELEMENT_BYTES[dtype]) // 4)
         if sizes[b] != want:
             fb.fail(f"{where} is {shape} of type {dtype} ({want} bytes) but its buffer holds {sizes[b]} bytes")
-
-
-def isolated(fn, path, timeout: float = 60.0) -> bool:
-    """Run `fn()` (a first load by native code) in a forked child; a crash or hang is a ModelFileError.
-
-    True when `fn` returned. False when it raised (the caller's own load then reports the error) or
-    where fork is missing (then `fn` is not run and the caller's load goes ahead unguarded).
-    """
-    if not hasattr(os, "fork"):
-        return False
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            faulthandler.disable()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            fn()
-            code = 0
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + timeout
-    delay = 0.0005
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                raise ModelFileError(f"{path}: loading it did not finish within {timeout:.0f} s; the file is damaged")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        raise ModelFileError(f"{path}: the interpreter crashed ({name}) loading it; the file is damaged "
-                             "or not a model this interpreter can run")
-    return os.WEXITSTATUS(status) == 0
 
 
 def check_size(path: Path) -> None:

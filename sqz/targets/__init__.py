@@ -1,1 +1,1 @@
-"""Targets stage: board profiles, size budgets and the gate."""
+"""Targets stage: board profiles, emulated ARM verification and deploy over SSH."""

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqz.errors import InputError
+from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC
 
 PROFILES_FILE = Path(__file__).with_name("profiles.json")
 ARCHES = ("aarch64", "armv7l")
@@ -60,6 +61,15 @@ def get(name: str) -> Profile:
         raise InputError(f"target {name!r} ({unsupported[key]}) is not supported: {ARMV6_REASON}")
     choices = ", ".join(p.name for p in profiles())
     raise InputError(f"unknown target {name!r}; choose one of {choices} (see `sqz targets`)")
+
+
+def gate_settings(target: str | None, budget: str | None = None,
+                  metric: str | None = None) -> tuple[str, str, str | None]:
+    """(budget, metric, target name) for the gate: given values win, then the target's profile, then the defaults."""
+    profile = get(target) if target else None
+    budget = budget or (profile.budget if profile else DEFAULT_BUDGET)
+    metric = metric or (profile.metric if profile else DEFAULT_METRIC)
+    return budget, metric, profile.name if profile else None
 
 
 def for_arch(arch: str) -> Profile:

@@ -15,7 +15,7 @@ def sample_images(manifest: dict, n: int = 8, images: list[Path] | None = None) 
     pre = Preprocess.from_dict(manifest["preprocess"])
     if images:
         return np.stack([decode(p, pre) for p in images]), f"{len(images)} given images"
-    from sqz.train.data import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
+    from sqz.runtime.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
 
     if tuple(manifest.get("labels", ())) != FASHION_MNIST_CLASSES:
         raise InputError("this model was not trained on Fashion-MNIST; give sample images with --images")

@@ -1,1 +1,1 @@
-"""Training stage: SqueezeNet models, datasets and the training loop (needs torch)."""
+"""Training stage: SqueezeNet models, datasets, the training loops and output-preserving model surgery (needs torch)."""

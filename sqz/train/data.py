@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import DatasetError
+from sqz.runtime.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
 from sqz.runtime.preprocess import Preprocess, decode
 
-FASHION_MNIST_DIR = Path(os.environ.get("SQZ_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                         "Sneaker", "Bag", "Ankle boot")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -43,27 +39,6 @@ class Dataset:
     classes: tuple[str, ...]
     preprocess: Preprocess
     skipped: int = 0
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (optionally gzipped) as a numpy array."""
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: cannot read IDX file ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DatasetError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    count = int(np.prod(shape))
-    if len(raw) - header != count:
-        raise DatasetError(f"{path}: IDX header says {count} bytes of data, file has {len(raw) - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def check_labels(x: np.ndarray, y: np.ndarray, num_classes: int, where: str) -> None:

@@ -1,9 +1,9 @@
 import onnx
 
-from sqz.export.fold import fold_batchnorm
 from sqz.export.onnx import export_onnx, parity
 from sqz.runtime.preprocess import normalize
 from sqz.train import checkpoint
+from sqz.train.surgery import fold_batchnorm
 
 
 def test_onnx_is_one_checked_file_that_matches_torch(tmp_path, tiny_run, small_dataset):

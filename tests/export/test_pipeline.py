@@ -9,6 +9,7 @@ import pytest
 
 from sqz.errors import InputError, ModelFileError
 from sqz.export.pipeline import export
+from sqz.gate import check
 from sqz.runtime.manifest import sha256
 
 
@@ -64,3 +65,24 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert {p.name: sha256(p) for p in out.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_export_verdict_honours_the_packed_metric(tiny_export, tiny_run, tmp_path):
+    """A budget between the int8 file's packed and plain sizes: over by `file`, fits by `packed`, as `sqz check` says."""
+    _, rep = tiny_export
+    a = rep["artifacts"]["model_int8.tflite"]
+    between = (a["bytes"] + a["packed"]["bytes"]) // 2
+    out = tmp_path / "packed"
+    got = export(tiny_run / "model.pt", out=out, int8=True, calib=64, eval_limit=100, budget=str(between),
+                 metric="packed", log=lambda m: None)
+    g = got["gate"]
+    v = g["artifacts"]["model_int8.tflite"]
+    assert g["metric"] == "packed" and v["packed_bytes"] <= between < v["bytes"]
+    assert v["fits"] and v["packed_fits"] and not v["file_fits"] and v["over_bytes"] == 0
+    assert check([out / "model_int8.tflite"], budget=str(between), metric="packed")[0].fits
+    assert not check([out / "model_int8.tflite"], budget=str(between), metric="file")[0].fits
+    line = next(ln for ln in (out / "report.md").read_text().splitlines() if "model_int8.tflite file" in ln)
+    assert "gate metric packed" in line and line.endswith("— over; packed " + f"{v['packed_bytes']:,} B — fits")
+    with pytest.raises(InputError, match="unknown metric"):
+        export(tiny_run / "model.pt", out=tmp_path / "x", metric="zip", log=lambda m: None)

@@ -3,7 +3,7 @@ import torch
 
 from sqz.errors import InputError
 from sqz.quantize.cluster import WeightSharer, distinct_values, kmeans_1d
-from sqz.quantize.finetune import finetune
+from sqz.train.finetune import finetune
 from sqz.quantize.prune import GradualPruner, cubic_schedule, global_masks, prunable, sparsity_of
 from sqz.train import checkpoint
 from sqz.train.loop import evaluate, to_tensor

@@ -5,8 +5,8 @@ from click.testing import CliRunner
 
 from sqz.cli import main
 from sqz.errors import InputError
+from sqz.gate.budget import parse_budget
 from sqz.targets import profiles
-from sqz.targets.budget import parse_budget
 
 
 def test_every_profile_is_complete_and_consistent():
@@ -56,3 +56,12 @@ def test_check_takes_budget_and_metric_from_the_target(tiny_export):
     assert runner.invoke(main, ["check", str(model), "--target", "rpi4", "--budget", "2MB"]).exit_code == 0
     bad = runner.invoke(main, ["check", str(model), "--target", "rpi-zero"])
     assert bad.exit_code == 2 and "ARMv6" in bad.output
+
+
+def test_gate_settings_resolve_given_then_target_then_defaults():
+    rpi4 = profiles.get("rpi4")
+    assert profiles.gate_settings(None) == ("0.5MB", "file", None)
+    assert profiles.gate_settings("rpi4") == (rpi4.budget, rpi4.metric, "rpi4")
+    assert profiles.gate_settings(" RPI4 ", "2MB", "packed") == ("2MB", "packed", "rpi4")
+    with pytest.raises(InputError, match="unknown target"):
+        profiles.gate_settings("nonesuch")

@@ -1,4 +1,8 @@
-"""The CI gate: does every artifact fit the budget? Exit 0 fits, 1 over, 2 unusable input."""
+"""The verdict: does an artifact fit the budget, by the bytes it maps (`file`) or ships (`packed`)?
+
+`sqz check` and `sqz-export` both judge through `judge`, with the budget and metric a board profile gives
+(`sqz.targets.profiles.gate_settings`). Exit 0 fits, 1 over, 2 unusable input.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
+from sqz.gate.budget import DEFAULT_BUDGET, parse_budget
 from sqz.runtime import packed, validate
-from sqz.targets.budget import parse_budget
+from sqz.runtime.isolate import isolated
 
 METRICS = ("file", "packed")
+DEFAULT_METRIC = "file"
 
 
 @dataclass
@@ -71,7 +77,7 @@ def _check_onnx(path: Path) -> None:
         if not model.graph.node:
             raise ValueError("the graph has no nodes")
 
-    if validate.isolated(probe, path):
+    if isolated(probe, path):
         return
     try:
         probe()
@@ -79,29 +85,35 @@ def _check_onnx(path: Path) -> None:
         raise ModelFileError(f"{path}: not a valid ONNX model ({(str(exc).splitlines() or [''])[0][:160]})") from None
 
 
-def measure(path: Path, metric: str) -> int:
-    """`file`: bytes the interpreter maps (unpacked); `packed`: bytes shipped (xz, as sqz packs it)."""
+def check_metric(metric: str) -> str:
+    """`metric` when it is one of METRICS; InputError naming them otherwise."""
     if metric not in METRICS:
         raise InputError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    return metric
+
+
+def measure(path: Path, metric: str) -> int:
+    """`file`: bytes the interpreter maps (unpacked); `packed`: bytes shipped (xz, as sqz packs it)."""
+    check_metric(metric)
     if packed.is_packed(path):
         return path.stat().st_size if metric == "packed" else len(packed.unpack_file(path))
     return path.stat().st_size if metric == "file" else packed.packed_size(path.read_bytes())
 
 
-def check(paths: list[Path], budget: str | int = "0.5MB", metric: str = "file") -> list[Verdict]:
+def judge(path: str, kind: str, metric: str, size: int, limit: int) -> Verdict:
+    """The verdict on one artifact of `size` bytes (measured by `metric`) against `limit` bytes."""
+    over = max(0, size - limit)
+    return Verdict(str(path), kind, check_metric(metric), size, limit, size <= limit, over, 100.0 * over / limit)
+
+
+def check(paths: list[Path], budget: str | int = DEFAULT_BUDGET, metric: str = DEFAULT_METRIC) -> list[Verdict]:
     """One verdict per artifact; raises on unusable input before judging any."""
     if not paths:
         raise InputError("give at least one model file to check")
     limit = parse_budget(budget)
-    if metric not in METRICS:
-        raise InputError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    check_metric(metric)
     kinds = [model_kind(Path(p)) for p in paths]
-    verdicts = []
-    for p, kind in zip(paths, kinds):
-        size = measure(Path(p), metric)
-        over = max(0, size - limit)
-        verdicts.append(Verdict(str(p), kind, metric, size, limit, size <= limit, over, 100.0 * over / limit))
-    return verdicts
+    return [judge(str(p), kind, metric, measure(Path(p), metric), limit) for p, kind in zip(paths, kinds)]
 
 
 def as_json(verdicts: list[Verdict]) -> dict:

@@ -1,7 +1,7 @@
 import pytest
 
 from sqz.errors import BudgetError
-from sqz.targets.budget import parse_budget
+from sqz.gate.budget import parse_budget
 
 
 @pytest.mark.parametrize("text,expected", [("0.5MB", 500_000), ("512KiB", 524_288), ("500000", 500_000),

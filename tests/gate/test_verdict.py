@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from sqz.errors import InputError, ModelFileError
-from sqz.targets.gate import check
+from sqz.gate import check
 
 
 def _sqz(*args):
@@ -54,3 +54,15 @@ def test_gate_refuses_before_judging(tiny_export, tmp_path):
         check([out / "model_int8.tflite", tmp_path / "junk.onnx"])
     with pytest.raises(InputError):
         check([])
+
+
+def test_gate_uses_the_metric_asked_for(tiny_export):
+    out, _ = tiny_export
+    tfl, xz = out / "model_int8.tflite", out / "model_int8.tflite.xz"
+    file_size, packed_size = tfl.stat().st_size, xz.stat().st_size
+    between = (file_size + packed_size) // 2
+    assert not check([tfl], budget=str(between), metric="file")[0].fits
+    assert check([tfl], budget=str(between), metric="packed")[0].fits
+    assert check([tfl], budget="1MB", metric="packed")[0].bytes == packed_size
+    assert check([xz], budget="1MB", metric="file")[0].bytes == file_size
+    assert check([xz], budget="1MB", metric="packed")[0].bytes == packed_size

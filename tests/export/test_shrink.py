@@ -7,7 +7,6 @@ import pytest
 import sqz.runtime as rt
 from sqz.errors import ModelFileError
 from sqz.runtime import packed
-from sqz.targets.gate import check
 
 
 def test_export_removed_dead_taps_and_stripped_bit_identically(tiny_export):
@@ -50,14 +49,3 @@ def test_runtime_loads_packed_and_refuses_a_bad_checksum(tiny_export, small_data
     with pytest.raises(ModelFileError):
         rt.load(board / "model_int8.tflite.xz")
 
-
-def test_gate_uses_the_metric_asked_for(tiny_export):
-    out, _ = tiny_export
-    tfl, xz = out / "model_int8.tflite", out / "model_int8.tflite.xz"
-    file_size, packed_size = tfl.stat().st_size, xz.stat().st_size
-    between = (file_size + packed_size) // 2
-    assert not check([tfl], budget=str(between), metric="file")[0].fits
-    assert check([tfl], budget=str(between), metric="packed")[0].fits
-    assert check([tfl], budget="1MB", metric="packed")[0].bytes == packed_size
-    assert check([xz], budget="1MB", metric="file")[0].bytes == file_size
-    assert check([xz], budget="1MB", metric="packed")[0].bytes == packed_size

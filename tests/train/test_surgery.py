@@ -1,8 +1,8 @@
 import torch
 
-from sqz.quantize.deadtaps import dead_tap_fires, expand_input_sizes, remove_dead_taps
 from sqz.train import checkpoint
 from sqz.train.model import ArchConfig, build, count_parameters
+from sqz.train.surgery import dead_tap_fires, expand_input_sizes, fold_batchnorm, remove_dead_taps
 
 
 def test_dead_taps_depend_on_input_size():
@@ -22,3 +22,19 @@ def test_removing_dead_taps_changes_no_output(tiny_run, small_dataset):
         assert torch.allclose(model(x), slim(x), atol=1e-5)
     again, none = remove_dead_taps(slim, 32)
     assert none == [] and again is slim
+
+
+def test_folding_batchnorm_keeps_the_outputs():
+    torch.manual_seed(0)
+    model = build(ArchConfig(num_classes=10, in_channels=1, batch_norm=True))
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(16, 1, 32, 32))
+    model.eval()
+    plain = fold_batchnorm(model)
+    assert not plain.cfg.batch_norm
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    x = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), plain(x), atol=1e-4)

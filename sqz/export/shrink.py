@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sqz.quantize.strip import strip
+from sqz.export.strip import strip
+from sqz.files import write_bytes
 from sqz.runtime import packed
 from sqz.runtime.interpreters import TFLITE_CHOICES
 from sqz.runtime.tflite import TFLiteSession
@@ -41,5 +42,5 @@ def pack_artifact(path: Path) -> dict:
     data = path.read_bytes()
     blob = packed.pack_bytes(data)
     dest = path.with_name(path.name + packed.SUFFIX)
-    dest.write_bytes(blob)
+    write_bytes(dest, blob)
     return {"file": dest.name, "codec": "xz", "bytes": len(blob), "sha256": packed.sha256_bytes(blob)}

@@ -1,7 +1,9 @@
-"""Dead taps: 3x3 expand kernels that only ever see a 1x1 map multiply padding with 8 of 9 taps.
+"""Equivalent rewrites of a trained SqueezeNet: BatchNorm folding and dead taps. Outputs unchanged.
 
-Which taps are dead is a property of (architecture, input size), computed exactly by a probe pass;
-replacing such a 3x3 convolution by its centre tap changes no output and removes 8/9 of its weights.
+BatchNorm folds into the preceding convolution, so the exported graph is a plain SqueezeNet. Dead taps:
+3x3 expand kernels that only ever see a 1x1 map multiply padding with 8 of 9 taps. Which taps are dead
+is a property of (architecture, input size), computed exactly by a probe pass; replacing such a 3x3
+convolution by its centre tap changes no output and removes 8/9 of its weights.
 """
 
 from __future__ import annotations
@@ -9,8 +11,30 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from torch import nn
 
 from sqz.train.model import Fire, SqueezeNet, build
+
+
+@torch.no_grad()
+def fold_batchnorm(model: SqueezeNet) -> SqueezeNet:
+    """An equivalent eval-mode model without BatchNorm layers (the input model is left as is)."""
+    if not model.cfg.batch_norm:
+        return model.eval()
+    plain = build(dataclasses.replace(model.cfg, batch_norm=False)).eval()
+    convs = [m for m in model.modules() if isinstance(m, nn.Sequential) and len(m) == 3
+             and isinstance(m[0], nn.Conv2d) and isinstance(m[1], nn.BatchNorm2d)]
+    targets = [m for m in plain.modules() if isinstance(m, nn.Sequential) and len(m) == 2
+               and isinstance(m[0], nn.Conv2d) and isinstance(m[1], nn.ReLU)]
+    if len(convs) != len(targets):
+        raise RuntimeError("BatchNorm layout does not match the plain architecture")
+    for src, dst in zip(convs, targets):
+        conv, bn = src[0], src[1]
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        dst[0].weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        dst[0].bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+    plain.classifier[1].load_state_dict(model.classifier[1].state_dict())
+    return plain
 
 
 @torch.no_grad()

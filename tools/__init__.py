@@ -1,0 +1,1 @@
+"""Maintainer scripts: README blocks, CLI examples, the fuzzer."""
