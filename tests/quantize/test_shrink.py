@@ -61,3 +61,25 @@ def test_gate_uses_the_metric_asked_for(tiny_export):
     assert check([tfl], budget="1MB", metric="packed")[0].bytes == packed_size
     assert check([xz], budget="1MB", metric="file")[0].bytes == file_size
     assert check([xz], budget="1MB", metric="packed")[0].bytes == packed_size
+
+
+def test_strip_is_never_kept_unverified(tiny_export, small_dataset, tmp_path, monkeypatch):
+    """With no interpreter to compare outputs (or no image to compare on), the file stays byte for byte."""
+    from sqz.quantize import shrink
+    from sqz.runtime.preprocess import normalize
+
+    out, _ = tiny_export
+    x = normalize(small_dataset.test.x[:8], small_dataset.preprocess)
+    original = (out / "model_float32.tflite").read_bytes()
+    model = tmp_path / "model_float32.tflite"
+    model.write_bytes(original)
+    monkeypatch.setattr(shrink, "_installed_interpreters", lambda: [])
+    r = shrink.strip_verified(model, x)
+    assert not r["applied"] and r["checked_with"] == [] and r["saved"] == {}
+    assert model.read_bytes() == original and r["bytes_after"] == r["bytes_before"] == len(original)
+    monkeypatch.undo()
+    r = shrink.strip_verified(model, x[:0])
+    assert not r["applied"] and model.read_bytes() == original
+    r = shrink.strip_verified(model, x)
+    assert r["applied"] and r["bytes_after"] < len(original), "with an interpreter, the same file is stripped"
+    assert not list(tmp_path.glob(".*stripped")), "no temporary file left behind"

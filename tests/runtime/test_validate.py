@@ -15,8 +15,10 @@ from sqz.runtime import validate
 def _rebuild(buf: bytes, edit) -> bytes:
     """Re-serialise a real model after `edit(ModelT)`: a well-formed flatbuffer that says something wrong."""
     import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
 
+    from sqz.quantize.strip import tflite_schema
+
+    schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     edit(model)
     builder = flatbuffers.Builder(len(buf))
