@@ -68,9 +68,19 @@ def test_strip_is_never_kept_unverified(tiny_export, small_dataset, tmp_path, mo
     from sqz.quantize import shrink
     from sqz.runtime.preprocess import normalize
 
+    import flatbuffers
+
+    from sqz.quantize.strip import tflite_schema
+
     out, _ = tiny_export
     x = normalize(small_dataset.test.x[:8], small_dataset.preprocess)
-    original = (out / "model_float32.tflite").read_bytes()
+    schema = tflite_schema()
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((out / "model_float32.tflite").read_bytes(), 0))
+    for i, t in enumerate(m.subgraphs[0].tensors):
+        t.name = t.name or f"tensor_{i}".encode()  # names back, as onnx2tf writes them
+    builder = flatbuffers.Builder(0)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    original = bytes(builder.Output())
     model = tmp_path / "model_float32.tflite"
     model.write_bytes(original)
     monkeypatch.setattr(shrink, "_installed_interpreters", lambda: [])
