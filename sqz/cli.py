@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sqz import __version__
+from sqz.cli_base import Command, Group, positive
 from sqz.errors import SqzError
 
 
@@ -51,41 +52,6 @@ def friendly(fn):
     return wrapper
 
 
-class _OneLineErrors:
-    """Click's own usage errors (a bad option value, an unknown option) as one line and exit 2, like ours."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, False, **extra)
-        except click.ClickException as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                exc.show()
-                sys.exit(exc.exit_code)
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            click.echo(f"sqz: error: {exc.format_message()}{hint}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("sqz: interrupted", err=True)
-            sys.exit(130)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-class Group(_OneLineErrors, click.Group):
-    pass
-
-
-class Command(_OneLineErrors, click.Command):
-    pass
-
-
-def positive(kind=int):
-    """An option type for a number that must be at least 1 (int) or above 0 (float)."""
-    return click.IntRange(min=1) if kind is int else click.FloatRange(min=0, min_open=True)
-
-
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sqz")
 def main() -> None:
@@ -112,7 +78,8 @@ def main() -> None:
 @click.option("--precision", default="auto", show_default=True,
               type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
               help="autocast on CUDA (auto: bf16, else fp16 with loss scaling); CPU is always fp32")
-@click.option("--workers", default=-1, type=click.IntRange(min=-1), help="image-folder decode workers per process (-1: automatic)")
+@click.option("--workers", default=-1, type=click.IntRange(min=-1),
+              help="image-folder decode workers per process (-1: automatic)")
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, out, resume, device, precision,
@@ -318,7 +285,8 @@ def _ssh_options(fn):
     opts = [
         click.option("--host", "hosts", multiple=True, help="user@board or user@board:port (repeat for many boards)"),
         click.option("--dest", type=click.Path(path_type=Path), help="a local directory instead (a mounted SD card)"),
-        click.option("--port", type=click.IntRange(1, 65535), default=None, help="SSH port for hosts that do not give one"),
+        click.option("--port", type=click.IntRange(1, 65535), default=None,
+                     help="SSH port for hosts that do not give one"),
         click.option("--identity", type=click.Path(path_type=Path), help="SSH private key (default: ssh's own)"),
         click.option("--known-hosts", type=click.Path(path_type=Path),
                      help="known_hosts file (default: ~/.ssh/known_hosts); host keys are always checked"),
