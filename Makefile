@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,dev
 APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static
 
-.PHONY: all setup system venv export test gate verify-arm bench tradeoff readme default-model clean
+.PHONY: all setup system venv export test test-fast gate verify-arm bench tradeoff readme default-model clean
 
 all: setup export
 
@@ -30,6 +30,10 @@ export: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# The suite without the tests that train, convert with onnx2tf or emulate ARM (marked slow): a quick check.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
 # The CI gate on the exported int8 model: exits 1 (and fails the build) when it is over budget.
 gate: export
 	$(BIN)/sqz check exports/default/model_int8.tflite --budget 0.5MB
@@ -51,7 +55,7 @@ tradeoff: setup
 # Refresh the README's generated blocks from a fresh export of the default model and the bench outputs.
 readme: export
 	cp exports/default/report.md docs/default_export.md
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python tools/examples.py
+	$(BIN)/python tools/examples.py
 	$(BIN)/python tools/readme.py
 
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.

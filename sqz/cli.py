@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sqz import __version__
+from sqz.cli_base import Command, Group, positive
 from sqz.errors import SqzError
 
 
@@ -51,7 +52,7 @@ def friendly(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sqz")
 def main() -> None:
     """sqz: train SqueezeNet, export it to ONNX and full-int8 TFLite, gate its size, run it on a board."""
@@ -61,14 +62,15 @@ def main() -> None:
 @click.option("--data", default="fashion-mnist", show_default=True,
               help="fashion-mnist, a .npz (x, y), IDX images file, or an image folder (one sub-folder per class)")
 @click.option("--arch", default="1.1", show_default=True, help="1.0, 1.1, 1.0-bypass or 1.1-bypass")
-@click.option("--epochs", default=40, show_default=True, type=int)
-@click.option("--batch-size", default=128, show_default=True, type=int)
-@click.option("--lr", default=2e-3, show_default=True, type=float, help="one-cycle peak learning rate (AdamW)")
+@click.option("--epochs", default=40, show_default=True, type=positive())
+@click.option("--batch-size", default=128, show_default=True, type=positive())
+@click.option("--lr", default=2e-3, show_default=True, type=positive(float),
+              help="one-cycle peak learning rate (AdamW)")
 @click.option("--batch-norm/--no-batch-norm", default=True, show_default=True,
               help="BatchNorm while training; folded into the convolutions at export")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--limit", default=0, type=int, help="use only this many training images (quick runs)")
-@click.option("--threads", default=0, type=int, help="torch CPU threads (0: torch's default)")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--limit", default=0, type=click.IntRange(min=0), help="use only this many training images (quick runs)")
+@click.option("--threads", default=0, type=click.IntRange(min=0), help="torch CPU threads (0: torch's default)")
 @click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
 @click.option("--resume", is_flag=True, help="continue from OUT/last.pt")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
@@ -76,7 +78,8 @@ def main() -> None:
 @click.option("--precision", default="auto", show_default=True,
               type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
               help="autocast on CUDA (auto: bf16, else fp16 with loss scaling); CPU is always fp32")
-@click.option("--workers", default=-1, type=int, help="image-folder decode workers per process (-1: automatic)")
+@click.option("--workers", default=-1, type=click.IntRange(min=-1),
+              help="image-folder decode workers per process (-1: automatic)")
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, out, resume, device, precision,
@@ -102,22 +105,25 @@ def _export_options(fn):
         click.argument("checkpoint", required=False, type=click.Path(path_type=Path)),
         click.option("--int8/--no-int8", default=False, help="also write the full-integer int8 TFLite"),
         click.option("--out", default="exports/default", show_default=True, type=click.Path(path_type=Path)),
-        click.option("--calib", default=500, show_default=True, type=int,
+        click.option("--calib", default=500, show_default=True, type=positive(),
                      help="training images used to calibrate int8"),
         click.option("--budget", default=None, help="size budget for the verdict [default: the target's, else 0.5MB]"),
         click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric"),
         click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
-        click.option("--eval-limit", default=0, type=int, help="evaluate on only this many test images"),
+        click.option("--eval-limit", default=0, type=click.IntRange(min=0),
+                     help="evaluate on only this many test images (0: all)"),
         click.option("--keep-dead-taps", is_flag=True,
                      help="keep 3x3 taps that only ever see padding (default: replace them by their centre tap)"),
         click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
+        click.option("--verbose", is_flag=True, help="show onnx2tf's and TensorFlow's own output (stderr)"),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json) -> None:
+def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json,
+                verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
     from sqz.targets.profiles import gate_settings
@@ -126,7 +132,7 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
     log = (lambda msg: click.echo(msg, err=True))
     budget, metric, target = gate_settings(target, budget)
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
-                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log)
+                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:
@@ -144,7 +150,7 @@ def export_cmd(**kw) -> None:
     _run_export(**kw)
 
 
-@click.command("sqz-export", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("sqz-export", cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @_export_options
 @friendly
 def export_main(**kw) -> None:
@@ -198,7 +204,7 @@ def check(artifacts, budget, metric, target, as_json) -> None:
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top", "k", default=3, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--threads", default=None, type=int)
+@click.option("--threads", default=None, type=positive(), help="interpreter threads (default: the interpreter's own)")
 @click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime", "tensorflow"]))
 @click.option("--json", "as_json", is_flag=True)
 @friendly
@@ -221,9 +227,9 @@ def run(model, images, k, threads, interpreter, as_json) -> None:
 @main.command("bench")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--threads", default=None, type=int, help="interpreter threads (default: the interpreter's own)")
-@click.option("--runs", default=100, show_default=True, type=int, help="timed batch-1 inferences")
-@click.option("--warmup", default=10, show_default=True, type=int, help="untimed inferences first")
+@click.option("--threads", default=None, type=positive(), help="interpreter threads (default: the interpreter's own)")
+@click.option("--runs", default=100, show_default=True, type=positive(), help="timed batch-1 inferences")
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0), help="untimed inferences first")
 @click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime", "tensorflow"]))
 @click.option("--json", "as_json", is_flag=True)
 @friendly
@@ -275,7 +281,8 @@ def _ssh_options(fn):
     opts = [
         click.option("--host", "hosts", multiple=True, help="user@board or user@board:port (repeat for many boards)"),
         click.option("--dest", type=click.Path(path_type=Path), help="a local directory instead (a mounted SD card)"),
-        click.option("--port", type=int, default=None, help="SSH port for hosts that do not give one"),
+        click.option("--port", type=click.IntRange(1, 65535), default=None,
+                     help="SSH port for hosts that do not give one"),
         click.option("--identity", type=click.Path(path_type=Path), help="SSH private key (default: ssh's own)"),
         click.option("--known-hosts", type=click.Path(path_type=Path),
                      help="known_hosts file (default: ~/.ssh/known_hosts); host keys are always checked"),

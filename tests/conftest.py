@@ -10,6 +10,15 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Fixtures that train or convert with onnx2tf: every test using one is `slow` (`make test-fast` skips them).
+SLOW_FIXTURES = {"tiny_run", "tiny_export", "two_process_run", "default_export"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def fmnist():
@@ -48,3 +57,18 @@ def tiny_export(tmp_path_factory, tiny_run) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("tiny_export")
     rep = export(tiny_run / "model.pt", out=out, int8=True, calib=64, eval_limit=500, log=lambda m: None)
     return out, rep
+
+
+@pytest.fixture(scope="session")
+def default_export(tmp_path_factory):
+    """`sqz-export --int8` exactly as the README runs it (bundled model, all 10,000 test images, 500
+    calibration images), in the user's environment (TensorFlow's log level not lowered); (out, process)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("default_export") / "exports" / "default"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = subprocess.run([sys.executable, "-c", "from sqz.cli import export_main; export_main()", "--int8",
+                        "--out", str(out)], capture_output=True, text=True, env=env, timeout=1800)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out, r

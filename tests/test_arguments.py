@@ -48,7 +48,7 @@ def test_missing_paths_and_directories(tiny_export, tmp_path):
         (("run", nowhere, int8), "no such model file"), (("run", empty, int8), "no such model file"),
         (("run", int8, nowhere), "not a readable image"), (("run", int8, empty), "not a readable image"),
         (("bench", nowhere, "--runs", 1), "no such model file"), (("bench", empty, "--runs", 1), "no such model file"),
-        (("bench", int8, "--runs", 0), "--runs must be at least 1"),
+        (("bench", int8, "--runs", 0), "'--runs': 0 is not in the range x>=1"),
         (("export", nowhere, "--out", tmp_path / "o"), "no such checkpoint"),
         (("export", empty, "--out", tmp_path / "o"), "no such checkpoint"),
         (("train", "--data", nowhere, "--out", tmp_path / "t"), "no such dataset"),
@@ -100,3 +100,36 @@ def test_read_only_output_directories(tiny_export, tiny_run, tmp_path):
         lines = [ln for ln in r.stderr.splitlines() if not ln.startswith("INFO: ")]
         assert r.returncode == 2 and len(lines) == 1 and "cannot write there" in lines[0], (args, r.stderr)
         assert "read-only" in lines[0]
+
+
+
+NUMERIC_BAD = [
+    ("train", "--epochs", "0"), ("train", "--epochs", "abc"), ("train", "--batch-size", "0"), ("train", "--lr", "0"),
+    ("train", "--lr", "-1e-3"), ("train", "--seed", "-1"), ("train", "--limit", "-1"), ("train", "--threads", "-1"),
+    ("train", "--workers", "-2"),
+    ("export", "--calib", "0"), ("export", "--eval-limit", "-1"), ("sqz-export", "--calib", "-5"),
+    ("sqz-export", "--eval-limit", "-1"),
+    ("compress", "--prune", "1.5"), ("compress", "--prune", "-0.1"), ("compress", "--share-bits", "9"),
+    ("compress", "--epochs", "0"),
+    ("run", "--top", "0"), ("run", "--threads", "0"),
+    ("bench", "--threads", "0"), ("bench", "--runs", "0"), ("bench", "--warmup", "-1"),
+    ("verify", "--samples", "0"),
+    ("deploy", "--port", "0"), ("rollback", "--port", "70000"),
+]
+# Everything else each command needs, as paths that do not exist: the range check must come first.
+REST = {"train": ["--out", "out"], "export": ["--out", "out"], "sqz-export": ["--out", "out"],
+        "compress": ["c.pt", "--out", "o.pt"], "run": ["m.tflite", "i.png"], "bench": ["m.tflite"],
+        "verify": ["m.tflite"], "deploy": ["m.tflite", "--dest", "d"], "rollback": ["--host", "pi@board"]}
+
+
+@pytest.mark.parametrize("command, option, value", NUMERIC_BAD)
+def test_every_numeric_option_refuses_a_bad_value_while_parsing(tmp_path, monkeypatch, command, option, value):
+    """Click ranges refuse the value before the command starts: exit 2, one line naming the option, nothing
+    written."""
+    from sqz.cli import export_main
+
+    monkeypatch.chdir(tmp_path)
+    cli, argv = (export_main, []) if command == "sqz-export" else (main, [command])
+    r = CliRunner().invoke(cli, argv + REST[command] + [option, value])
+    _one_line_error(r, f"'{option}'")
+    assert "Traceback" not in r.output and list(tmp_path.iterdir()) == []

@@ -87,8 +87,9 @@ def _timed(timings: dict, key: str):
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
            calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
            seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
-           log=print) -> dict:
-    """Export a checkpoint; returns the report (also written as report.json / report.md in `out`)."""
+           log=print, verbose: bool = False) -> dict:
+    """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
+    `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default)."""
     limit = parse_budget(budget)
     check_metric(metric)
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
@@ -132,7 +133,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         with _timed(timings, "tflite" + ("+int8" if int8 else "")):
             log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images)"
                                                      if int8 else "") + " …")
-            tfl = convert(onnx_path, work, calibration)
+            tfl = convert(onnx_path, work, calibration, verbose=verbose)
         rep["strip"] = {}
         for path in tfl.values():
             rep["strip"][path.name] = strip_verified(path, x_test[:256])

@@ -11,11 +11,30 @@ from pathlib import Path
 KEEP_METADATA = {b"min_runtime_version"}
 
 
+def tflite_schema():
+    """TensorFlow's generated TFLite schema module, loaded from its file without importing TensorFlow
+    (whose import costs seconds and prints CUDA and factory-registration noise to the terminal)."""
+    import importlib.util
+    import sys
+
+    name = "sqz_tflite_schema"
+    if name not in sys.modules:
+        tf = importlib.util.find_spec("tensorflow")
+        if tf is None or not tf.submodule_search_locations:
+            raise ImportError("tensorflow is not installed; pip install 'sqz[export]'")
+        path = Path(list(tf.submodule_search_locations)[0]) / "lite" / "python" / "schema_py_generated.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
 def strip(src: Path, dst: Path) -> dict:
     """Write a stripped copy of `src` to `dst`; returns the bytes saved per kind."""
-    from tensorflow.lite.python import schema_py_generated as schema
     import flatbuffers
 
+    schema = tflite_schema()
     buf = Path(src).read_bytes()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     saved = {"names": 0, "metadata": 0}

@@ -18,8 +18,11 @@ SAMPLE_NAME = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
 def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = None,
-            per_channel: bool = True, timeout: float = 900) -> dict[str, Path]:
+            per_channel: bool = True, timeout: float = 900, verbose: bool = False) -> dict[str, Path]:
     """Convert a copy of `onnx_path`; returns {"float32": path, "int8": path (with calibration)}.
+
+    onnx2tf's and TensorFlow's output is captured (shown only in a failure's message) unless
+    `verbose`, which passes it, TensorFlow's C++ logging included, to stderr.
 
     `calibration` is float32 NHWC, already normalised: it is passed with mean 0 and std 1, so
     onnx2tf calibrates on exactly what the model sees.
@@ -41,15 +44,18 @@ def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = Non
             zeros, ones = str([0.0] * c), str([1.0] * c)
             cmd += ["-oiqt", "-qt", "per-channel" if per_channel else "per-tensor", "-iqd", "int8",
                     "-oqd", "int8", "-cind", INPUT, str(calib), zeros, ones]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0" if verbose else "3", "CUDA_VISIBLE_DEVICES": "",
+               "PYTHONHASHSEED": "0"}
+        shown = {"stdout": sys.stderr, "stderr": sys.stderr} if verbose else {"capture_output": True}
         try:
-            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, cwd=work, env=env, text=True, timeout=timeout, **shown)
         except FileNotFoundError:
             raise ToolError("onnx2tf is not installed; pip install 'sqz[export]'") from None
         except subprocess.TimeoutExpired:
             raise ToolError(f"onnx2tf did not finish within {timeout:.0f} s") from None
         if proc.returncode != 0:
-            tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()][-3:]
+            tail = [ln for ln in ((proc.stderr or "") + (proc.stdout or "")).splitlines() if ln.strip()][-3:]
+            tail = tail or ["its output is above"]
             raise ToolError(f"onnx2tf failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
         found = {"float32": work / "tf" / "model_float32.tflite"}
         if calibration is not None:

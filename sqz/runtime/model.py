@@ -33,11 +33,14 @@ class Model:
         return self.session.run(normalize(batch, self.preprocess))
 
     def predict(self, images) -> np.ndarray:
-        """Class probabilities (N, classes) for image paths, PIL images or uint8 arrays."""
-        if isinstance(images, np.ndarray) and images.ndim == 4:
+        """Class probabilities (N, classes) for image paths, PIL images or arrays; an (N, H, W, C) array gives
+        what the list of its images gives (float arrays in 0..1 are scaled to 0..255 once, in `decode`)."""
+        pre = self.preprocess
+        if (isinstance(images, np.ndarray) and images.dtype == np.uint8
+                and images.shape[1:] == (pre.content, pre.content, pre.channels)):
             batch = images
         else:
-            batch = np.stack([decode(im, self.preprocess) for im in images])
+            batch = np.stack([decode(im, pre) for im in images])
         return softmax(self.logits(batch))
 
     def top_k(self, images, k: int = 3) -> list[list[tuple[str, float]]]:

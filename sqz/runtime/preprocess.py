@@ -31,22 +31,37 @@ class Preprocess:
                    mean=tuple(float(v) for v in d["mean"]), std=tuple(float(v) for v in d["std"]))
 
 
-def decode(source, pre: Preprocess) -> np.ndarray:
-    """An image path, PIL image or array → uint8 array (content, content, channels)."""
+def open_image(path):
+    """The image in file `path`, loaded and turned upright by its EXIF orientation (a phone photo stored
+    rotated comes out as it was taken)."""
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return upright(im)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__}); "
+                         "give a PNG, JPEG or other file PIL can open") from None
+
+
+def upright(image):
+    """A copy of a PIL image with its EXIF orientation applied (and the tag removed)."""
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image) or image.copy()
+
+
+def decode(source, pre: Preprocess) -> np.ndarray:
+    """An image path, PIL image or array → uint8 array (content, content, channels), EXIF orientation applied."""
+    from PIL import Image
+
     if isinstance(source, (str, Path)):
-        try:
-            with Image.open(source) as im:
-                im.load()
-                image = im.copy()
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise InputError(f"{source}: not a readable image ({exc.__class__.__name__}); "
-                             "give a PNG, JPEG or other file PIL can open") from None
+        image = open_image(source)
     elif isinstance(source, np.ndarray):
         image = _array_to_pil(source)
     else:
-        image = source
+        image = upright(source)
     image = _to_mode(image, pre.channels)
     if image.size != (pre.content, pre.content):
         image = image.resize((pre.content, pre.content), Image.BILINEAR)
@@ -62,7 +77,7 @@ def _array_to_pil(a: np.ndarray):
     if a.dtype != np.uint8:
         if a.dtype.kind == "f" and a.size and a.max() <= 1.0:
             a = a * 255.0
-        a = np.clip(a, 0, 255).astype(np.uint8)
+        a = np.rint(np.clip(a, 0, 255)).astype(np.uint8)
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise InputError(f"image array of shape {a.shape} is not HxW, HxWx1, HxWx3 or HxWx4")
     return Image.fromarray(a)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sqz.errors import DatasetError
-from sqz.runtime.preprocess import Preprocess, decode, normalize
+from sqz.runtime.preprocess import Preprocess, decode, normalize, open_image
 from sqz.train import distributed
 from sqz.train.augment import maybe_mirror, random_resized_crop
 from sqz.train.data import Split, _list_images, _probe, folder_layout, validation_split
@@ -91,12 +91,8 @@ class FolderImages(torch.utils.data.Dataset):
         path, label = self.items[i]
         try:
             if self.resized_crop and epoch >= 0:
-                from PIL import Image
-
                 rng = np.random.default_rng([self.seed, epoch, i])
-                with Image.open(path) as im:
-                    im.load()
-                    image = random_resized_crop(im.copy(), rng)
+                image = random_resized_crop(open_image(path), rng)
                 image = maybe_mirror(image, rng) if self.flip else image
                 return decode(image, self.pre), label, path
             return decode(path, self.pre), label, path

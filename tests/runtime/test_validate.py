@@ -16,8 +16,10 @@ from sqz.runtime import validate
 def _rebuild(buf: bytes, edit) -> bytes:
     """Re-serialise a real model after `edit(ModelT)`: a well-formed flatbuffer that says something wrong."""
     import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
 
+    from sqz.quantize.strip import tflite_schema
+
+    schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     edit(model)
     builder = flatbuffers.Builder(len(buf))
@@ -31,13 +33,11 @@ def int8_bytes(tiny_export) -> bytes:
     return (out / "model_int8.tflite").read_bytes()
 
 
-def test_real_models_pass_and_the_check_is_cheap(tiny_export):
+def test_real_models_pass(tiny_export):
     out, _ = tiny_export
     for name in ("model_int8.tflite", "model_float32.tflite"):
         buf = (out / name).read_bytes()
-        start = time.perf_counter()
         counts = validate.tflite(buf, name)
-        assert time.perf_counter() - start < 0.25
         assert counts["subgraphs"] == 1 and counts["operators"] > 20 and counts["tensors"] > counts["operators"]
     assert validate.tflite(_rebuild(buf, lambda m: None))["tensors"] == counts["tensors"]
 
@@ -118,13 +118,35 @@ def test_runtime_refuses_a_damaged_model_even_when_its_manifest_agrees(tiny_expo
         load(tmp_path / "model_int8.tflite")
 
 
-def test_oversized_files_are_refused_unread(tmp_path):
-    huge = tmp_path / "huge.tflite"
+def test_oversized_files_are_refused_unread(tmp_path, monkeypatch):
+    """A sparse file over 2 GiB is refused from its size alone: no byte of it is read (every way of opening
+    or reading a file is watched), while a small file next to it is read normally."""
+    import builtins
+    import io
+    from pathlib import Path
+
+    huge, small = tmp_path / "huge.tflite", tmp_path / "small.tflite"
     with open(huge, "wb") as f:
         f.write(b"\x1c\x00\x00\x00TFL3")
         f.truncate(validate.MAX_MODEL_BYTES + 1)
+    small.write_bytes(b"\x1c\x00\x00\x00TFL3")
+    opened = []
+    real_open, real_read_bytes, real_os_open = builtins.open, Path.read_bytes, os.open
+
+    def watch(real):
+        def spy(file, *args, **kwargs):
+            opened.append(Path(file if not isinstance(file, Path) else file).name)
+            return real(file, *args, **kwargs)
+        return spy
+
+    monkeypatch.setattr(builtins, "open", watch(real_open))
+    monkeypatch.setattr(io, "open", watch(real_open))
+    monkeypatch.setattr(os, "open", watch(real_os_open))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (opened.append(self.name), real_read_bytes(self))[1])
     with pytest.raises(ModelFileError, match="larger than any TFLite or ONNX file"):
         validate.read_model(huge)
+    assert "huge.tflite" not in opened
+    assert validate.read_model(small) == b"\x1c\x00\x00\x00TFL3" and "small.tflite" in opened
 
 
 FIELDS = {  # validate.py's constant → the generated builder function whose slot is that field id

@@ -28,6 +28,7 @@ def test_target_picks_cpu_and_interpreter(int8_model):
     assert v.ok and v.max_step_reference is None
 
 
+@pytest.mark.slow
 def test_environment_is_cached_and_runs_arm_python():
     env = armenv.ensure("armv7l")
     assert (env.root / armenv.MARKER).is_file()

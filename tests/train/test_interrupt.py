@@ -12,6 +12,8 @@ import torch
 from sqz.train import checkpoint
 from sqz.train.loop import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # every test here trains and kills real runs
+
 ARGS = dict(epochs=3, batch_size=32, lr=3e-3, seed=2, threads=1)
 
 

@@ -3,10 +3,13 @@ import pytest
 import torch
 from PIL import Image
 
-from sqz.runtime.preprocess import decode
+from sqz.errors import InputError
+from sqz.runtime.preprocess import Preprocess, decode, normalize
 from sqz.train import checkpoint, stream
 from sqz.train.loop import TrainConfig, train
 
+# 2,002 files, 3 epochs: measured 0.433 test accuracy (chance 0.1); 3 epochs on 602 files gave only 0.222.
+PER_CLASS, EPOCHS, MIN_ACC = 200, 3, 0.3
 NAMES = ("tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 
 
@@ -23,19 +26,41 @@ def _write_folder(root, fmnist, per_class, corrupt=True):
     return root
 
 
+def _in_memory_accuracy(model, pre, items) -> tuple[float, int]:
+    """Top-1 of `model` on the readable (path, label) items, decoded one by one into one in-memory batch (no
+    DataLoader, no streaming); (accuracy, images)."""
+    xs, ys = [], []
+    for path, label in items:
+        try:
+            xs.append(decode(path, pre))
+        except InputError:
+            continue
+        ys.append(label)
+    with torch.no_grad():
+        logits = model.eval()(torch.from_numpy(normalize(np.stack(xs), pre)))
+    return float((logits.argmax(1).numpy() == np.asarray(ys)).mean()), len(ys)
+
+
+@pytest.mark.slow
 def test_folder_trains_streamed_and_counts_unreadable_images(tmp_path, fmnist):
-    root = _write_folder(tmp_path / "fm", fmnist, per_class=60)
+    """Streamed training on real Fashion-MNIST files learns (well above the 10 % of chance), and the test
+    accuracy it records is what the saved checkpoint scores on the same files evaluated in memory."""
+    root = _write_folder(tmp_path / "fm", fmnist, per_class=PER_CLASS)
     out = tmp_path / "run"
     with pytest.warns(UserWarning, match="skipped 2 unreadable image"):
-        rec = train(TrainConfig(data=str(root), out=str(out), epochs=1, batch_size=32, lr=3e-3, threads=1,
+        rec = train(TrainConfig(data=str(root), out=str(out), epochs=EPOCHS, batch_size=32, lr=3e-3, threads=1,
                                 workers=1), progress=False)
     assert rec["data_path"] == "streamed" and rec["augment"] == "pad-crop"
     assert rec["skipped_images"] == 2 and rec["history"][-1]["skipped_images"] == 2
-    assert rec["train_images"] + rec["val_images"] + rec["test_images"] == 602
-    assert rec["test_images"] == 90 and 0 <= rec["test_acc"] <= 1 and np.isfinite(rec["test_loss"])
-    _, payload = checkpoint.load(out / "model.pt")
+    assert rec["train_images"] + rec["val_images"] + rec["test_images"] == 10 * PER_CLASS + 2
+    assert np.isfinite(rec["test_loss"]) and rec["test_acc"] >= MIN_ACC, rec["test_acc"]
+    model, payload = checkpoint.load(out / "model.pt")
     assert payload["classes"] == sorted(p.name for p in root.iterdir())
-    assert payload["preprocess"] == stream.index(root).preprocess.to_dict()
+    folder = stream.index(root)
+    assert payload["preprocess"] == folder.preprocess.to_dict()
+    pre = Preprocess.from_dict(payload["preprocess"])
+    acc, n = _in_memory_accuracy(model, pre, folder.test)
+    assert n == rec["test_images"] and acc == pytest.approx(rec["test_acc"], abs=1e-9)
 
 
 def test_streamed_images_are_what_the_board_decodes(tmp_path, fmnist):
@@ -77,6 +102,7 @@ def test_collate_drops_unreadable_images_and_names_them(tmp_path, fmnist):
     assert len(skipped) == 2 == len(bad) and x.shape == (len(every) - 2, 1, 28, 28) and y.dtype == torch.int64
 
 
+@pytest.mark.slow
 def test_streamed_resume_matches_an_uninterrupted_run_whatever_the_workers(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, per_class=30)
     base = dict(data=str(root), epochs=2, batch_size=16, lr=3e-3, threads=1, seed=4)
