@@ -2,8 +2,8 @@
 
 import ast
 import importlib.util
+import os
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ def _rebuild(buf: bytes, edit) -> bytes:
     """Re-serialise a real model after `edit(ModelT)`: a well-formed flatbuffer that says something wrong."""
     import flatbuffers
 
-    from sqz.quantize.strip import tflite_schema
+    from sqz.export.strip import tflite_schema
 
     schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
