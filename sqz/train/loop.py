@@ -19,6 +19,7 @@ from sqz import __version__
 from sqz.errors import InputError
 from sqz.files import atomic_write
 from sqz.train import checkpoint, distributed, history, stream
+from sqz.train import resume as resume_run
 from sqz.train.augment import random_crop, random_flip
 from sqz.train.data import Dataset, load
 from sqz.train.memory import MemorySource, to_tensor
@@ -112,20 +113,6 @@ def _precision(cfg: TrainConfig, ctx: distributed.Context) -> torch.dtype | None
     return torch.float16
 
 
-def _rng_state(gen: torch.Generator, ctx: distributed.Context) -> dict:
-    state = {"torch": torch.get_rng_state(), "gen": gen.get_state()}
-    if ctx.device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(ctx.device)
-    return state
-
-
-def _set_rng_state(state: dict, gen: torch.Generator, ctx: distributed.Context) -> None:
-    torch.set_rng_state(state["torch"])
-    gen.set_state(state["gen"])
-    if "cuda" in state and ctx.device.type == "cuda":
-        torch.cuda.set_rng_state(state["cuda"], ctx.device)
-
-
 def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context):
     """In memory for a given Dataset, Fashion-MNIST, .npz and IDX; streamed from disk for an image folder."""
     if dataset is None and cfg.data != "fashion-mnist" and Path(cfg.data).is_dir():
@@ -169,6 +156,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     amp = _precision(cfg, ctx)
     cuda = ctx.device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=amp)) if amp else contextlib.nullcontext
+    payload = resume_run.load(out, asdict(cfg), ctx.world) if resume else None
     torch.manual_seed(cfg.seed)
     src = _source(cfg, dataset, ctx)
     pre = src.preprocess
@@ -193,23 +181,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     last = out / "last.pt"
     skipped: set[str] = set()
     if resume:
-        if not last.exists():
-            raise InputError(f"--resume: no {last} to resume from; start without --resume")
-        _, payload = checkpoint.load(last)
-        state = payload.get("resume")
-        if not state:
-            raise InputError(f"{last} holds no resume state")
-        if int(state.get("world_size", 1)) != ctx.world:
-            raise InputError(f"{last} was written by {state.get('world_size', 1)} process(es) and this run has "
-                             f"{ctx.world}; resume with the same torchrun --nnodes x --nproc_per_node")
-        net.load_state_dict(payload["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng_ranks"][ctx.rank] if ctx.world > 1 else state["rng"], gen, ctx)
-        start_epoch, rows = int(state["epoch"]), list(payload["record"]["history"])
-        skipped = set(state.get("skipped", []))
+        start_epoch, rows, skipped = resume_run.restore(payload, net, opt, sched, scaler, gen, ctx)
     if ctx.main:
         for name in ARTIFACTS:
             for stale in out.glob(f".{name}.*.tmp"):
@@ -297,11 +269,11 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
                            f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
                            f"{row['images_per_s']:.0f} img/s")
             resume_state = {"epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                            "rng": _rng_state(gen, ctx), "world_size": ctx.world,
+                            "rng": resume_run.rng_state(gen, ctx), "world_size": ctx.world,
                             "scaler": scaler.state_dict() if scaler is not None else None,
                             "skipped": sorted(skipped)}
             if ctx.world > 1:
-                resume_state["rng_ranks"] = distributed.gather(ctx, _rng_state(gen, ctx))
+                resume_state["rng_ranks"] = distributed.gather(ctx, resume_run.rng_state(gen, ctx))
             if ctx.main:
                 checkpoint.save(last, net, pre, src.classes, record, resume_state)
                 history.write(out, rows)
