@@ -12,6 +12,7 @@ import numpy as np
 
 from sqz.errors import DatasetError
 from sqz.runtime.preprocess import Preprocess, decode
+from sqz.train.stats import channel_stats
 
 FASHION_MNIST_DIR = Path(os.environ.get("SQZ_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -142,9 +143,7 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...
 
 def _default_preprocess(x: np.ndarray) -> Preprocess:
     side, c = x.shape[1], x.shape[-1]
-    sample = x[: min(len(x), 5000)].astype(np.float32) / 255.0
-    mean = tuple(float(v) for v in sample.mean(axis=(0, 1, 2)))
-    std = tuple(max(1e-3, float(v)) for v in sample.std(axis=(0, 1, 2)))
+    mean, std = channel_stats([x[: min(len(x), 5000)]])
     size = side + 4 if side <= 28 else side
     return Preprocess(size=size, content=side, channels=c, mean=mean, std=std)
 

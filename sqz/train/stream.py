@@ -20,6 +20,7 @@ from sqz.train import distributed
 from sqz.train.augment import maybe_mirror, random_resized_crop
 from sqz.train.data import Split, _list_images, _probe, folder_layout, validation_split
 from sqz.train.memory import Batch, subset
+from sqz.train.stats import channel_stats
 
 STATS_SAMPLE = 1000
 
@@ -59,12 +60,10 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15) -> Folder:
     side = min(side, 224)
     pre = Preprocess(size=side, content=side, channels=channels)
     sample = [train[i] for i in np.random.default_rng(seed).permutation(len(train))[:STATS_SAMPLE]]
-    pixels = [x for x in (_try_decode(p, pre) for p, _ in sample) if x is not None]
-    if not pixels:
-        raise DatasetError(f"{root}: none of {len(sample)} sampled training images is readable")
-    scaled = np.stack(pixels).astype(np.float32) / 255.0
-    mean = tuple(float(v) for v in scaled.mean(axis=(0, 1, 2)))
-    std = tuple(max(1e-3, float(v)) for v in scaled.std(axis=(0, 1, 2)))
+    try:
+        mean, std = channel_stats(x for x in (_try_decode(p, pre) for p, _ in sample) if x is not None)
+    except ValueError:
+        raise DatasetError(f"{root}: none of {len(sample)} sampled training images is readable") from None
     pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std)
     return Folder(root.name, classes, pre, [(str(p), y) for p, y in train], [(str(p), y) for p, y in test])
 
