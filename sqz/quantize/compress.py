@@ -15,7 +15,8 @@ from sqz.quantize.prune import GradualPruner, sparsity_of
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint
 from sqz.train.data import load as load_data, validation_split
-from sqz.train.loop import evaluate, to_tensor
+from sqz.train.evaluate import evaluate
+from sqz.train.memory import to_tensor
 
 
 def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, epochs: int = 2,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sqz.train import data, stream
+from sqz.train import data, folder
 from sqz.train.stats import channel_stats
 
 # Every image: red 200 | 100 (left | right), green 77 over 13 (top / bottom), blue a 0/255 checkerboard.
@@ -43,7 +43,7 @@ def test_channel_stats_are_exact():
 
 @pytest.mark.parametrize("reader", ["stream", "memory"])
 def test_folder_statistics_are_exact(known_folder, reader):
-    pre = stream.index(known_folder).preprocess if reader == "stream" else \
+    pre = folder.index(known_folder).preprocess if reader == "stream" else \
         data.load_image_folder(known_folder).preprocess
     assert pre.channels == 3 and pre.size == 96
     assert pre.mean == pytest.approx(MEAN, rel=1e-12, abs=1e-12)

@@ -5,6 +5,7 @@ from PIL import Image
 
 from sqz.runtime.preprocess import decode
 from sqz.train import checkpoint, stream
+from sqz.train.folder import index, read_split
 from sqz.train.loop import TrainConfig, train
 
 NAMES = ("tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
@@ -35,12 +36,16 @@ def test_folder_trains_streamed_and_counts_unreadable_images(tmp_path, fmnist):
     assert rec["test_images"] == 90 and 0 <= rec["test_acc"] <= 1 and np.isfinite(rec["test_loss"])
     _, payload = checkpoint.load(out / "model.pt")
     assert payload["classes"] == sorted(p.name for p in root.iterdir())
-    assert payload["preprocess"] == stream.index(root).preprocess.to_dict()
+    assert payload["preprocess"] == index(root).preprocess.to_dict()
+    split = read_split(out)
+    assert [len(split[k]) for k in ("train", "val", "test")] == [rec[f"{k}_images"] for k in ("train", "val", "test")]
+    files = [e["path"] for k in ("train", "val", "test") for e in split[k]]
+    assert len(set(files)) == 602 and {"bag/garbage.png", "boot/truncated.png"} <= set(files)
 
 
 def test_streamed_images_are_what_the_board_decodes(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, per_class=5, corrupt=False)
-    folder = stream.index(root)
+    folder = index(root)
     items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=False, flip=False, seed=0)
     x, label, path = items[3]
     assert np.array_equal(x, decode(path, folder.preprocess)) and label == folder.train[3][1]
@@ -56,7 +61,7 @@ def test_rgb_folders_get_random_resized_crops_that_repeat_per_epoch(tmp_path, fm
             grey = Image.fromarray(fmnist.test.x[i, :, :, 0]).resize((64, 48))
             rgb = np.stack([np.asarray(grey), np.asarray(grey)[::-1], 255 - np.asarray(grey)], axis=-1)
             Image.fromarray(rgb).save(tmp_path / f"c{label}" / f"{k}.png")
-    folder = stream.index(tmp_path)
+    folder = index(tmp_path)
     src = stream.FolderSource(folder, seed=0, val_fraction=0, limit=0, workers=0)
     assert folder.preprocess.channels == 3 and src.augment == "resized-crop"
     items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=True, flip=True, seed=0)
@@ -69,7 +74,7 @@ def test_rgb_folders_get_random_resized_crops_that_repeat_per_epoch(tmp_path, fm
 
 def test_collate_drops_unreadable_images_and_names_them(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, per_class=2)
-    folder = stream.index(root)
+    folder = index(root)
     bad = [i for i, (p, _) in enumerate(folder.train + folder.test) if "garbage" in p or "truncated" in p]
     every = folder.train + folder.test
     items = stream.FolderImages(every, folder.preprocess, resized_crop=False, flip=False, seed=0)
