@@ -5,6 +5,7 @@ recorded in its directory (`split.json`)."""
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +19,17 @@ from sqz.train.stats import channel_stats
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 STATS_SAMPLE = 1000
 SPLIT_FILE = "split.json"
+SPLITS = ("train", "val", "test")
 
 Items = list[tuple[str, int]]
 
 
 @dataclass
 class Folder:
-    """An image folder listed, not decoded: (path, label) items per split, classes, preprocessing."""
+    """An image folder listed, not decoded: (path, label) items per split, classes, preprocessing.
+
+    `test` holds the final figure's images: test/, or val/ when the layout has no test/ (then `final` is
+    "val"); `val` is val/ when there is one, else None (a share of train is held out instead)."""
 
     name: str
     classes: tuple[str, ...]
@@ -32,19 +37,73 @@ class Folder:
     train: Items
     test: Items
     root: Path | None = None
+    val: Items | None = None
+    layout: str = "classes"
+    final: str = "test"
 
 
-def layout(root: Path) -> tuple[tuple[str, ...], list[Path]]:
-    """(class names, [train/, test/] or [] for one pool) of a class-per-sub-folder image dataset."""
+@dataclass
+class Layout:
+    """How a folder is laid out: `kind` ("classes", "train/test", "train/val" or "train/val/test"), the
+    class names, each split's folder ({} for one pool of class folders) and the folders ignored."""
+
+    kind: str
+    classes: tuple[str, ...]
+    dirs: dict[str, Path]
+    notes: list[str]
+
+
+def _subdirs(d: Path, notes: list[str]) -> list[Path]:
+    """The visible, non-empty sub-folders of `d`; hidden and empty ones are named in `notes`."""
+    out = []
+    for p in sorted(d.iterdir()):
+        if not p.is_dir():
+            continue
+        if p.name.startswith("."):
+            notes.append(f"hidden folder {p.name}/ in {d}")
+        elif not any(q.is_file() for q in p.rglob("*")):
+            notes.append(f"empty folder {p.name}/ in {d}")
+        else:
+            out.append(p)
+    return out
+
+
+def layout(root: Path) -> Layout:
+    """Recognise `root`: class folders, or train/ with val/ and/or test/ each holding the same class folders."""
+    root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
-    parts = {p.name: p for p in root.iterdir() if p.is_dir()}
-    split_dirs = [parts[k] for k in ("train", "test") if k in parts]
-    class_root = split_dirs[0] if len(split_dirs) == 2 else root
-    classes = tuple(sorted(p.name for p in class_root.iterdir() if p.is_dir()))
+    notes: list[str] = []
+    top = _subdirs(root, notes)
+    names = {p.name for p in top}
+    splits = [k for k in SPLITS if k in names]
+    if not splits:
+        classes, dirs, kind = tuple(p.name for p in top), {}, "classes"
+        where = root
+    else:
+        if "train" not in splits or len(splits) < 2 or names - set(splits):
+            raise DatasetError(f"{root}: holds {', '.join(sorted(names))}/, which matches no layout; give one "
+                               "sub-folder per class, or train/ with val/ and/or test/ holding those")
+        dirs = {k: root / k for k in splits}
+        per = {k: tuple(p.name for p in _subdirs(d, notes)) for k, d in dirs.items()}
+        classes, kind, where = per["train"], "/".join(splits), dirs["train"]
+        for k, other in per.items():
+            if other != classes:
+                missing, extra = sorted(set(classes) - set(other)), sorted(set(other) - set(classes))
+                raise DatasetError(f"{root}: {k}/ and train/ disagree on the classes (in train/ only: "
+                                   f"{', '.join(missing[:5]) or 'none'}; in {k}/ only: {', '.join(extra[:5]) or 'none'}"
+                                   "); give every split the same class folders")
     if len(classes) < 2:
-        raise DatasetError(f"{class_root}: needs one sub-folder per class, at least two; found {len(classes)}")
-    return classes, split_dirs if len(split_dirs) == 2 else []
+        raise DatasetError(f"{where}: needs one sub-folder per class, at least two; found {len(classes)}")
+    return Layout(kind, classes, dirs, notes)
+
+
+def describe(f: "Folder") -> str:
+    """One line naming the layout found, for the start of training."""
+    sizes = ", ".join(f"{k} {len(v):,}" for k, v in (("train", f.train), ("val", f.val), ("test", f.test))
+                      if v is not None and not (k == "test" and f.final == "val"))
+    final = "; no test/: the final figure is on val/" if f.final == "val" else ""
+    return f"{f.root}: layout {f.layout} ({len(f.classes)} classes; {sizes} images{final})"
 
 
 def _list_images(root: Path, classes: tuple[str, ...]) -> Items:
@@ -86,9 +145,15 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | No
     mean/std come from up to 1,000 decoded training images.
     """
     root = Path(root)
-    classes, split_dirs = layout(root)
-    if split_dirs:
-        train, test = (_list_images(d, classes) for d in split_dirs)
+    lay = layout(root)
+    classes, val, final = lay.classes, None, "test"
+    if lay.notes:
+        warnings.warn(f"{root}: ignored " + "; ".join(lay.notes), stacklevel=2)
+    if lay.dirs:
+        listed = {k: _list_images(d, classes) for k, d in lay.dirs.items()}
+        train, val = listed["train"], listed.get("val")
+        test = listed.get("test", val)
+        final = "test" if "test" in listed else "val"
     else:
         every = _list_images(root, classes)
         order = np.random.default_rng(seed).permutation(len(every))
@@ -109,7 +174,7 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | No
     except ValueError:
         raise DatasetError(f"{root}: none of {len(sample)} sampled training images is readable") from None
     pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std)
-    return Folder(root.name, classes, pre, train, test, root)
+    return Folder(root.name, classes, pre, train, test, root, val, lay.kind, final)
 
 
 def _entry(root: Path, path: str, label: int) -> dict:

@@ -97,6 +97,8 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     start_epoch, rows, skipped = 0, [], set()
     if payload:
         start_epoch, rows, skipped = resume_run.restore(payload, p.net, p.opt, p.sched, p.scaler, p.gen, ctx)
+    if ctx.main and progress and src.streamed:
+        tqdm.write(folder.describe(src.folder))
     if ctx.main:
         snapshot.clean_stale(out, ARTIFACTS + (folder.SPLIT_FILE,))
         if src.streamed:

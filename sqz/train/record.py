@@ -21,7 +21,7 @@ def new_record(cfg, src, ctx: distributed.Context, amp: torch.dtype | None, rows
             "world_size": ctx.world, "effective_batch_size": cfg.batch_size * ctx.world,
             "device": ctx.device.type, "precision": str(amp).replace("torch.", "") if amp else "fp32",
             "data_path": "streamed" if src.streamed else "memory", "augment": src.augment,
-            "history": rows}
+            **({"layout": src.layout, "final_split": src.final} if src.streamed else {}), "history": rows}
 
 
 def note_skipped(record: dict, skipped: set[str], src, ctx: distributed.Context, paths: list[str],

@@ -58,6 +58,11 @@ def collate(batch: list, pre: Preprocess) -> Batch:
     return x, torch.tensor([g[1] for g in good], dtype=torch.int64), bad
 
 
+def _take(items: list, n: int, seed: int) -> list:
+    idx = subset(len(items), n, seed)
+    return items if idx is None else [items[i] for i in idx]
+
+
 def default_workers(world: int) -> int:
     """Decode workers per rank: the cores left over per process, at most 8."""
     return max(0, min(8, (os.cpu_count() or 1) // world - 1))
@@ -74,14 +79,13 @@ class FolderSource:
         self.preprocess = folder.preprocess
         self.augment = "resized-crop" if self.preprocess.channels == 3 else "pad-crop"
         self.seed, self.workers, self.flip, self.pin_memory = seed, workers, flip, pin_memory
+        self.layout, self.final = folder.layout, folder.final
         pool = Split(np.arange(len(folder.train)), np.array([y for _, y in folder.train], np.int64))
-        tr, val = validation_split(pool, val_fraction, seed)
-        tr_idx = subset(len(tr), limit, seed)
-        val_idx = subset(len(val), limit // 5 if limit else 0, seed)
-        te_idx = subset(len(folder.test), limit // 5 if limit else 0, seed)
-        self.train = [folder.train[i] for i in (tr.x if tr_idx is None else tr.x[tr_idx])]
-        self.val = [folder.train[i] for i in (val.x if val_idx is None else val.x[val_idx])]
-        self.test = folder.test if te_idx is None else [folder.test[i] for i in te_idx]
+        tr, val = validation_split(pool, 0 if folder.val is not None else val_fraction, seed)
+        val_items = folder.val if folder.val is not None else [folder.train[i] for i in val.x]
+        self.train = _take([folder.train[i] for i in tr.x], limit, seed)
+        self.val = _take(val_items, limit // 5 if limit else 0, seed)
+        self.test = _take(folder.test, limit // 5 if limit else 0, seed)
         self.n_train, self.n_val, self.n_test = len(self.train), len(self.val), len(self.test)
         self.skipped = 0
 
