@@ -61,7 +61,7 @@ readme: export
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
 default-model: setup
 	$(BIN)/sqz train --data fashion-mnist --arch 1.1 --epochs 40 --seed 0 --out runs/default
-	$(BIN)/python -m sqz.train.bundle runs/default sqz/models/fashion_mnist_1.1
+	$(BIN)/python tools/bundle_default.py runs/default sqz/models/fashion_mnist_1.1
 
 clean:
 	rm -rf exports runs .pytest_cache

@@ -12,8 +12,9 @@ from sqz.quantize.prune import GradualPruner, sparsity_of
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint
 from sqz.train.data import load as load_data, validation_split
+from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune
-from sqz.train.loop import evaluate, to_tensor
+from sqz.train.memory import to_tensor
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 

@@ -10,9 +10,9 @@ import numpy as np
 
 from sqz.errors import DatasetError
 from sqz.runtime.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
-from sqz.runtime.preprocess import Preprocess, decode
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+from sqz.runtime.preprocess import Preprocess
+from sqz.train import folder
+from sqz.train.stats import channel_stats
 
 
 @dataclass
@@ -117,9 +117,7 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...
 
 def _default_preprocess(x: np.ndarray) -> Preprocess:
     side, c = x.shape[1], x.shape[-1]
-    sample = x[: min(len(x), 5000)].astype(np.float32) / 255.0
-    mean = tuple(float(v) for v in sample.mean(axis=(0, 1, 2)))
-    std = tuple(max(1e-3, float(v)) for v in sample.std(axis=(0, 1, 2)))
+    mean, std = channel_stats([x[: min(len(x), 5000)]])
     size = side + 4 if side <= 28 else side
     return Preprocess(size=size, content=side, channels=c, mean=mean, std=std)
 
@@ -149,83 +147,30 @@ def load_npz(path: Path, test_fraction: float = 0.15, seed: int = 0) -> Dataset:
     return from_arrays(path.name, arrays["x"], arrays["y"], classes, test_fraction, seed)
 
 
-def folder_layout(root: Path) -> tuple[tuple[str, ...], list[Path]]:
-    """(class names, [train/, test/] or [] for one pool) of a class-per-sub-folder image dataset."""
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
-    parts = {p.name: p for p in root.iterdir() if p.is_dir()}
-    split_dirs = [parts[k] for k in ("train", "test") if k in parts]
-    class_root = split_dirs[0] if len(split_dirs) == 2 else root
-    classes = tuple(sorted(p.name for p in class_root.iterdir() if p.is_dir()))
-    if len(classes) < 2:
-        raise DatasetError(f"{class_root}: needs one sub-folder per class, at least two; found {len(classes)}")
-    return classes, split_dirs if len(split_dirs) == 2 else []
-
-
 def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
                       test_fraction: float = 0.15, seed: int = 0) -> Dataset:
-    """One sub-folder per class (or train/ and test/ with those inside); unreadable images are skipped."""
-    classes, split_dirs = folder_layout(root)
-    files = {d.name: _list_images(d, classes) for d in (split_dirs or [root])}
-    every = [item for items in files.values() for item in items]
-    side, probe_c = _probe(every)
-    channels = channels or probe_c
-    side = size or min(side, 224)
-    pre = Preprocess(size=side, content=side, channels=channels,
-                     mean=(0.5,) * channels, std=(0.25,) * channels)
-    loaded, skipped = {}, 0
-    for key, items in files.items():
+    """One sub-folder per class (or train/ and test/ with those inside), decoded into memory; the split and
+    statistics are `folder.index`'s, and unreadable images are skipped."""
+    listed = folder.index(root, seed, test_fraction, size, channels)
+    pre, skipped, splits = listed.preprocess, 0, []
+    for items in (listed.train, listed.test):
         xs, ys = [], []
         for path, label in items:
-            try:
-                xs.append(decode(path, pre))
-                ys.append(label)
-            except Exception:
+            x = folder.try_decode(path, pre)
+            if x is None:
                 skipped += 1
-        loaded[key] = (xs, ys)
-    present = {label for _, ys in loaded.values() for label in ys}
-    empty = [c for i, c in enumerate(classes) if i not in present]
+            else:
+                xs.append(x)
+                ys.append(label)
+        if not xs:
+            raise DatasetError(f"{root}: no readable images in the training or the test part")
+        splits.append(Split(np.stack(xs), np.asarray(ys, np.int64)))
+    empty = [c for i, c in enumerate(listed.classes) if i not in set(splits[0].y.tolist()) | set(splits[1].y.tolist())]
     if empty:
         raise DatasetError(f"{root}: class folder(s) with no readable images: {', '.join(empty)}")
     if skipped:
         warnings.warn(f"{root}: skipped {skipped} unreadable image(s)")
-    if len(loaded) == 2:
-        (xtr, ytr), (xte, yte) = loaded["train"], loaded["test"]
-        if not xtr or not xte:
-            raise DatasetError(f"{root}: no readable images in train/ or test/")
-        ds = Dataset(root.name, Split(np.stack(xtr), np.asarray(ytr, np.int64)),
-                     Split(np.stack(xte), np.asarray(yte, np.int64)), classes, pre, skipped)
-    else:
-        xs, ys = loaded[root.name]
-        if not xs:
-            raise DatasetError(f"{root}: no readable images")
-        ds = from_arrays(root.name, np.stack(xs), np.asarray(ys, np.int64), classes, test_fraction, seed)
-        ds.skipped = skipped
-    stats = _default_preprocess(ds.train.x)
-    ds.preprocess = Preprocess(size=side, content=side, channels=channels, mean=stats.mean, std=stats.std)
-    return ds
-
-
-def _probe(items: list[tuple[Path, int]]) -> tuple[int, int]:
-    """(longest side, channels) of the first readable image."""
-    from PIL import Image
-
-    for path, _ in items:
-        try:
-            with Image.open(path) as im:
-                return max(im.size), 3 if im.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr") else 1
-        except Exception:
-            continue
-    raise DatasetError("no readable images found")
-
-
-def _list_images(root: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
-    out = []
-    for label, name in enumerate(classes):
-        d = root / name
-        if d.is_dir():
-            out += [(p, label) for p in sorted(d.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
-    return out
+    return Dataset(listed.name, splits[0], splits[1], listed.classes, pre, skipped)
 
 
 def load(spec: str, seed: int = 0) -> Dataset:

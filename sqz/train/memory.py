@@ -49,10 +49,6 @@ class MemorySource:
         self.val = to_tensor(val_split, self.preprocess) if len(val_split) else None
         self.n_train, self.n_val, self.n_test = len(self.y_tr), len(val_split), len(self._test)
 
-    def steps(self, ctx: distributed.Context, batch: int) -> int:
-        per_rank = -(-self.n_train // ctx.world)
-        return -(-per_rank // batch)
-
     def train_batches(self, epoch: int, ctx: distributed.Context, gen: torch.Generator,
                       batch: int) -> Iterator[Batch]:
         """One epoch of this rank's batches; one process draws the order from `gen` (as sqz always has)."""
@@ -60,7 +56,7 @@ class MemorySource:
             order = torch.randperm(self.n_train, generator=gen)
         else:
             order = distributed.shard(self.n_train, epoch, self.seed, ctx.rank, ctx.world)
-        for b in range(self.steps(ctx, batch)):
+        for b in range(distributed.steps(self.n_train, ctx.world, batch)):
             idx = order[b * batch:(b + 1) * batch]
             yield self.x_tr[idx], self.y_tr[idx], []
 

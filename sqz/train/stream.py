@@ -6,74 +6,18 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sqz.errors import DatasetError
 from sqz.runtime.preprocess import Preprocess, decode, normalize, open_image
 from sqz.train import distributed
 from sqz.train.augment import maybe_mirror, random_resized_crop
-from sqz.train.data import Split, _list_images, _probe, folder_layout, validation_split
+from sqz.train.data import Split, validation_split
+from sqz.train.folder import Folder
 from sqz.train.memory import Batch, subset
-
-STATS_SAMPLE = 1000
-
-
-@dataclass
-class Folder:
-    """An image folder listed, not decoded: (path, label) items per split, classes, preprocessing."""
-
-    name: str
-    classes: tuple[str, ...]
-    preprocess: Preprocess
-    train: list[tuple[str, int]]
-    test: list[tuple[str, int]]
-
-
-def index(root: Path, seed: int = 0, test_fraction: float = 0.15) -> Folder:
-    """List a class-per-sub-folder tree (or train/ and test/ holding such trees) and fix its preprocessing.
-
-    The split matches `data.load_image_folder`; mean/std come from up to 1,000 decoded training images.
-    """
-    root = Path(root)
-    classes, split_dirs = folder_layout(root)
-    if split_dirs:
-        train, test = (_list_images(d, classes) for d in split_dirs)
-    else:
-        every = _list_images(root, classes)
-        order = np.random.default_rng(seed).permutation(len(every))
-        n_test = max(1, int(round(len(every) * test_fraction)))
-        train, test = [every[i] for i in order[n_test:]], [every[i] for i in order[:n_test]]
-    if not train or not test:
-        raise DatasetError(f"{root}: no images in the training or the test part "
-                           f"(suffixes {', '.join(sorted({'.png', '.jpg', '.jpeg'}))} and others)")
-    empty = sorted({classes[i] for i in range(len(classes))} - {classes[lbl] for _, lbl in train})
-    if empty:
-        raise DatasetError(f"{root}: class folder(s) with no training images: {', '.join(empty)}")
-    side, channels = _probe(train + test)
-    side = min(side, 224)
-    pre = Preprocess(size=side, content=side, channels=channels)
-    sample = [train[i] for i in np.random.default_rng(seed).permutation(len(train))[:STATS_SAMPLE]]
-    pixels = [x for x in (_try_decode(p, pre) for p, _ in sample) if x is not None]
-    if not pixels:
-        raise DatasetError(f"{root}: none of {len(sample)} sampled training images is readable")
-    scaled = np.stack(pixels).astype(np.float32) / 255.0
-    mean = tuple(float(v) for v in scaled.mean(axis=(0, 1, 2)))
-    std = tuple(max(1e-3, float(v)) for v in scaled.std(axis=(0, 1, 2)))
-    pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std)
-    return Folder(root.name, classes, pre, [(str(p), y) for p, y in train], [(str(p), y) for p, y in test])
-
-
-def _try_decode(path, pre: Preprocess) -> np.ndarray | None:
-    try:
-        return decode(path, pre)
-    except Exception:
-        return None
 
 
 class FolderImages(torch.utils.data.Dataset):
@@ -110,6 +54,11 @@ def collate(batch: list, pre: Preprocess) -> Batch:
     return x, torch.tensor([g[1] for g in good], dtype=torch.int64), bad
 
 
+def _take(items: list, n: int, seed: int) -> list:
+    idx = subset(len(items), n, seed)
+    return items if idx is None else [items[i] for i in idx]
+
+
 def default_workers(world: int) -> int:
     """Decode workers per rank: the cores left over per process, at most 8."""
     return max(0, min(8, (os.cpu_count() or 1) // world - 1))
@@ -122,17 +71,17 @@ class FolderSource:
 
     def __init__(self, folder: Folder, seed: int, val_fraction: float, limit: int, workers: int,
                  flip: bool = True, pin_memory: bool = False):
-        self.name, self.classes, self.preprocess = folder.name, folder.classes, folder.preprocess
+        self.folder, self.name, self.classes = folder, folder.name, folder.classes
+        self.preprocess = folder.preprocess
         self.augment = "resized-crop" if self.preprocess.channels == 3 else "pad-crop"
         self.seed, self.workers, self.flip, self.pin_memory = seed, workers, flip, pin_memory
+        self.layout, self.final = folder.layout, folder.final
         pool = Split(np.arange(len(folder.train)), np.array([y for _, y in folder.train], np.int64))
-        tr, val = validation_split(pool, val_fraction, seed)
-        tr_idx = subset(len(tr), limit, seed)
-        val_idx = subset(len(val), limit // 5 if limit else 0, seed)
-        te_idx = subset(len(folder.test), limit // 5 if limit else 0, seed)
-        self.train = [folder.train[i] for i in (tr.x if tr_idx is None else tr.x[tr_idx])]
-        self.val = [folder.train[i] for i in (val.x if val_idx is None else val.x[val_idx])]
-        self.test = folder.test if te_idx is None else [folder.test[i] for i in te_idx]
+        tr, val = validation_split(pool, 0 if folder.val is not None else val_fraction, seed)
+        val_items = folder.val if folder.val is not None else [folder.train[i] for i in val.x]
+        self.train = _take([folder.train[i] for i in tr.x], limit, seed)
+        self.val = _take(val_items, limit // 5 if limit else 0, seed)
+        self.test = _take(folder.test, limit // 5 if limit else 0, seed)
         self.n_train, self.n_val, self.n_test = len(self.train), len(self.val), len(self.test)
         self.skipped = 0
 
@@ -141,10 +90,6 @@ class FolderSource:
         return DataLoader(ds, batch_size=batch, sampler=keys, num_workers=self.workers,
                           collate_fn=functools.partial(collate, pre=self.preprocess),
                           pin_memory=self.pin_memory)
-
-    def steps(self, ctx: distributed.Context, batch: int) -> int:
-        per_rank = -(-self.n_train // ctx.world)
-        return -(-per_rank // batch)
 
     def train_batches(self, epoch: int, ctx: distributed.Context, gen: torch.Generator,
                       batch: int) -> Iterator[Batch]:

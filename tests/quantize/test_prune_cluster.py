@@ -6,7 +6,8 @@ from sqz.quantize.cluster import WeightSharer, distinct_values, kmeans_1d
 from sqz.train.finetune import finetune
 from sqz.quantize.prune import GradualPruner, cubic_schedule, global_masks, prunable, sparsity_of
 from sqz.train import checkpoint
-from sqz.train.loop import evaluate, to_tensor
+from sqz.train.evaluate import evaluate
+from sqz.train.memory import to_tensor
 
 
 def test_cubic_schedule_reaches_the_target_and_is_monotone():

@@ -29,7 +29,7 @@ def test_a_class_without_images_is_named(tmp_path, fmnist):
         _save(tmp_path / "shirt" / f"{i}.png", Image.fromarray(fmnist.test.x[i, :, :, 0]))
     (tmp_path / "boot").mkdir()
     (tmp_path / "boot" / "notes.txt").write_text("not an image")
-    with pytest.raises(DatasetError, match="no readable images: boot"):
+    with pytest.raises(DatasetError, match="class folder\(s\) with no training images: boot"):
         data.load(str(tmp_path))
 
 

@@ -6,6 +6,7 @@ from PIL import Image
 from sqz.errors import InputError
 from sqz.runtime.preprocess import Preprocess, decode, normalize
 from sqz.train import checkpoint, stream
+from sqz.train.folder import index, read_split
 from sqz.train.loop import TrainConfig, train
 
 # 2,002 files, 3 epochs: measured 0.433 test accuracy (chance 0.1); 3 epochs on 602 files gave only 0.222.
@@ -56,16 +57,20 @@ def test_folder_trains_streamed_and_counts_unreadable_images(tmp_path, fmnist):
     assert np.isfinite(rec["test_loss"]) and rec["test_acc"] >= MIN_ACC, rec["test_acc"]
     model, payload = checkpoint.load(out / "model.pt")
     assert payload["classes"] == sorted(p.name for p in root.iterdir())
-    folder = stream.index(root)
+    folder = index(root)
     assert payload["preprocess"] == folder.preprocess.to_dict()
     pre = Preprocess.from_dict(payload["preprocess"])
     acc, n = _in_memory_accuracy(model, pre, folder.test)
     assert n == rec["test_images"] and acc == pytest.approx(rec["test_acc"], abs=1e-9)
+    split = read_split(out)
+    assert [len(split[k]) for k in ("train", "val", "test")] == [rec[f"{k}_images"] for k in ("train", "val", "test")]
+    files = [e["path"] for k in ("train", "val", "test") for e in split[k]]
+    assert len(set(files)) == 10 * PER_CLASS + 2 and {"bag/garbage.png", "boot/truncated.png"} <= set(files)
 
 
 def test_streamed_images_are_what_the_board_decodes(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, per_class=5, corrupt=False)
-    folder = stream.index(root)
+    folder = index(root)
     items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=False, flip=False, seed=0)
     x, label, path = items[3]
     assert np.array_equal(x, decode(path, folder.preprocess)) and label == folder.train[3][1]
@@ -81,7 +86,7 @@ def test_rgb_folders_get_random_resized_crops_that_repeat_per_epoch(tmp_path, fm
             grey = Image.fromarray(fmnist.test.x[i, :, :, 0]).resize((64, 48))
             rgb = np.stack([np.asarray(grey), np.asarray(grey)[::-1], 255 - np.asarray(grey)], axis=-1)
             Image.fromarray(rgb).save(tmp_path / f"c{label}" / f"{k}.png")
-    folder = stream.index(tmp_path)
+    folder = index(tmp_path)
     src = stream.FolderSource(folder, seed=0, val_fraction=0, limit=0, workers=0)
     assert folder.preprocess.channels == 3 and src.augment == "resized-crop"
     items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=True, flip=True, seed=0)
@@ -94,7 +99,7 @@ def test_rgb_folders_get_random_resized_crops_that_repeat_per_epoch(tmp_path, fm
 
 def test_collate_drops_unreadable_images_and_names_them(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, per_class=2)
-    folder = stream.index(root)
+    folder = index(root)
     bad = [i for i, (p, _) in enumerate(folder.train + folder.test) if "garbage" in p or "truncated" in p]
     every = folder.train + folder.test
     items = stream.FolderImages(every, folder.preprocess, resized_crop=False, flip=False, seed=0)

@@ -24,6 +24,6 @@ def bundle(run_dir: Path, dest_stem: Path) -> tuple[Path, Path]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m sqz.train.bundle RUN_DIR DEST_STEM")
+        sys.exit("usage: python tools/bundle_default.py RUN_DIR DEST_STEM")
     for p in bundle(Path(sys.argv[1]), Path(sys.argv[2])):
         print(p)
