@@ -2,8 +2,8 @@
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
-EXTRAS  ?= train,export,board,dev
-APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static
+EXTRAS  ?= train,export,board,micro,dev
+APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi
 
 .PHONY: all setup system venv export test gate verify-arm bench tradeoff readme default-model clean
 
@@ -13,7 +13,8 @@ setup: system $(BIN)/.installed
 
 # Debian packages, each installed only when missing: Fashion-MNIST (IDX files in
 # /usr/share/datasets/fashion-mnist), an OpenSSH server and client (sqz deploy and its tests) and
-# qemu user-mode (sqz verify on aarch64 / armv7l).
+# qemu user-mode (sqz verify on aarch64 / armv7l) and the Arm bare-metal compiler (the build proof of
+# the microcontroller C array).
 system:
 	@SQZ_APT="$(APT_PACKAGES)" sh tools/system-packages.sh
 
