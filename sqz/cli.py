@@ -243,14 +243,15 @@ def bench_cmd(model, images, threads, runs, warmup, interpreter, as_json) -> Non
 @click.option("--json", "as_json", is_flag=True)
 @friendly
 def targets(as_json) -> None:
-    """List the board profiles: arch, interpreter, threads, size budget, published SqueezeNet latency."""
+    """List the board profiles: Linux boards (arch, interpreter, budget, latency) and microcontrollers (flash, SRAM)."""
+    from sqz.targets.micro import boards
     from sqz.targets.profiles import latency_source, profiles, table
 
     if as_json:
-        click.echo(json.dumps({"latency_source": latency_source(),
-                               "targets": [p.to_dict() for p in profiles()]}, indent=2))
+        click.echo(json.dumps({"latency_source": latency_source(), "targets": [p.to_dict() for p in profiles()],
+                               "micro_targets": [p.to_dict() for p in boards.profiles()]}, indent=2))
     else:
-        click.echo(table(profiles()))
+        click.echo(table(profiles()) + "\n\n" + boards.table())
 
 
 @main.command()
