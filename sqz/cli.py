@@ -120,11 +120,11 @@ def _export_options(fn):
 def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
-    from sqz.targets.profiles import get as get_profile
+    from sqz.targets.micro.boards import lookup
 
     writable(out, "--out")
     log = (lambda msg: click.echo(msg, err=True))
-    profile = get_profile(target) if target else None
+    profile = lookup(target) if target else None
     budget = budget or (profile.budget if profile else "0.5MB")
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
                  metric=profile.metric if profile else "file", target=profile.name if profile else None,
@@ -134,8 +134,8 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
     else:
         click.echo(table(rep))
         packed = [a["packed"]["file"] for a in rep["artifacts"].values() if "packed" in a]
-        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed +
-                                                  ["manifest.json", "report.json", "report.md"]))
+        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed + rep.get("micro", {}).get(
+            "files", []) + ["manifest.json", "report.json", "report.md"]))
 
 
 @main.command("export")
@@ -184,9 +184,11 @@ def compress(checkpoint, out, sparsity, share_bits, epochs, data) -> None:
 def check(artifacts, budget, metric, target, as_json) -> None:
     """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
     from sqz.targets.gate import as_json as verdict_json, check as run_check
-    from sqz.targets.profiles import get as get_profile
+    from sqz.targets.micro import boards, commands
 
-    profile = get_profile(target) if target else None
+    if boards.is_micro(target):
+        sys.exit(commands.check(list(artifacts), target, budget, metric, as_json, click.echo))
+    profile = boards.lookup(target) if target else None
     budget = budget or (profile.budget if profile else "0.5MB")
     metric = metric or (profile.metric if profile else "file")
     verdicts = run_check(list(artifacts), budget=budget, metric=metric)
@@ -259,7 +261,8 @@ def targets(as_json) -> None:
 @click.option("--arch", type=click.Choice(["aarch64", "armv7l"]), default=None, help="emulated architecture")
 @click.option("--target", default=None, help="board profile (see `sqz targets`): arch, qemu CPU, interpreter, threads")
 @click.option("--images", multiple=True, type=click.Path(path_type=Path), help="images to compare on (default: Fashion-MNIST test)")
-@click.option("--samples", default=32, show_default=True, type=click.IntRange(1, 10000), help="Fashion-MNIST test images")
+@click.option("--samples", default=None, type=click.IntRange(1, 10000),
+              help="Fashion-MNIST test images [default: 32; micro targets: as many as the export evaluated]")
 @click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime"]),
               help="default: the target's")
 @click.option("--reference/--no-reference", default=True, show_default=True,
@@ -268,9 +271,13 @@ def targets(as_json) -> None:
 @friendly
 def verify(model, arch, target, images, samples, interpreter, reference, as_json) -> None:
     """Run MODEL under qemu with real ARM Python and wheels; compare with this machine (exit 1 on a mismatch)."""
+    from sqz.targets.micro import boards, commands
     from sqz.targets.verify import verify as run_verify
 
-    v = run_verify(model, arch, target, list(images) or None, samples, interpreter, reference,
+    if boards.is_micro(target):
+        sys.exit(commands.verify(model, target, arch, interpreter, list(images) or None, samples, as_json, click.echo,
+                                 log=lambda msg: click.echo(msg, err=True)))
+    v = run_verify(model, arch, target, list(images) or None, samples or 32, interpreter, reference,
                    log=lambda msg: click.echo(msg, err=True))
     click.echo(json.dumps(v.to_dict(), indent=2) if as_json else v.line())
     sys.exit(0 if v.ok else 1)

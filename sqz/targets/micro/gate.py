@@ -79,9 +79,9 @@ def io_bytes(content: bytes) -> int:
     return total
 
 
-def check(path: Path, target: str) -> MicroVerdict:
-    """One verdict for `path` on the microcontroller `target`."""
-    profile = boards.get(target)
+def check(path: Path, target: str | boards.MicroProfile) -> MicroVerdict:
+    """One verdict for `path` on the microcontroller `target` (a name or a profile)."""
+    profile = target if isinstance(target, boards.MicroProfile) else boards.get(target)
     kind = model_kind(Path(path))
     if kind == "onnx":
         raise ModelFileError(f"{path}: TFLite Micro runs .tflite files; give the full-int8 model")
