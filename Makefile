@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,micro,dev
 APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi
 
-.PHONY: all setup system venv export test gate verify-arm bench tradeoff readme default-model clean
+.PHONY: all setup system venv export test gate verify-arm verify-micro bench tradeoff readme default-model clean
 
 all: setup export
 
@@ -39,6 +39,12 @@ gate: export
 verify-arm: export
 	$(BIN)/sqz verify exports/default --arch aarch64
 	$(BIN)/sqz verify exports/default --arch armv7l
+
+# The exported default model in TensorFlow Lite Micro, bit-identical to the reference kernels, and its
+# flash / RAM gate on the Arduino Nano 33 BLE Sense.
+verify-micro: export
+	$(BIN)/sqz verify exports/default --target nano33ble
+	$(BIN)/sqz check exports/default/model_int8.tflite --target nano33ble
 
 # Latency, size, accuracy and export time of every artifact, side by side, plus litert-torch as a peer
 # (own venv in bench/.venv-litert-torch); writes docs/bench/ and the README's Performance block.
