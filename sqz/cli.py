@@ -120,11 +120,14 @@ def _export_options(fn):
 def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
+    from sqz.errors import InputError
     from sqz.targets.micro.boards import lookup
 
     writable(out, "--out")
     log = (lambda msg: click.echo(msg, err=True))
     profile = lookup(target) if target else None
+    if getattr(profile, "interpreter", "") == "tflite-micro" and not int8:
+        raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget = budget or (profile.budget if profile else "0.5MB")
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data,
                  metric=profile.metric if profile else "file", target=profile.name if profile else None,
