@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
@@ -19,7 +20,7 @@ def export(work: Path, tflite: dict[str, Path], target: str, rep: dict) -> list[
     if "int8" not in tflite:
         raise InputError(f"target {target} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     path = tflite["int8"]
-    verdict = gate.check(path, target)
+    verdict = dataclasses.replace(gate.check(path, target), path=path.name)
     if verdict.refused:
         raise ModelFileError(f"{path.name}: {verdict.refused}")
     content = path.read_bytes()

@@ -42,6 +42,7 @@ def test_files_carry_length_labels_quantisation_and_exact_ops(micro_files):
     assert added == [modelinfo.resolver_methods()[op] for op in ops] and len(set(added)) == len(added)
     assert f"MicroMutableOpResolver<kNumOps>" in ops_h and f"kNumOps = {len(ops)};" in ops_h
     assert rep["micro"]["arena"]["host_smallest"] > 0
+    assert rep["micro"]["verdict"]["path"] == "model_int8.tflite" and str(work) not in json.dumps(rep["micro"])
 
 
 def test_array_round_trips_to_the_model_bytes(micro_files):
