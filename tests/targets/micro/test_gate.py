@@ -18,6 +18,8 @@ def test_real_int8_model_fits_the_nano_with_a_measured_arena(int8_model):
     assert 10_000 < v.host_arena < v.arena == boards.board_arena(v.host_arena)
     assert v.io_bytes == 32 * 32 * 1 + 10
     assert all(line.startswith("PASS") for line in v.lines())
+    packed = gate.check(int8_model.with_name("model_int8.tflite.xz"), "nano33ble")
+    assert (packed.flash_bytes, packed.host_arena, packed.fits) == (v.flash_bytes, v.host_arena, True)
 
 
 def test_ram_over_budget_names_ram_and_by_how_much(int8_model):
