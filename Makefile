@@ -2,10 +2,10 @@
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
-EXTRAS  ?= train,export,board,dev
-APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static
+EXTRAS  ?= train,export,board,micro,dev
+APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi
 
-.PHONY: all setup system venv export test test-fast gate verify-arm bench tradeoff readme default-model clean
+.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench tradeoff readme default-model clean
 
 all: setup export
 
@@ -13,7 +13,8 @@ setup: system $(BIN)/.installed
 
 # Debian packages, each installed only when missing: Fashion-MNIST (IDX files in
 # /usr/share/datasets/fashion-mnist), an OpenSSH server and client (sqz deploy and its tests) and
-# qemu user-mode (sqz verify on aarch64 / armv7l).
+# qemu user-mode (sqz verify on aarch64 / armv7l) and the Arm bare-metal compiler (the build proof of
+# the microcontroller C array).
 system:
 	@SQZ_APT="$(APT_PACKAGES)" sh tools/system-packages.sh
 
@@ -42,6 +43,12 @@ gate: export
 verify-arm: export
 	$(BIN)/sqz verify exports/default --arch aarch64
 	$(BIN)/sqz verify exports/default --arch armv7l
+
+# The exported default model in TensorFlow Lite Micro, bit-identical to the reference kernels, and its
+# flash / RAM gate on the Arduino Nano 33 BLE Sense.
+verify-micro: export
+	$(BIN)/sqz verify exports/default --target nano33ble
+	$(BIN)/sqz check exports/default/model_int8.tflite --target nano33ble
 
 # Latency, size, accuracy and export time of every artifact, side by side, plus litert-torch as a peer
 # (own venv in bench/.venv-litert-torch); writes docs/bench/ and the README's Performance block.

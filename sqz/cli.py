@@ -126,10 +126,14 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
                 verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
-    from sqz.targets.profiles import gate_settings
+    from sqz.errors import InputError
+    from sqz.targets.profiles import gate_settings, lookup
 
     writable(out, "--out")
     log = (lambda msg: click.echo(msg, err=True))
+    profile = lookup(target) if target else None
+    if getattr(profile, "interpreter", "") == "tflite-micro" and not int8:
+        raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget, metric, target = gate_settings(target, budget)
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose)
@@ -138,8 +142,8 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
     else:
         click.echo(table(rep))
         packed = [a["packed"]["file"] for a in rep["artifacts"].values() if "packed" in a]
-        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed +
-                                                  ["manifest.json", "report.json", "report.md"]))
+        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed + rep.get("micro", {}).get(
+            "files", []) + ["manifest.json", "report.json", "report.md"]))
 
 
 @main.command("export")
@@ -188,8 +192,11 @@ def compress(checkpoint, out, sparsity, share_bits, epochs, data) -> None:
 def check(artifacts, budget, metric, target, as_json) -> None:
     """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
     from sqz.gate import as_json as verdict_json, check as run_check
+    from sqz.targets.micro import boards, commands
     from sqz.targets.profiles import gate_settings
 
+    if boards.is_micro(target):
+        sys.exit(commands.check(list(artifacts), target, budget, metric, as_json, click.echo))
     budget, metric, _ = gate_settings(target, budget, metric)
     verdicts = run_check(list(artifacts), budget=budget, metric=metric)
     if as_json:
@@ -245,14 +252,15 @@ def bench_cmd(model, images, threads, runs, warmup, interpreter, as_json) -> Non
 @click.option("--json", "as_json", is_flag=True)
 @friendly
 def targets(as_json) -> None:
-    """List the board profiles: arch, interpreter, threads, size budget, published SqueezeNet latency."""
+    """List the board profiles: Linux boards (arch, interpreter, budget, latency) and microcontrollers (flash, SRAM)."""
+    from sqz.targets.micro import boards
     from sqz.targets.profiles import latency_source, profiles, table
 
     if as_json:
-        click.echo(json.dumps({"latency_source": latency_source(),
-                               "targets": [p.to_dict() for p in profiles()]}, indent=2))
+        click.echo(json.dumps({"latency_source": latency_source(), "targets": [p.to_dict() for p in profiles()],
+                               "micro_targets": [p.to_dict() for p in boards.profiles()]}, indent=2))
     else:
-        click.echo(table(profiles()))
+        click.echo(table(profiles()) + "\n\n" + boards.table())
 
 
 @main.command()
@@ -260,7 +268,8 @@ def targets(as_json) -> None:
 @click.option("--arch", type=click.Choice(["aarch64", "armv7l"]), default=None, help="emulated architecture")
 @click.option("--target", default=None, help="board profile (see `sqz targets`): arch, qemu CPU, interpreter, threads")
 @click.option("--images", multiple=True, type=click.Path(path_type=Path), help="images to compare on (default: Fashion-MNIST test)")
-@click.option("--samples", default=32, show_default=True, type=click.IntRange(1, 10000), help="Fashion-MNIST test images")
+@click.option("--samples", default=None, type=click.IntRange(1, 10000),
+              help="Fashion-MNIST test images [default: 32; micro targets: as many as the export evaluated]")
 @click.option("--interpreter", default=None, type=click.Choice(["ai-edge-litert", "tflite-runtime"]),
               help="default: the target's")
 @click.option("--reference/--no-reference", default=True, show_default=True,
@@ -269,9 +278,13 @@ def targets(as_json) -> None:
 @friendly
 def verify(model, arch, target, images, samples, interpreter, reference, as_json) -> None:
     """Run MODEL under qemu with real ARM Python and wheels; compare with this machine (exit 1 on a mismatch)."""
+    from sqz.targets.micro import boards, commands
     from sqz.targets.verify import verify as run_verify
 
-    v = run_verify(model, arch, target, list(images) or None, samples, interpreter, reference,
+    if boards.is_micro(target):
+        sys.exit(commands.verify(model, target, arch, interpreter, list(images) or None, samples, as_json, click.echo,
+                                 log=lambda msg: click.echo(msg, err=True)))
+    v = run_verify(model, arch, target, list(images) or None, samples or 32, interpreter, reference,
                    log=lambda msg: click.echo(msg, err=True))
     click.echo(json.dumps(v.to_dict(), indent=2) if as_json else v.line())
     sys.exit(0 if v.ok else 1)

@@ -16,8 +16,8 @@ ALLOWED = {
     "gate": {"shared", "runtime"},
     "train": {"shared", "runtime"},
     "quantize": {"shared", "runtime", "train"},
-    "export": {"shared", "runtime", "gate", "train", "quantize"},
     "targets": {"shared", "runtime", "gate"},
+    "export": {"shared", "runtime", "gate", "train", "quantize", "targets"},
     "cli": {"shared", "runtime", "gate", "train", "quantize", "export", "targets"},
 }
 SHARED = {"sqz", "sqz.errors", "sqz.files"}

@@ -18,7 +18,7 @@ import torch
 
 from sqz import __version__
 from sqz.errors import InputError
-from sqz.export import report as report_mod
+from sqz.export import micro, report as report_mod
 from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
@@ -154,18 +154,19 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             info = pack_artifact(path)
             rep["artifacts"][path.name]["packed"] = info
             packed_files.append(info["file"])
+        micro_files = micro.export(work, tfl, target, rep) if micro.applies(target) else []
         rep["timings_s"] = timings
         rep["gate"] = _gate(rep["artifacts"], limit, metric, target)
         man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
                "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
                "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io", "packed")
                                  if k in a} for n, a in rep["artifacts"].items()},
-               "versions": _versions()}
+               "versions": _versions(), **({"micro": rep["micro"]} if micro_files else {})}
         write_text(work / manifest.MANIFEST, json.dumps(man, indent=2))
         write_text(work / "report.json", report_mod.dumps(rep))
         write_text(work / "report.md", report_mod.markdown(rep))
         with _signals_held():
-            for name in list(files) + packed_files + [manifest.MANIFEST, "report.json", "report.md"]:
+            for name in list(files) + packed_files + micro_files + [manifest.MANIFEST, "report.json", "report.md"]:
                 os.replace(work / name, Path(out) / name)
     rep["out"] = str(out)
     return rep

@@ -39,7 +39,14 @@ def table(report: dict) -> str:
     text = [line(HEADER), line(["-" * w for w in widths])] + [line(r) for r in body]
     text.append("")
     text += verdict_lines(report)
+    text += micro_lines(report)
     return "\n".join(text)
+
+
+def micro_lines(report: dict) -> list[str]:
+    from sqz.export.micro import markdown_lines
+
+    return markdown_lines(report)
 
 
 def verdict_lines(report: dict) -> list[str]:
@@ -67,6 +74,7 @@ def markdown(report: dict) -> str:
                f"{report['calibration_images']} training images. ONNX vs torch: max |Δlogit| "
                f"{p['max_abs_diff']:.2e}, top-1 agreement {_pct(p['top1_agreement'])}.", ""]
     md += ["- " + ln for ln in verdict_lines(report)]
+    md += micro_lines(report)
     d = report.get("dead_taps") or {}
     if d.get("fires"):
         md += ["", f"Dead taps removed in fire {', '.join(map(str, d['fires']))}: "

@@ -63,10 +63,25 @@ def get(name: str) -> Profile:
     raise InputError(f"unknown target {name!r}; choose one of {choices} (see `sqz targets`)")
 
 
+def lookup(name: str):
+    """A Linux or a microcontroller profile by name; the error lists both kinds."""
+    from sqz.targets.micro import boards
+
+    if boards.is_micro(name):
+        return boards.get(name)
+    try:
+        return get(name)
+    except InputError as exc:
+        if "unknown target" not in str(exc):
+            raise
+        choices = ", ".join([p.name for p in profiles()] + [p.name for p in boards.profiles()])
+        raise InputError(f"unknown target {name!r}; choose one of {choices} (see `sqz targets`)") from None
+
+
 def gate_settings(target: str | None, budget: str | None = None,
                   metric: str | None = None) -> tuple[str, str, str | None]:
     """(budget, metric, target name) for the gate: given values win, then the target's profile, then the defaults."""
-    profile = get(target) if target else None
+    profile = lookup(target) if target else None
     budget = budget or (profile.budget if profile else DEFAULT_BUDGET)
     metric = metric or (profile.metric if profile else DEFAULT_METRIC)
     return budget, metric, profile.name if profile else None

@@ -1,0 +1,1 @@
+"""Microcontroller targets: TensorFlow Lite Micro board profiles, arena measurement, gate and verification."""
