@@ -49,7 +49,7 @@ def child(cmd: list[str], out: Path) -> None:
         sys.stderr = open(2, "w", closefd=False)
         try:
             if cmd[0] == "checkpoint":
-                from sqz.cli import friendly
+                from sqz.cli.base import friendly
                 from sqz.train.checkpoint import load
 
                 friendly(lambda: load(Path(cmd[1])))()

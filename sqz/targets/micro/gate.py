@@ -9,7 +9,7 @@ import numpy as np
 
 from sqz.errors import ModelFileError
 from sqz.runtime import packed
-from sqz.gate import model_kind
+from sqz.gate.verdict import model_kind
 from sqz.targets.micro import boards, modelinfo, tflm
 
 ALIGN = 16

@@ -1,0 +1,5 @@
+"""`python -m sqz.cli`."""
+
+from sqz.cli import main
+
+main()

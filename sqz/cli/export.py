@@ -1,0 +1,72 @@
+"""`sqz export` and `sqz-export`: a thin layer over sqz.export.pipeline.export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sqz.cli.base import Command, friendly, positive, writable
+
+
+def _export_options(fn):
+    opts = [
+        click.argument("checkpoint", required=False, type=click.Path(path_type=Path)),
+        click.option("--int8/--no-int8", default=False, help="also write the full-integer int8 TFLite"),
+        click.option("--out", default="exports/default", show_default=True, type=click.Path(path_type=Path)),
+        click.option("--calib", default=500, show_default=True, type=positive(),
+                     help="training images used to calibrate int8"),
+        click.option("--budget", default=None, help="size budget for the verdict [default: the target's, else 0.5MB]"),
+        click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric"),
+        click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
+        click.option("--eval-limit", default=0, type=click.IntRange(min=0),
+                     help="evaluate on only this many test images (0: all)"),
+        click.option("--keep-dead-taps", is_flag=True,
+                     help="keep 3x3 taps that only ever see padding (default: replace them by their centre tap)"),
+        click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
+        click.option("--verbose", is_flag=True, help="show onnx2tf's and TensorFlow's own output (stderr)"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json,
+                verbose) -> None:
+    from sqz.export.pipeline import export
+    from sqz.export.report import table
+    from sqz.errors import InputError
+    from sqz.targets.profiles import gate_settings, lookup
+
+    writable(out, "--out")
+    log = (lambda msg: click.echo(msg, err=True))
+    profile = lookup(target) if target else None
+    if getattr(profile, "interpreter", "") == "tflite-micro" and not int8:
+        raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
+    budget, metric, target = gate_settings(target, budget)
+    rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
+                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+    else:
+        click.echo(table(rep))
+        packed = [a["packed"]["file"] for a in rep["artifacts"].values() if "packed" in a]
+        click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed + rep.get("micro", {}).get(
+            "files", []) + ["manifest.json", "report.json", "report.md"]))
+
+
+@click.command("export")
+@_export_options
+@friendly
+def export_cmd(**kw) -> None:
+    """Export CHECKPOINT (default: the bundled Fashion-MNIST model) to ONNX and TFLite, with a report."""
+    _run_export(**kw)
+
+
+@click.command("sqz-export", cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
+@_export_options
+@friendly
+def export_main(**kw) -> None:
+    """Export CHECKPOINT (default: the bundled Fashion-MNIST model) to ONNX and TFLite, with a report."""
+    _run_export(**kw)
