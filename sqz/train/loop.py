@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -18,11 +18,11 @@ from tqdm import tqdm
 from sqz import __version__
 from sqz.errors import InputError
 from sqz.files import atomic_write
-from sqz.train import checkpoint, distributed, history, stream
+from sqz.train import checkpoint, distributed, history, pretrained, stream
 from sqz.train.augment import random_crop, random_flip
 from sqz.train.data import Dataset, load
 from sqz.train.memory import MemorySource, to_tensor
-from sqz.train.model import ArchConfig, build
+from sqz.train.model import ArchConfig
 
 __all__ = ["TrainConfig", "train", "evaluate", "to_tensor"]
 ARTIFACTS = ("last.pt", "model.pt", "metrics.json", "history.csv", "history.json", "curves.png")
@@ -41,7 +41,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
-    batch_norm: bool = True
+    batch_norm: bool | None = None
     crop_pad: int = 2
     flip: bool = True
     val_fraction: float = 1 / 12
@@ -53,6 +53,8 @@ class TrainConfig:
     precision: str = "auto"
     workers: int = -1
     tensorboard: bool = False
+    init: str = ""
+    freeze_features: bool = False
 
 
 @torch.no_grad()
@@ -132,9 +134,11 @@ def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context)
         if cfg.workers < -1:
             raise InputError(f"--workers {cfg.workers}: give 0 (decode in the training process) or more")
         workers = cfg.workers if cfg.workers >= 0 else stream.default_workers(ctx.world)
-        return stream.FolderSource(stream.index(Path(cfg.data), seed=cfg.seed), cfg.seed, cfg.val_fraction,
+        folder = pretrained.adapt(stream.index(Path(cfg.data), seed=cfg.seed), cfg.init)
+        return stream.FolderSource(folder, cfg.seed, cfg.val_fraction,
                                    cfg.limit, workers, flip=cfg.flip, pin_memory=ctx.device.type == "cuda")
-    return MemorySource(dataset or load(cfg.data, seed=cfg.seed), cfg.seed, cfg.val_fraction, cfg.limit)
+    data = pretrained.adapt(dataset or load(cfg.data, seed=cfg.seed), cfg.init)
+    return MemorySource(data, cfg.seed, cfg.val_fraction, cfg.limit)
 
 
 def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
@@ -145,6 +149,7 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     DistributedDataParallel and only rank 0 writes files or prints. `stop_after` ends the run after
     that many epochs as an interruption would (tests use it).
     """
+    cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
     if cfg.batch_norm and cfg.batch_size < 2:
@@ -176,7 +181,8 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
 
     arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
                             batch_norm=cfg.batch_norm, **cfg.metaparameters)
-    net = build(arch).to(ctx.device)
+    net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features,
+                           tqdm.write if progress else None).to(ctx.device)
     if cuda:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
