@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sqz.errors import ModelFileError
+from sqz.errors import InputError, ModelFileError
 from sqz.runtime.preprocess import Preprocess
 from sqz.train.checkpoint import FORMAT
-from sqz.train.model import ArchConfig, Fire, SqueezeNet, build
+from sqz.train.model import METAPARAMETERS, ArchConfig, Fire, SqueezeNet, build
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -38,6 +38,7 @@ class Init:
     batch_norm: bool = False
     preprocess: Preprocess | None = None
     classes: tuple[str, ...] = ()
+    arch: str = ""
 
 
 def torchvision_names(version: str) -> list[str]:
@@ -107,8 +108,9 @@ def _from_checkpoint(path: Path, payload: dict) -> Init:
         pre = Preprocess.from_dict(payload["preprocess"])
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelFileError(f"--init {path}: checkpoint has an unreadable arch or preprocess ({exc})") from None
+    shape = ", ".join(f"{k}={getattr(arch, k)}" for k in METAPARAMETERS)
     return Init(str(path), "sqz", arch.version, dict(payload["state_dict"]), arch.batch_norm, pre,
-                tuple(payload["classes"]))
+                tuple(payload["classes"]), f"{arch.name} with {shape}, batch_norm={arch.batch_norm}")
 
 
 def resolve_batch_norm(requested: bool | None, init_path: str) -> bool:
@@ -164,6 +166,8 @@ def start(arch: ArchConfig, init_path: str, classes: tuple[str, ...], freeze_fea
     """A fresh model for `arch` with `init`'s weights copied in (the classifier only where the classes match)."""
     model = build(arch)
     init = load(init_path)
+    if freeze_features and init is None:
+        raise InputError("--freeze-features keeps pretrained features; give --init FILE too")
     if init is not None:
         if init.version != arch.version:
             raise ModelFileError(f"--init {init.path} holds SqueezeNet {init.version}, not {arch.version}; "
@@ -176,11 +180,12 @@ def start(arch: ArchConfig, init_path: str, classes: tuple[str, ...], freeze_fea
                 continue
             if name not in target:
                 raise ModelFileError(f"--init {init.path}: tensor {name} has no place in this model "
-                                     f"(batch norm or metaparameters differ); train with the file's architecture")
+                                     f"(batch norm or metaparameters differ); train with the file's "
+                                     f"architecture ({init.arch or 'published SqueezeNet ' + init.version})")
             if tuple(tensor.shape) != tuple(target[name].shape):
                 raise ModelFileError(f"--init {init.path}: {name} is {tuple(tensor.shape)} in the file but "
-                                     f"{tuple(target[name].shape)} in this model; use the file's metaparameters "
-                                     "and --arch")
+                                     f"{tuple(target[name].shape)} in this model; train with the file's "
+                                     f"architecture ({init.arch or 'published SqueezeNet ' + init.version})")
             target[name] = tensor
         model.load_state_dict(target)
         if log:

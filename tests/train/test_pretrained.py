@@ -157,3 +157,30 @@ def test_fire_positions_match_torchvisions_modules():
         assert tuple(i for i, m in enumerate(tv.features) if type(m).__name__ == "Fire") == positions
         ours = build(_arch(version))
         assert sum(isinstance(m, Fire) for m in ours.features) == len(positions)
+
+
+def test_training_from_torchvision_records_imagenet_input_and_a_linear_probe(tmp_path, small_dataset):
+    from sqz.train.loop import TrainConfig, train
+
+    tv = _torchvision_net("1.1")
+    path = _saved(tv, tmp_path)
+    record = train(TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, limit=64, init=path,
+                               freeze_features=True), dataset=small_dataset, progress=False)
+    model, payload = checkpoint.load(tmp_path / "run" / "model.pt")
+    pre = Preprocess.from_dict(payload["preprocess"])
+    assert pre.channels == 3 and pre.mean == pretrained.IMAGENET_MEAN and pre.std == pretrained.IMAGENET_STD
+    assert record["config"]["batch_norm"] is False and record["config"]["init"] == path
+    assert not model.cfg.batch_norm and model.cfg.in_channels == 3 and model.cfg.num_classes == 10
+    assert torch.equal(model.features[11].expand3x3[0].weight, tv.features[12].expand3x3.weight)
+    torch.manual_seed(0)  # the run's seed: its model before the first step
+    before = pretrained.start(model.cfg, path, small_dataset.classes)
+    assert not torch.equal(model.classifier[1].weight, before.classifier[1].weight)
+
+
+def test_freeze_features_without_init_is_refused(small_dataset, tmp_path):
+    from sqz.errors import InputError
+    from sqz.train.loop import TrainConfig, train
+
+    with pytest.raises(InputError, match="give --init FILE"):
+        train(TrainConfig(out=str(tmp_path / "run"), epochs=1, limit=32, freeze_features=True),
+              dataset=small_dataset, progress=False)
