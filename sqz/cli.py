@@ -81,6 +81,13 @@ def main() -> None:
               help="squeeze ratio: squeeze filters / expand filters [paper: 0.125]")
 @click.option("--freq", type=click.IntRange(1, 8), default=None,
               help="fire modules between increments of the expand filters [paper: 2]")
+@click.option("--size", type=click.IntRange(24, 1024), default=None,
+              help="image folders: input side in pixels [default: the first image's longest side, at most 224]")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None,
+              help="image folders: 1 (grey) or 3 (RGB) [default: as the first image]")
+@click.option("--resize", type=click.Choice(["crop", "squash", "pad"]), default="crop", show_default=True,
+              help="image folders: crop = shorter side to --size then centre crop; squash = stretch; "
+                   "pad = letterbox on black")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", default=0, type=int, help="use only this many training images (quick runs)")
 @click.option("--threads", default=0, type=int, help="torch CPU threads (0: torch's default)")
@@ -95,7 +102,7 @@ def main() -> None:
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
-          seed, limit, threads, out, resume, device, precision, workers, tensorboard) -> None:
+          size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard) -> None:
     """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
     import os
@@ -107,7 +114,8 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
                       precision=precision, workers=workers, tensorboard=tensorboard,
-                      init=str(init) if init else "", freeze_features=freeze_features,
+                      init=str(init) if init else "", freeze_features=freeze_features, size=size or 0,
+                      channels=int(channels or 0), resize=resize,
                       metaparameters=metaparameters(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq))
     record = run_training(cfg, resume=resume)
     if os.environ.get("RANK", "0") == "0":

@@ -25,6 +25,10 @@ class Preprocess:
     std: tuple[float, ...] = (0.3530,)
     resize: str = "squash"
 
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_MODES:
+            raise InputError(f"resize {self.resize!r}: use one of {', '.join(RESIZE_MODES)}")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)

@@ -188,7 +188,7 @@ def folder_layout(root: Path) -> tuple[tuple[str, ...], list[Path]]:
 
 
 def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
-                      test_fraction: float = 0.15, seed: int = 0) -> Dataset:
+                      test_fraction: float = 0.15, seed: int = 0, resize: str = "crop") -> Dataset:
     """One sub-folder per class (or train/ and test/ with those inside); unreadable images are skipped."""
     classes, split_dirs = folder_layout(root)
     files = {d.name: _list_images(d, classes) for d in (split_dirs or [root])}
@@ -197,7 +197,7 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
     channels = channels or probe_c
     side = size or min(side, 224)
     pre = Preprocess(size=side, content=side, channels=channels,
-                     mean=(0.5,) * channels, std=(0.25,) * channels)
+                     mean=(0.5,) * channels, std=(0.25,) * channels, resize=resize)
     loaded, skipped = {}, 0
     for key, items in files.items():
         xs, ys = [], []
@@ -227,7 +227,8 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
         ds = from_arrays(root.name, np.stack(xs), np.asarray(ys, np.int64), classes, test_fraction, seed)
         ds.skipped = skipped
     stats = _default_preprocess(ds.train.x)
-    ds.preprocess = Preprocess(size=side, content=side, channels=channels, mean=stats.mean, std=stats.std)
+    ds.preprocess = Preprocess(size=side, content=side, channels=channels, mean=stats.mean, std=stats.std,
+                               resize=resize)
     return ds
 
 
@@ -253,14 +254,18 @@ def _list_images(root: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]
     return out
 
 
-def load(spec: str, seed: int = 0) -> Dataset:
-    """`fashion-mnist`, a `.npz`, an IDX images file (labels beside it), or an image folder."""
+def load(spec: str, seed: int = 0, preprocess: Preprocess | None = None) -> Dataset:
+    """`fashion-mnist`, a `.npz`, an IDX images file (labels beside it), or an image folder (decoded at
+    `preprocess`'s size, channels and resize mode when given, as a checkpoint records them)."""
     if spec == "fashion-mnist":
         return fashion_mnist()
     path = Path(spec)
     if not path.exists():
         raise DatasetError(f"{spec}: no such dataset; use fashion-mnist, a .npz, IDX files or an image folder")
     if path.is_dir():
+        if preprocess is not None:
+            return load_image_folder(path, preprocess.content, preprocess.channels, seed=seed,
+                                     resize=preprocess.resize)
         return load_image_folder(path, seed=seed)
     if path.suffix == ".npz":
         return load_npz(path, seed=seed)

@@ -55,6 +55,9 @@ class TrainConfig:
     tensorboard: bool = False
     init: str = ""
     freeze_features: bool = False
+    size: int = 0
+    channels: int = 0
+    resize: str = "crop"
 
 
 @torch.no_grad()
@@ -134,9 +137,12 @@ def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context)
         if cfg.workers < -1:
             raise InputError(f"--workers {cfg.workers}: give 0 (decode in the training process) or more")
         workers = cfg.workers if cfg.workers >= 0 else stream.default_workers(ctx.world)
-        folder = pretrained.adapt(stream.index(Path(cfg.data), seed=cfg.seed), cfg.init)
+        folder = stream.index(Path(cfg.data), cfg.seed, size=cfg.size, channels=cfg.channels, resize=cfg.resize)
+        folder = pretrained.adapt(folder, cfg.init)
         return stream.FolderSource(folder, cfg.seed, cfg.val_fraction,
                                    cfg.limit, workers, flip=cfg.flip, pin_memory=ctx.device.type == "cuda")
+    if cfg.size or cfg.channels:
+        raise InputError(f"--size and --channels apply to image folders; {cfg.data} holds images of a fixed size")
     data = pretrained.adapt(dataset or load(cfg.data, seed=cfg.seed), cfg.init)
     return MemorySource(data, cfg.seed, cfg.val_fraction, cfg.limit)
 

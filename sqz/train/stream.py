@@ -35,7 +35,8 @@ class Folder:
     test: list[tuple[str, int]]
 
 
-def index(root: Path, seed: int = 0, test_fraction: float = 0.15) -> Folder:
+def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int = 0, channels: int = 0,
+          resize: str = "crop") -> Folder:
     """List a class-per-sub-folder tree (or train/ and test/ holding such trees) and fix its preprocessing.
 
     The split matches `data.load_image_folder`; mean/std come from up to 1,000 decoded training images.
@@ -55,9 +56,9 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15) -> Folder:
     empty = sorted({classes[i] for i in range(len(classes))} - {classes[lbl] for _, lbl in train})
     if empty:
         raise DatasetError(f"{root}: class folder(s) with no training images: {', '.join(empty)}")
-    side, channels = _probe(train + test)
-    side = min(side, 224)
-    pre = Preprocess(size=side, content=side, channels=channels)
+    side, probed = _probe(train + test)
+    side, channels = size or min(side, 224), channels or probed
+    pre = Preprocess(size=side, content=side, channels=channels, resize=resize)
     sample = [train[i] for i in np.random.default_rng(seed).permutation(len(train))[:STATS_SAMPLE]]
     pixels = [x for x in (_try_decode(p, pre) for p, _ in sample) if x is not None]
     if not pixels:
@@ -65,7 +66,7 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15) -> Folder:
     scaled = np.stack(pixels).astype(np.float32) / 255.0
     mean = tuple(float(v) for v in scaled.mean(axis=(0, 1, 2)))
     std = tuple(max(1e-3, float(v)) for v in scaled.std(axis=(0, 1, 2)))
-    pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std)
+    pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std, resize=resize)
     return Folder(root.name, classes, pre, [(str(p), y) for p, y in train], [(str(p), y) for p, y in test])
 
 
