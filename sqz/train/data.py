@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import warnings
@@ -257,16 +258,35 @@ def _list_images(root: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]
 def load(spec: str, seed: int = 0, preprocess: Preprocess | None = None) -> Dataset:
     """`fashion-mnist`, a `.npz`, an IDX images file (labels beside it), or an image folder (decoded at
     `preprocess`'s size, channels and resize mode when given, as a checkpoint records them)."""
-    if spec == "fashion-mnist":
-        return fashion_mnist()
     path = Path(spec)
-    if not path.exists():
+    if spec != "fashion-mnist" and not path.exists():
         raise DatasetError(f"{spec}: no such dataset; use fashion-mnist, a .npz, IDX files or an image folder")
-    if path.is_dir():
+    if spec != "fashion-mnist" and path.is_dir():
         if preprocess is not None:
             return load_image_folder(path, preprocess.content, preprocess.channels, seed=seed,
                                      resize=preprocess.resize)
         return load_image_folder(path, seed=seed)
+    ds = fashion_mnist() if spec == "fashion-mnist" else _load_arrays(path, spec, seed)
+    return ds if preprocess is None else with_channels(ds, preprocess.channels)
+
+
+def with_channels(ds: Dataset, channels: int) -> Dataset:
+    """`ds` with its pixels as `channels` (grey repeated to RGB, RGB to grey by PIL's weights)."""
+    if ds.preprocess.channels == channels:
+        return ds
+
+    def convert(x: np.ndarray) -> np.ndarray:
+        if channels == 3:
+            return np.repeat(x, 3, axis=-1)
+        grey = x.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None]
+
+    return dataclasses.replace(ds, train=Split(convert(ds.train.x), ds.train.y),
+                               test=Split(convert(ds.test.x), ds.test.y),
+                               preprocess=dataclasses.replace(ds.preprocess, channels=channels))
+
+
+def _load_arrays(path: Path, spec: str, seed: int) -> Dataset:
     if path.suffix == ".npz":
         return load_npz(path, seed=seed)
     if "idx3" in path.name:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from sqz.errors import InputError, ModelFileError
 from sqz.runtime.preprocess import Preprocess
 from sqz.train.checkpoint import FORMAT
+from sqz.train.data import Dataset, with_channels
 from sqz.train.model import METAPARAMETERS, ArchConfig, Fire, SqueezeNet, build
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -136,19 +136,9 @@ def adapt(data, init_path: str):
     if init is None:
         return data
     pre = input_preprocess(data.preprocess, init)
-    data = dataclasses.replace(data, preprocess=pre)
-    for name in ("train", "test"):
-        split = getattr(data, name)
-        if hasattr(split, "x") and split.x.shape[-1] != pre.channels:
-            setattr(data, name, dataclasses.replace(split, x=_convert(split.x, pre.channels)))
-    return data
-
-
-def _convert(x: np.ndarray, channels: int) -> np.ndarray:
-    if channels == 3:
-        return np.repeat(x, 3, axis=-1)
-    grey = x.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
-    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None]
+    if isinstance(data, Dataset):
+        data = with_channels(data, pre.channels)
+    return dataclasses.replace(data, preprocess=pre)
 
 
 def sqz_names(model: SqueezeNet) -> dict[str, str]:

@@ -51,3 +51,13 @@ def test_size_on_fixed_size_arrays_is_refused(tmp_path, small_dataset):
         train(TrainConfig(out=str(tmp_path / "run"), epochs=1, size=64), dataset=small_dataset, progress=False)
     with pytest.raises(InputError, match="use one of crop, squash, pad"):
         Preprocess(resize="zoom")
+
+
+def test_arrays_load_with_the_checkpoints_channels(tmp_path):
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 256, (20, 24, 24), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", x=grey, y=np.arange(20) % 2)
+    rgb = load(str(tmp_path / "d.npz"), preprocess=Preprocess(size=28, content=24, channels=3))
+    plain = load(str(tmp_path / "d.npz"))
+    assert rgb.preprocess.channels == 3 and rgb.train.x.shape[1:] == (24, 24, 3)
+    assert np.array_equal(rgb.train.x[..., 1], plain.train.x[..., 0])
