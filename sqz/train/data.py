@@ -262,25 +262,20 @@ def load(spec: str, seed: int = 0, preprocess: Preprocess | None = None) -> Data
     if spec != "fashion-mnist" and not path.exists():
         raise DatasetError(f"{spec}: no such dataset; use fashion-mnist, a .npz, IDX files or an image folder")
     if spec != "fashion-mnist" and path.is_dir():
-        if preprocess is not None:
-            return load_image_folder(path, preprocess.content, preprocess.channels, seed=seed,
-                                     resize=preprocess.resize)
-        return load_image_folder(path, seed=seed)
+        if preprocess is None:
+            return load_image_folder(path, seed=seed)
+        return load_image_folder(path, preprocess.content, preprocess.channels, seed=seed, resize=preprocess.resize)
     ds = fashion_mnist() if spec == "fashion-mnist" else _load_arrays(path, spec, seed)
     return ds if preprocess is None else with_channels(ds, preprocess.channels)
 
 
 def with_channels(ds: Dataset, channels: int) -> Dataset:
-    """`ds` with its pixels as `channels` (grey repeated to RGB, RGB to grey by PIL's weights)."""
+    """`ds` with its pixels as `channels`: grey repeated to RGB, RGB to grey by PIL's weights."""
     if ds.preprocess.channels == channels:
         return ds
-
-    def convert(x: np.ndarray) -> np.ndarray:
-        if channels == 3:
-            return np.repeat(x, 3, axis=-1)
-        grey = x.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
-        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None]
-
+    luma = np.asarray([0.299, 0.587, 0.114], np.float32)
+    convert = ((lambda x: np.repeat(x, 3, axis=-1)) if channels == 3 else
+               (lambda x: np.clip(np.rint(x.astype(np.float32) @ luma), 0, 255).astype(np.uint8)[..., None]))
     return dataclasses.replace(ds, train=Split(convert(ds.train.x), ds.train.y),
                                test=Split(convert(ds.test.x), ds.test.y),
                                preprocess=dataclasses.replace(ds.preprocess, channels=channels))
