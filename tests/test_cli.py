@@ -64,3 +64,37 @@ def test_export_takes_budget_and_metric_from_a_target(tiny_run, tmp_path):
     assert "target rpi-zero2w" in r.stdout
     r = _run("export", str(tiny_run / "model.pt"), "--target", "rpi-zero", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "ARMv6" in r.stderr
+
+
+def test_train_takes_the_papers_metaparameters(tmp_path):
+    """--base-e/--incr-e/--pct3x3/--sr/--freq reach the built model's channel counts and the checkpoint."""
+    import numpy as np
+    import torch
+
+    from sqz.train import checkpoint
+    from sqz.train.model import Fire
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (80, 16, 16), dtype=np.uint8), y=np.arange(80) % 2)
+    out = tmp_path / "run"
+    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "16", "--out", str(out),
+             "--base-e", "96", "--incr-e", "32", "--pct3x3", "0.25", "--sr", "0.25", "--freq", "4")
+    assert r.returncode == 0, r.stderr[-2000:]
+    model, payload = checkpoint.load(out / "model.pt")
+    assert payload["record"]["config"]["metaparameters"] == {"base_e": 96, "incr_e": 32, "pct3x3": 0.25,
+                                                             "sr": 0.25, "freq": 4}
+    fires = [m for m in model.features if isinstance(m, Fire)]
+    widths = [(f.squeeze[0].out_channels, f.expand1x1[0].out_channels, f.expand3x3[0].out_channels) for f in fires]
+    assert widths == [(24, 72, 24)] * 4 + [(32, 96, 32)] * 4
+    assert model(torch.zeros(1, 1, 20, 20)).shape == (1, 2)
+    for bad in (["--pct3x3", "1.5"], ["--sr", "0"], ["--freq", "0"], ["--base-e", "-3"]):
+        r = _run("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "no"), *bad)
+        assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr
+    r = _run("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "no"), "--base-e", "1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "give a larger --base-e" in r.stderr
+
+
+def test_train_init_refuses_a_file_that_is_not_weights(tmp_path):
+    (tmp_path / "w.pth").write_text("hello")
+    r = _run("train", "--init", str(tmp_path / "w.pth"), "--out", str(tmp_path / "o"), "--epochs", "1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--init" in r.stderr and "not a readable" in r.stderr

@@ -17,8 +17,30 @@ from sqz.cli.base import friendly, positive, writable
 @click.option("--batch-size", default=128, show_default=True, type=positive())
 @click.option("--lr", default=2e-3, show_default=True, type=positive(float),
               help="one-cycle peak learning rate (AdamW)")
-@click.option("--batch-norm/--no-batch-norm", default=True, show_default=True,
-              help="BatchNorm while training; folded into the convolutions at export")
+@click.option("--batch-norm/--no-batch-norm", default=None,
+              help="BatchNorm while training, folded into the convolutions at export [default: on; off from "
+                   "torchvision weights, as in the file from an sqz checkpoint]")
+@click.option("--init", "init", default=None, type=click.Path(path_type=Path),
+              help="start from weights: torchvision's squeezenet1_0/1_1 .pth (downloaded yourself) or an sqz "
+                   "model.pt; switches to ImageNet mean/std and 3 channels for torchvision's")
+@click.option("--freeze-features", is_flag=True, help="with --init: train only the classifier (linear probe)")
+@click.option("--base-e", type=click.IntRange(1, 4096), default=None,
+              help="expand filters of the first fire module [paper: 128]")
+@click.option("--incr-e", type=click.IntRange(0, 4096), default=None,
+              help="expand filters added every --freq fire modules [paper: 128]")
+@click.option("--pct3x3", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="share of 3x3 expand filters [paper: 0.5]")
+@click.option("--sr", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="squeeze ratio: squeeze filters / expand filters [paper: 0.125]")
+@click.option("--freq", type=click.IntRange(1, 8), default=None,
+              help="fire modules between increments of the expand filters [paper: 2]")
+@click.option("--size", type=click.IntRange(24, 1024), default=None,
+              help="image folders: input side in pixels [default: the first image's longest side, at most 224]")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None,
+              help="image folders: 1 (grey) or 3 (RGB) [default: as the first image]")
+@click.option("--resize", type=click.Choice(["crop", "squash", "pad"]), default="crop", show_default=True,
+              help="image folders: crop = shorter side to --size then centre crop; squash = stretch; "
+                   "pad = letterbox on black")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--limit", default=0, type=click.IntRange(min=0), help="use only this many training images (quick runs)")
 @click.option("--threads", default=0, type=click.IntRange(min=0), help="torch CPU threads (0: torch's default)")
@@ -33,18 +55,22 @@ from sqz.cli.base import friendly, positive, writable
               help="image-folder decode workers per process (-1: automatic)")
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
 @friendly
-def train(data, arch, epochs, batch_size, lr, batch_norm, seed, limit, threads, out, resume, device, precision,
-          workers, tensorboard) -> None:
+def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
+          size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard) -> None:
     """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
     import os
 
     from sqz.train.loop import TrainConfig, train as run_training
+    from sqz.train.model import metaparameters
 
     writable(out, "--out")
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
-                      precision=precision, workers=workers, tensorboard=tensorboard)
+                      precision=precision, workers=workers, tensorboard=tensorboard,
+                      init=str(init) if init else "", freeze_features=freeze_features, size=size or 0,
+                      channels=int(channels or 0), resize=resize,
+                      metaparameters=metaparameters(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq))
     record = run_training(cfg, resume=resume)
     if os.environ.get("RANK", "0") == "0":
         click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "

@@ -97,7 +97,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     pre = Preprocess.from_dict(payload["preprocess"])
     classes = list(payload["classes"])
     data_spec = data or payload.get("record", {}).get("config", {}).get("data", "fashion-mnist")
-    ds = load_data(data_spec, seed=payload.get("record", {}).get("config", {}).get("seed", 0))
+    ds = load_data(data_spec, seed=payload.get("record", {}).get("config", {}).get("seed", 0), preprocess=pre)
     if ds.preprocess.channels != pre.channels or len(ds.classes) != len(classes):
         raise InputError(f"--data {data_spec}: {len(ds.classes)} classes, {ds.preprocess.channels} channel(s) "
                          f"do not match the checkpoint ({len(classes)}, {pre.channels})")

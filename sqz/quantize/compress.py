@@ -24,7 +24,7 @@ def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, 
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
     cfg = payload.get("record", {}).get("config", {})
-    ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0))
+    ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0), preprocess=pre)
     train_split, _ = validation_split(ds.train, cfg.get("val_fraction", 1 / 12), cfg.get("seed", 0))
     if limit:
         train_split = train_split.take(torch.randperm(len(train_split), generator=torch.Generator()

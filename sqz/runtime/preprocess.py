@@ -9,16 +9,25 @@ import numpy as np
 
 from sqz.errors import InputError
 
+RESIZE_MODES = ("crop", "squash", "pad")
+
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize to `content`² (bilinear), zero-pad centred to `size`², scale to [0, 1], normalise."""
+    """Fit to `content`² (bilinear; `resize`: crop = shorter side to `content` then centre crop, squash =
+    stretch, pad = longer side to `content` then centred on black), zero-pad centred to `size`², scale to
+    [0, 1], normalise. Records without `resize` are squash, as sqz did before the field existed."""
 
     size: int = 32
     content: int = 28
     channels: int = 1
     mean: tuple[float, ...] = (0.2860,)
     std: tuple[float, ...] = (0.3530,)
+    resize: str = "squash"
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_MODES:
+            raise InputError(f"resize {self.resize!r}: use one of {', '.join(RESIZE_MODES)}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -27,8 +36,11 @@ class Preprocess:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Preprocess":
+        resize = str(d.get("resize", "squash"))
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"preprocess resize {resize!r} is not one of {', '.join(RESIZE_MODES)}")
         return cls(size=int(d["size"]), content=int(d["content"]), channels=int(d["channels"]),
-                   mean=tuple(float(v) for v in d["mean"]), std=tuple(float(v) for v in d["std"]))
+                   mean=tuple(float(v) for v in d["mean"]), std=tuple(float(v) for v in d["std"]), resize=resize)
 
 
 def open_image(path):
@@ -54,19 +66,36 @@ def upright(image):
 
 def decode(source, pre: Preprocess) -> np.ndarray:
     """An image path, PIL image or array → uint8 array (content, content, channels), EXIF orientation applied."""
-    from PIL import Image
-
     if isinstance(source, (str, Path)):
         image = open_image(source)
     elif isinstance(source, np.ndarray):
         image = _array_to_pil(source)
     else:
         image = upright(source)
-    image = _to_mode(image, pre.channels)
-    if image.size != (pre.content, pre.content):
-        image = image.resize((pre.content, pre.content), Image.BILINEAR)
+    image = _fit(_to_mode(image, pre.channels), pre.content, pre.resize)
     arr = np.asarray(image, dtype=np.uint8)
     return arr.reshape(pre.content, pre.content, pre.channels)
+
+
+def _fit(image, side: int, resize: str):
+    """`image` as side x side: stretched (squash), shorter side fitted and centre-cropped (crop), or longer
+    side fitted and centred on black (pad)."""
+    from PIL import Image
+
+    w, h = image.size
+    if (w, h) == (side, side):
+        return image
+    if resize == "squash" or w == h:
+        return image.resize((side, side), Image.BILINEAR)
+    scale = side / (min(w, h) if resize == "crop" else max(w, h))
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    image = image.resize((nw, nh), Image.BILINEAR)
+    if resize == "crop":
+        left, top = (nw - side) // 2, (nh - side) // 2
+        return image.crop((left, top, left + side, top + side))
+    canvas = Image.new(image.mode, (side, side))
+    canvas.paste(image, ((side - nw) // 2, (side - nh) // 2))
+    return canvas
 
 
 def _array_to_pil(a: np.ndarray):

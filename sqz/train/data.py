@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,10 +149,10 @@ def load_npz(path: Path, test_fraction: float = 0.15, seed: int = 0) -> Dataset:
 
 
 def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
-                      test_fraction: float = 0.15, seed: int = 0) -> Dataset:
+                      test_fraction: float = 0.15, seed: int = 0, resize: str = "crop") -> Dataset:
     """One sub-folder per class (or train/ and test/ with those inside), decoded into memory; the split and
     statistics are `folder.index`'s, and unreadable images are skipped."""
-    listed = folder.index(root, seed, test_fraction, size, channels)
+    listed = folder.index(root, seed, test_fraction, size, channels, resize)
     pre, skipped, splits = listed.preprocess, 0, []
     for items in (listed.train, listed.test):
         xs, ys = [], []
@@ -173,15 +174,33 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
     return Dataset(listed.name, splits[0], splits[1], listed.classes, pre, skipped)
 
 
-def load(spec: str, seed: int = 0) -> Dataset:
-    """`fashion-mnist`, a `.npz`, an IDX images file (labels beside it), or an image folder."""
-    if spec == "fashion-mnist":
-        return fashion_mnist()
+def load(spec: str, seed: int = 0, preprocess: Preprocess | None = None) -> Dataset:
+    """`fashion-mnist`, a `.npz`, an IDX images file (labels beside it), or an image folder (decoded at
+    `preprocess`'s size, channels and resize mode when given, as a checkpoint records them)."""
     path = Path(spec)
-    if not path.exists():
+    if spec != "fashion-mnist" and not path.exists():
         raise DatasetError(f"{spec}: no such dataset; use fashion-mnist, a .npz, IDX files or an image folder")
-    if path.is_dir():
-        return load_image_folder(path, seed=seed)
+    if spec != "fashion-mnist" and path.is_dir():
+        if preprocess is None:
+            return load_image_folder(path, seed=seed)
+        return load_image_folder(path, preprocess.content, preprocess.channels, seed=seed, resize=preprocess.resize)
+    ds = fashion_mnist() if spec == "fashion-mnist" else _load_arrays(path, spec, seed)
+    return ds if preprocess is None else with_channels(ds, preprocess.channels)
+
+
+def with_channels(ds: Dataset, channels: int) -> Dataset:
+    """`ds` with its pixels as `channels`: grey repeated to RGB, RGB to grey by PIL's weights."""
+    if ds.preprocess.channels == channels:
+        return ds
+    luma = np.asarray([0.299, 0.587, 0.114], np.float32)
+    convert = ((lambda x: np.repeat(x, 3, axis=-1)) if channels == 3 else
+               (lambda x: np.clip(np.rint(x.astype(np.float32) @ luma), 0, 255).astype(np.uint8)[..., None]))
+    return dataclasses.replace(ds, train=Split(convert(ds.train.x), ds.train.y),
+                               test=Split(convert(ds.test.x), ds.test.y),
+                               preprocess=dataclasses.replace(ds.preprocess, channels=channels))
+
+
+def _load_arrays(path: Path, spec: str, seed: int) -> Dataset:
     if path.suffix == ".npz":
         return load_npz(path, seed=seed)
     if "idx3" in path.name:

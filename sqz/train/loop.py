@@ -3,14 +3,14 @@ many under torchrun (DistributedDataParallel, `--batch-size` per process, the le
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from sqz.errors import InputError
-from sqz.train import distributed, folder, history, snapshot, stream
+from sqz.train import distributed, folder, history, pretrained, snapshot, stream
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
@@ -35,7 +35,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
-    batch_norm: bool = True
+    batch_norm: bool | None = None
     crop_pad: int = 2
     flip: bool = True
     val_fraction: float = 1 / 12
@@ -47,6 +47,11 @@ class TrainConfig:
     precision: str = "auto"
     workers: int = -1
     tensorboard: bool = False
+    init: str = ""
+    freeze_features: bool = False
+    size: int = 0
+    channels: int = 0
+    resize: str = "crop"
 
 
 def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context):
@@ -55,9 +60,13 @@ def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context)
         if cfg.workers < -1:
             raise InputError(f"--workers {cfg.workers}: give 0 (decode in the training process) or more")
         workers = cfg.workers if cfg.workers >= 0 else stream.default_workers(ctx.world)
-        return stream.FolderSource(folder.index(Path(cfg.data), seed=cfg.seed), cfg.seed, cfg.val_fraction,
+        listed = folder.index(Path(cfg.data), cfg.seed, size=cfg.size, channels=cfg.channels, resize=cfg.resize)
+        return stream.FolderSource(pretrained.adapt(listed, cfg.init), cfg.seed, cfg.val_fraction,
                                    cfg.limit, workers, flip=cfg.flip, pin_memory=ctx.device.type == "cuda")
-    return MemorySource(dataset or load(cfg.data, seed=cfg.seed), cfg.seed, cfg.val_fraction, cfg.limit)
+    if cfg.size or cfg.channels:
+        raise InputError(f"--size and --channels apply to image folders; {cfg.data} holds images of a fixed size")
+    data = pretrained.adapt(dataset or load(cfg.data, seed=cfg.seed), cfg.init)
+    return MemorySource(data, cfg.seed, cfg.val_fraction, cfg.limit)
 
 
 def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
@@ -68,6 +77,7 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     DistributedDataParallel and only rank 0 writes files or prints. `stop_after` ends the run after
     that many epochs as an interruption would (tests use it).
     """
+    cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
     if cfg.batch_norm and cfg.batch_size < 2:
@@ -93,7 +103,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     precision(cfg.precision, ctx)
     torch.manual_seed(cfg.seed)
     src = _source(cfg, dataset, ctx)
-    p = build_parts(cfg, ctx, src)
+    p = build_parts(cfg, ctx, src, tqdm.write if progress and ctx.main else None)
     start_epoch, rows, skipped = 0, [], set()
     if payload:
         start_epoch, rows, skipped = resume_run.restore(payload, p.net, p.opt, p.sched, p.scaler, p.gen, ctx)

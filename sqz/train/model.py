@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from sqz.errors import InputError
+
 VERSIONS = ("1.0", "1.1")
+METAPARAMETERS = ("base_e", "incr_e", "pct3x3", "sr", "freq")
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,27 @@ class ArchConfig:
         return self.version + ("-bypass" if self.bypass else "")
 
 
+def metaparameters(**given) -> dict:
+    """The paper's metaparameters that were given (not None), as `ArchConfig` fields."""
+    unknown = set(given) - set(METAPARAMETERS)
+    if unknown:
+        raise InputError(f"unknown metaparameter(s) {sorted(unknown)}; use {', '.join(METAPARAMETERS)}")
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def fire_widths(cfg: ArchConfig) -> list[tuple[int, int, int]]:
     """(squeeze, expand1x1, expand3x3) for the eight fire modules, from the paper's formula."""
+    if cfg.freq < 1 or cfg.base_e < 1 or cfg.incr_e < 0 or not 0 < cfg.sr <= 1:
+        raise InputError(f"metaparameters base_e={cfg.base_e}, incr_e={cfg.incr_e}, sr={cfg.sr}, freq={cfg.freq}: "
+                         "need base_e >= 1, incr_e >= 0, 0 < sr <= 1 and freq >= 1")
     widths = []
     for i in range(8):
         e = cfg.base_e + cfg.incr_e * (i // cfg.freq)
         e3 = int(round(e * cfg.pct3x3))
+        if e3 < 1 or e - e3 < 1:
+            raise InputError(f"metaparameters base_e={cfg.base_e}, pct3x3={cfg.pct3x3} leave fire module {i + 2} "
+                             f"with {e - e3} 1x1 and {e3} 3x3 expand filters; give a larger --base-e or a "
+                             "--pct3x3 nearer 0.5")
         widths.append((max(1, int(round(cfg.sr * e))), e - e3, e3))
     return widths
 

@@ -11,8 +11,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from sqz.errors import InputError
-from sqz.train import distributed
-from sqz.train.model import ArchConfig, build
+from sqz.train import distributed, pretrained
+from sqz.train.model import ArchConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -51,14 +51,15 @@ def precision(name: str, ctx: distributed.Context) -> torch.dtype | None:
     return torch.float16
 
 
-def build_parts(cfg, ctx: distributed.Context, src) -> Parts:
-    """Model, optimizer, schedule over `cfg.epochs` epochs, generator and loss for the source `src`."""
+def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
+    """Model (from `cfg.init` when given), optimizer, schedule over `cfg.epochs` epochs, generator and loss for
+    the source `src`; `log` takes the weight-mapping note."""
     amp = precision(cfg.precision, ctx)
     cuda = ctx.device.type == "cuda"
     pre = src.preprocess
     arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
                             batch_norm=cfg.batch_norm, **cfg.metaparameters)
-    net = build(arch).to(ctx.device)
+    net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features, log).to(ctx.device)
     if cuda:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from sqz.errors import InputError
 from sqz.train.model import ArchConfig, build, count_parameters, fire_widths
 
 
@@ -43,3 +44,18 @@ def test_unknown_arch_is_refused():
 def test_config_round_trips_through_a_dict():
     cfg = ArchConfig.named("1.0-bypass", num_classes=3, batch_norm=True, point_fires=(5, 6))
     assert ArchConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_metaparameters_given_on_the_cli_become_arch_fields():
+    from sqz.train.model import metaparameters
+
+    assert metaparameters(base_e=96, incr_e=None, pct3x3=0.25, sr=None, freq=None) == {"base_e": 96, "pct3x3": 0.25}
+    with pytest.raises(InputError, match="unknown metaparameter"):
+        metaparameters(width=3)
+
+
+@pytest.mark.parametrize("kw,match", [({"base_e": 1}, "fire module 2 with 1 1x1 and 0 3x3"),
+                                      ({"pct3x3": 0.999}, "0 1x1 and"), ({"freq": 0}, "freq >= 1")])
+def test_metaparameters_that_leave_no_filters_are_refused(kw, match):
+    with pytest.raises(InputError, match=match):
+        build(ArchConfig(**kw))
