@@ -135,11 +135,12 @@ def try_decode(path: str, pre: Preprocess) -> np.ndarray | None:
 
 
 def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | None = None,
-          channels: int | None = None) -> Folder:
+          channels: int | None = None, resize: str = "crop") -> Folder:
     """List a class-per-sub-folder tree (or train/ and test/ holding such trees) and fix its preprocessing.
 
     One pool is split by file, before anything is decoded, so an unreadable file never moves another
-    into or out of the test split. The side is min(224, the first image's longest side) unless given;
+    into or out of the test split. The side is min(224, the first image's longest side) unless given,
+    `resize` how each image is fitted to it (crop, squash, pad);
     mean/std come from up to 1,000 decoded training images.
     """
     root = Path(root)
@@ -165,13 +166,13 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | No
         raise DatasetError(f"{root}: class folder(s) with no training images: {', '.join(empty)}")
     side, probe_c = _probe(train + test)
     side, channels = size or min(side, 224), channels or probe_c
-    pre = Preprocess(size=side, content=side, channels=channels)
+    pre = Preprocess(size=side, content=side, channels=channels, resize=resize)
     sample = [train[i] for i in np.random.default_rng(seed).permutation(len(train))[:STATS_SAMPLE]]
     try:
         mean, std = channel_stats(x for x in (try_decode(p, pre) for p, _ in sample) if x is not None)
     except ValueError:
         raise DatasetError(f"{root}: none of {len(sample)} sampled training images is readable") from None
-    pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std)
+    pre = Preprocess(size=side, content=side, channels=channels, mean=mean, std=std, resize=resize)
     return Folder(root.name, classes, pre, train, test, root, val, lay.kind, final)
 
 
