@@ -1,4 +1,8 @@
-"""ONNX → TFLite float32 and full-integer int8 with onnx2tf, run isolated in a subprocess."""
+"""ONNX → TFLite float32 and full-integer int8 with onnx2tf, run isolated in a subprocess.
+
+The int8 calibration ranges are computed in float64 (`sqz/export/onnx2tf_run.py`), so the int8
+file is byte-identical on every x86-64 CPU.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = Non
         # onnx2tf looks for this file in the working directory for 3-channel inputs and downloads
         # it when absent; a local stand-in keeps it offline and is never used for our calibration.
         np.save(work / SAMPLE_NAME, np.zeros((20, 128, 128, 3), np.float32))
-        cmd = [sys.executable, "-m", "onnx2tf", "-i", str(src), "-o", str(work / "tf"), "-b", "1",
+        cmd = [sys.executable, "-m", "sqz.export.onnx2tf_run", "-i", str(src), "-o", str(work / "tf"), "-b", "1",
                "-coion", "-n"]
         if calibration is not None:
             calib = work / "calibration.npy"

@@ -1,6 +1,13 @@
-"""Same checkpoint, calibration set and versions → byte-identical ONNX, TFLite, packed files and manifest."""
+"""Same checkpoint, calibration set and versions → byte-identical ONNX, TFLite, packed files and manifest,
+on this CPU and on another one."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from sqz.export.pipeline import export
 from sqz.runtime.manifest import sha256
@@ -18,3 +25,61 @@ def test_exporting_twice_gives_identical_bytes(tiny_export, tiny_run, tmp_path):
     a, b = (json.loads((d / "report.json").read_text()) for d in (first, again))
     assert a.pop("timings_s").keys() == b.pop("timings_s").keys()
     assert a == b
+
+
+# Another x86-64 CPU, as far as this machine can play one: oneDNN, ATen and ruy limited to AVX2, and
+# TensorFlow's float32 calibrator rounding differently (its min/max moved by ~1e-6, the size of the
+# float32-vs-float64 differences measured here), which is what changed the int8 bytes between machines.
+OTHER_CPU = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "RUY_PATHS": "20"}
+ROUNDING = '''
+import importlib.abc, importlib.util, sys
+
+class _Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "tensorflow.lite.python.optimize.calibrator":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            original = module.Calibrator.calibrate
+
+            def calibrate(self, gen):
+                from tensorflow.lite.python import schema_py_generated as s
+                import flatbuffers
+                m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(original(self, gen), 0))
+                for t in m.subgraphs[0].tensors:
+                    q = t.quantization
+                    if q is not None and q.min is not None and len(q.min):
+                        q.min, q.max = [v * (1 + 1e-6) for v in q.min], [v * (1 + 1e-6) for v in q.max]
+                b = flatbuffers.Builder(0)
+                b.Finish(m.Pack(b), file_identifier=b"TFL3")
+                return bytes(b.Output())
+            module.Calibrator.calibrate = calibrate
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _Hook())
+'''
+
+
+def _export_in_subprocess(ckpt, out, extra_env: dict, site=None) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in OTHER_CPU}
+    path = [str(Path(__file__).resolve().parents[2])] + ([str(site)] if site else [])
+    env.update(extra_env, PYTHONPATH=os.pathsep.join(path + [env.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "sqz.cli", "export", str(ckpt), "--int8", "--out", str(out), "--calib", "64",
+           "--eval-limit", "200"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_export_is_byte_identical_on_another_cpu(tiny_run, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(ROUNDING)
+    _export_in_subprocess(tiny_run / "model.pt", tmp_path / "here", {})
+    _export_in_subprocess(tiny_run / "model.pt", tmp_path / "other", OTHER_CPU, site)
+    assert {n: sha256(tmp_path / "here" / n) for n in SAME} == {n: sha256(tmp_path / "other" / n) for n in SAME}
