@@ -84,6 +84,6 @@ def table(items: list[MicroProfile] | None = None) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]
     lines.append("\nMicrocontrollers run TensorFlow Lite Micro (sqz-export --int8 --target NAME writes the C arrays).")
     for p in items:
-        docs = sorted({s.split(",")[0].split(":")[0] for s in p.sources.values()})
+        docs = sorted({s.split(",")[0].split(":")[0].split(" (")[0] for s in p.sources.values()})
         lines.append(f"{p.name}: {p.budget_note}. Sources: {'; '.join(docs)}")
     return "\n".join(lines)
