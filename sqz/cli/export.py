@@ -24,6 +24,10 @@ def _export_options(fn):
                      help="evaluate on only this many test images (0: all)"),
         click.option("--keep-dead-taps", is_flag=True,
                      help="keep 3x3 taps that only ever see padding (default: replace them by their centre tap)"),
+        click.option("--weights", default="int8", show_default=True, type=click.Choice(["int8", "int4", "mixed"]),
+                     help="conv weight bits in the int8 model: int4/mixed fine-tune 4-bit weights (QAT) first"),
+        click.option("--qat-epochs", default=1, show_default=True, type=click.IntRange(min=0),
+                     help="epochs of 4-bit quantisation-aware fine-tuning for --weights int4|mixed"),
         click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
         click.option("--verbose", is_flag=True, help="show onnx2tf's and TensorFlow's own output (stderr)"),
     ]
@@ -32,8 +36,8 @@ def _export_options(fn):
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json,
-                verbose) -> None:
+def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, weights, qat_epochs,
+                as_json, verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
     from sqz.errors import InputError
@@ -46,7 +50,8 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
         raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget, metric, target = gate_settings(target, budget)
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
-                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose)
+                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
+                 weights=weights, qat_epochs=qat_epochs)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:

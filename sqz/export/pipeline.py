@@ -18,7 +18,7 @@ import torch
 
 from sqz import __version__
 from sqz.errors import InputError
-from sqz.export import micro, report as report_mod
+from sqz.export import micro, report as report_mod, weights as weights_mod
 from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
@@ -87,11 +87,13 @@ def _timed(timings: dict, key: str):
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
            calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
            seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
-           log=print, verbose: bool = False) -> dict:
+           log=print, verbose: bool = False, weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0) -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
-    `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default)."""
+    `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default).
+    `weights` int4|mixed: 4-bit QAT (`qat_epochs` on `qat_images`, 0: all) and INT4 convs in the int8 model."""
     limit = parse_budget(budget)
     check_metric(metric)
+    weights_mod.check_request(weights, int8, target)
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
@@ -120,6 +122,8 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             f"their 3x3 expands become centre 1x1 taps ({rep['dead_taps']['parameters_before']:,} → "
             f"{rep['dead_taps']['parameters_after']:,} parameters, outputs unchanged)")
     model = slim
+    if weights != "int8":
+        model, rep["weights"] = weights_mod.prepare(model, weights, ds.train, pre, qat_epochs, qat_images, seed, log)
 
     with staging(Path(out)) as work:
         with _timed(timings, "onnx"):
@@ -137,6 +141,10 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         rep["strip"] = {}
         for path in tfl.values():
             rep["strip"][path.name] = strip_verified(path, x_test[:256])
+        if weights != "int8":
+            small = weights_mod.rewrite(tfl["int8"], model, rep["weights"], x_test[:256])
+            tfl["int8"].unlink()
+            tfl["int8"] = small
         files = {"model.onnx": onnx_path, **{p.name: p for p in tfl.values()}}
         with _timed(timings, "evaluate"):
             log(f"Evaluating {len(files)} artifacts on {len(test):,} test images …")

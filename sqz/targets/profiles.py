@@ -31,6 +31,7 @@ class Profile:
     metric: str
     qemu_cpu: str
     latency_ms: float | None
+    resolver: str = "default"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,6 +86,12 @@ def gate_settings(target: str | None, budget: str | None = None,
     budget = budget or (profile.budget if profile else DEFAULT_BUDGET)
     metric = metric or (profile.metric if profile else DEFAULT_METRIC)
     return budget, metric, profile.name if profile else None
+
+
+def int4_refusal(profile) -> str:
+    """Why `profile`'s interpreter cannot run INT4 conv filters (CONV_2D version 7), or ''."""
+    key = f"{profile.interpreter}/{getattr(profile, 'resolver', 'default')}"
+    return _data()["int4_weights"]["refused"].get(key, "")
 
 
 def for_arch(arch: str) -> Profile:

@@ -1,0 +1,69 @@
+"""`--weights int4|mixed`: refused where the target cannot run INT4, and the QAT export on the tiny model."""
+
+import copy
+
+import pytest
+from click.testing import CliRunner
+
+from sqz.cli.export import export_main
+from sqz.targets import profiles
+
+
+@pytest.fixture
+def reference_kernel_board(monkeypatch):
+    """rpi4-32 as a board whose tflite-runtime build uses the reference kernels (BUILTIN_REF)."""
+    data = copy.deepcopy(profiles._data())
+    board = dict(next(p for p in data["profiles"] if p["name"] == "rpi4-32"), name="rpi4-32-ref",
+                 resolver="reference")
+    data["profiles"].append(board)
+    monkeypatch.setattr(profiles, "_data", lambda: data)
+    return board["name"]
+
+
+def test_int4_for_a_target_that_refuses_conv2d_v7_is_one_line_exit_2(reference_kernel_board, tmp_path):
+    out = tmp_path / "o"
+    r = CliRunner().invoke(export_main, ["--int8", "--weights", "int4", "--target", reference_kernel_board,
+                                         "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.count("\n") == 1 and "CONV_2D version 7" in r.stderr and "--weights int8" in r.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_int4_runs_on_every_shipped_target_and_needs_int8():
+    from sqz.export.weights import check_request
+    from sqz.errors import InputError
+    from sqz.targets.micro import boards
+
+    for p in profiles.profiles() + boards.profiles():
+        check_request("int4", True, p.name)
+    with pytest.raises(InputError, match="add --int8"):
+        check_request("mixed", False, None)
+
+
+def test_weights_int8_is_the_default_and_passes_through(monkeypatch, tmp_path):
+    import sqz.export.pipeline as pipeline
+
+    seen = {}
+    monkeypatch.setattr(pipeline, "export", lambda *a, **kw: seen.update(kw) or (_ for _ in ()).throw(SystemExit(0)))
+    CliRunner().invoke(export_main, ["--int8", "--out", str(tmp_path / "o")])
+    assert seen["weights"] == "int8"
+
+
+def test_qat_int4_export_is_half_the_conv_bytes_and_close_to_int8(tiny_run, tiny_export, tmp_path):
+    from sqz.export.pipeline import export
+
+    _, rep8 = tiny_export
+    rep = export(tiny_run / "model.pt", out=tmp_path / "int4", int8=True, calib=64, eval_limit=500,
+                 weights="int4", qat_epochs=1, qat_images=3000, log=lambda m: None)
+    names = set(rep["artifacts"])
+    assert "model_int4.tflite" in names and "model_int8.tflite" not in names
+    assert not (tmp_path / "int4" / "model_int8.tflite").exists()
+    w = rep["weights"]
+    assert len(w["layers"]) == 26 and w["bytes"] == rep["artifacts"]["model_int4.tflite"]["bytes"]
+    int8_bytes = rep8["artifacts"]["model_int8.tflite"]["bytes"]
+    assert 0.55 * int8_bytes < w["bytes"] < 0.7 * int8_bytes
+    # the INT4 file computes what torch computes with the same 4-bit weights, as closely as int8 does
+    assert w["reference"]["int4"]["top1_agreement"] >= w["reference"]["int8"]["top1_agreement"] - 0.02
+    assert w["latency_ms"]["int4"] > 0 and w["latency_ms"]["ratio"] > 0
+    # tolerance: within 3 points of the int8 file on the same 500 test images
+    assert rep["artifacts"]["model_int4.tflite"]["accuracy"] >= rep8["artifacts"]["model_int8.tflite"]["accuracy"] - 0.03
