@@ -80,10 +80,10 @@ def ops(cfg: ArchConfig, size: int, dead_taps: bool = True) -> list[Op]:
             cur = _pool(graph, cur)
     hw = graph[cur].out[1]
     cur = _conv(graph, cur, hw, c, cfg.num_classes, 1)
-    if hw == 1:
-        graph.append(Op("reshape", [cur], (1, cfg.num_classes), [((2,), "int32")]))
-    else:
-        graph.append(Op("mean", [cur], (1, cfg.num_classes), [((2,), "int32")]))
+    if hw > 1:
+        graph.append(Op("mean", [cur], (1, 1, 1, cfg.num_classes), [((2,), "int32")]))
+        cur = len(graph) - 1
+    graph.append(Op("reshape", [cur], (1, cfg.num_classes), [((2,), "int32")]))
     return graph
 
 

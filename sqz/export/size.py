@@ -50,7 +50,9 @@ def _options(s, op: graph_mod.Op):
     if op.kind == "add":
         return s.BuiltinOptions.AddOptions, s.AddOptionsT()
     if op.kind == "mean":
-        return s.BuiltinOptions.ReducerOptions, s.ReducerOptionsT()
+        o = s.ReducerOptionsT()
+        o.keepDims = True
+        return s.BuiltinOptions.ReducerOptions, o
     return 0, None
 
 
