@@ -64,3 +64,22 @@ def test_export_takes_budget_and_metric_from_a_target(tiny_run, tmp_path):
     assert "target rpi-zero2w" in r.stdout
     r = _run("export", str(tiny_run / "model.pt"), "--target", "rpi-zero", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "ARMv6" in r.stderr
+
+
+def test_sqz_train_budget_picks_and_records_metaparameters(tmp_path):
+    """`sqz train --budget`: the choice and its predicted bytes on the terminal and in metrics.json; without
+    --budget a model whose export fits (32² grey, 10 classes as Fashion-MNIST) trains with no warning."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8), y=np.arange(40) % 10)
+    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8",
+             "--out", str(tmp_path / "a"), "--budget", "300KB")
+    assert r.returncode == 0, r.stderr
+    assert "budget 300,000 B: SqueezeNet 1.1 with base_e" in r.stderr and "predicted full-int8 file" in r.stderr
+    plan = json.loads((tmp_path / "a" / "metrics.json").read_text())["size_plan"]
+    assert plan["predicted_bytes"] <= 300_000 and plan["metaparameters"]["base_e"]
+    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8",
+             "--out", str(tmp_path / "b"))
+    assert r.returncode == 0 and "warning" not in r.stderr
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["size_plan"]["fits"] is True

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 from typing import Callable
 
 from sqz.export import graph as graph_mod
@@ -93,18 +92,3 @@ def train_plan(arch: str, budget: str | None, metaparameters: dict | None = None
                               "fits": True}}
 
     return plan
-
-
-def routes(arch: dict, size: int, budget: int, file_bytes: int) -> list[str]:
-    """What would fit when an export of `arch` (an ArchConfig dict) at `size`² is over `budget`."""
-    cfg = ArchConfig.from_dict(arch)
-    hints = []
-    chosen = choose(cfg.name, size, cfg.in_channels, cfg.num_classes, budget)
-    if chosen["metaparameters"]:
-        hints.append(f"retrain to the budget: `sqz train --budget {budget}B` picks "
-                     f"{describe(chosen['metaparameters'])} ({chosen['parameters']:,} parameters), "
-                     f"predicted {chosen['file_bytes']:,} B")
-    if file_bytes > budget and math.isfinite(file_bytes):
-        hints.append("gate the shipped bytes instead: `--metric packed` judges the xz-packed file "
-                     "(pruning and weight sharing, `sqz compress`, shrink only that one)")
-    return hints
