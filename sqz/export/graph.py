@@ -31,7 +31,8 @@ def conv_out(n: int, k: int, stride: int = 1, pad: int = 0) -> int:
 
 
 def pool_out(n: int) -> int:
-    """MaxPool2d(3, 2, ceil_mode=True), as PyTorch sizes it (a window must start inside the map)."""
+    """MaxPool2d(3, 2, ceil_mode=True), as PyTorch sizes it (a window must start inside the map); where
+    ceil and floor differ onnx2tf pads the bottom and right first (a PAD op, then a VALID pool)."""
     out = math.ceil((n - 3) / 2) + 1
     return out - 1 if (out - 1) * 2 >= n else out
 
@@ -88,10 +89,12 @@ def ops(cfg: ArchConfig, size: int, dead_taps: bool = True) -> list[Op]:
 
 
 def _pool(graph: list[Op], src: int) -> int:
-    n = graph[src].out[1]
+    n, c = graph[src].out[1], graph[src].out[3]
     out = pool_out(n)
-    graph.append(Op("maxpool", [src], (1, out, out, graph[src].out[3]),
-                    options={"padding": "valid" if conv_out(n, 3, 2) == out else "same"}))
+    if conv_out(n, 3, 2) != out:
+        graph.append(Op("pad", [src], (1, 2 * out + 1, 2 * out + 1, c), [((4, 2), "int32")]))
+        src = len(graph) - 1
+    graph.append(Op("maxpool", [src], (1, out, out, c), options={"padding": "valid"}))
     return len(graph) - 1
 
 

@@ -17,7 +17,8 @@ from sqz.export import graph as graph_mod
 from sqz.train.model import ArchConfig
 
 INPUT_NAME, OUTPUT_NAME = b"serving_default_input:0", b"PartitionedCall:0"
-OPCODES = {"conv": (3, 3), "maxpool": (17, 2), "concat": (2, 2), "add": (0, 2), "reshape": (22, 1), "mean": (40, 2)}
+OPCODES = {"conv": (3, 3), "maxpool": (17, 2), "concat": (2, 2), "add": (0, 2), "reshape": (22, 1), "mean": (40, 2),
+           "pad": (34, 2)}
 MIN_RUNTIME = b"1.14.0".ljust(16, b"\0")
 STRIPPED_METADATA_BUFFERS = 2
 _PAD = {"same": 0, "valid": 1}
@@ -49,6 +50,8 @@ def _options(s, op: graph_mod.Op):
         return s.BuiltinOptions.ConcatenationOptions, o
     if op.kind == "add":
         return s.BuiltinOptions.AddOptions, s.AddOptionsT()
+    if op.kind == "pad":
+        return s.BuiltinOptions.PadOptions, s.PadOptionsT()
     if op.kind == "mean":
         o = s.ReducerOptionsT()
         o.keepDims = True
@@ -73,8 +76,16 @@ def model_t(graph: list[graph_mod.Op], size: int):
     tensors, datas, const_ids = [], [], {}
     tensors.append(_tensor(s, (1, size, size, graph[0].consts[0][0][3]), "int8", 1, 1, INPUT_NAME))
     datas.append(None)
+    pads = [n for n, op in enumerate(graph) if op.kind == "pad"]
+    for n in pads:
+        # the paddings of every PAD are equal: onnx2tf puts them first, and stores the value once
+        const_ids[(n, 0)] = len(tensors)
+        tensors.append(_tensor(s, (4, 2), "int32", 2))
+        datas.append(np.zeros(32, np.uint8) if n == pads[0] else None)
     for n in reversed(range(len(graph))):
         for j in reversed(range(len(graph[n].consts))):
+            if graph[n].kind == "pad":
+                continue
             shape, dtype = graph[n].consts[j]
             quant = shape[0] if graph[n].kind == "conv" else 0
             const_ids[(n, j)] = len(tensors)
