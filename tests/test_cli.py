@@ -98,3 +98,22 @@ def test_train_init_refuses_a_file_that_is_not_weights(tmp_path):
     (tmp_path / "w.pth").write_text("hello")
     r = _run("train", "--init", str(tmp_path / "w.pth"), "--out", str(tmp_path / "o"), "--epochs", "1")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--init" in r.stderr and "not a readable" in r.stderr
+
+
+def test_sqz_train_budget_picks_and_records_metaparameters(tmp_path):
+    """`sqz train --budget`: the choice and its predicted bytes on the terminal and in metrics.json; without
+    --budget a model whose export fits (32² grey, 10 classes as Fashion-MNIST) trains with no warning."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8), y=np.arange(40) % 10)
+    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8",
+             "--out", str(tmp_path / "a"), "--budget", "300KB")
+    assert r.returncode == 0, r.stderr
+    assert "budget 300,000 B: SqueezeNet 1.1 with base_e" in r.stderr and "predicted full-int8 file" in r.stderr
+    plan = json.loads((tmp_path / "a" / "metrics.json").read_text())["size_plan"]
+    assert plan["predicted_bytes"] <= 300_000 and plan["metaparameters"]["base_e"]
+    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8",
+             "--out", str(tmp_path / "b"))
+    assert r.returncode == 0 and "warning" not in r.stderr
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["size_plan"]["fits"] is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sqz import __version__
-from sqz.cli import boards, check, compress, export, runtime, train
+from sqz.cli import boards, check, compress, export, runtime, size, train
 from sqz.cli.base import Group
 from sqz.cli.export import export_main
 
@@ -18,6 +18,6 @@ def main() -> None:
     """sqz: train SqueezeNet, export it to ONNX and full-int8 TFLite, gate its size, run it on a board."""
 
 
-for _cmd in (train.train, export.export_cmd, compress.compress, check.check, runtime.run, runtime.bench_cmd,
+for _cmd in (train.train, size.size, export.export_cmd, compress.compress, check.check, runtime.run, runtime.bench_cmd,
              boards.targets, boards.verify, boards.deploy, boards.rollback):
     main.add_command(_cmd)

@@ -33,4 +33,17 @@ def check(artifacts, budget, metric, target, as_json) -> None:
     else:
         for v in verdicts:
             click.echo(v.line())
+            if not v.fits and v.kind == "tflite":
+                _hint(v)
     sys.exit(0 if all(v.fits for v in verdicts) else 1)
+
+
+def _hint(v) -> None:
+    """The routes that would make an over-budget SqueezeNet .tflite fit, when its architecture can be told."""
+    try:
+        from sqz.export.routes import hint
+    except ImportError:
+        return
+    found = hint(Path(v.path), v.budget, v.metric)
+    if found:
+        click.echo("\n".join(found))

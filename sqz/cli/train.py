@@ -54,24 +54,35 @@ from sqz.cli.base import friendly, positive, writable
 @click.option("--workers", default=-1, type=click.IntRange(min=-1),
               help="image-folder decode workers per process (-1: automatic)")
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
+@click.option("--budget", default=None,
+              help="train the design-space configuration (base_e, incr_e, pct3x3, SR, freq) with the most "
+                   "parameters whose full-int8 export fits, e.g. 0.5MB; without it, warn when the export will not "
+                   "fit 0.5MB")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
-          size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard) -> None:
+          size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
+          budget) -> None:
     """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
     import os
 
+    from sqz.export.fit import train_plan
+    from sqz.gate.budget import parse_budget
     from sqz.train.loop import TrainConfig, train as run_training
     from sqz.train.model import metaparameters
 
     writable(out, "--out")
+    if budget:
+        parse_budget(budget)
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
-                      precision=precision, workers=workers, tensorboard=tensorboard,
+                      precision=precision, workers=workers, tensorboard=tensorboard, budget=budget or "",
                       init=str(init) if init else "", freeze_features=freeze_features, size=size or 0,
                       channels=int(channels or 0), resize=resize,
                       metaparameters=metaparameters(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq))
-    record = run_training(cfg, resume=resume)
-    if os.environ.get("RANK", "0") == "0":
+    main = os.environ.get("RANK", "0") == "0"
+    plan = train_plan(arch, budget, log=lambda m: click.echo(m, err=True) if main else None)
+    record = run_training(cfg, resume=resume, plan=plan)
+    if main:
         click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "
                    f"checkpoint {out / 'model.pt'}")

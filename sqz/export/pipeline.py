@@ -18,7 +18,7 @@ import torch
 
 from sqz import __version__
 from sqz.errors import InputError
-from sqz.export import micro, report as report_mod, weights as weights_mod
+from sqz.export import micro, report as report_mod, routes, weights as weights_mod
 from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
@@ -165,6 +165,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         micro_files = micro.export(work, tfl, target, rep) if micro.applies(target) else []
         rep["timings_s"] = timings
         rep["gate"] = _gate(rep["artifacts"], limit, metric, target)
+        _add_routes(rep, trained.cfg, pre.size, limit)
         man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
                "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
                "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io", "packed")
@@ -192,6 +193,13 @@ def _gate(artifacts: dict, limit: int, metric: str, target: str | None) -> dict:
                             "over_percent": round(v.over_percent, 2), "packed_bytes": sizes["packed"],
                             "file_fits": by["file"].fits, "packed_fits": by["packed"].fits}
     return {"budget": limit, "metric": metric, "target": target, "artifacts": judged}
+
+
+def _add_routes(rep: dict, cfg, size: int, limit: int) -> None:
+    """When the int8 file is over the budget, the routes that would fit, in the gate record."""
+    v = rep["gate"]["artifacts"].get("model_int8.tflite")
+    if v and not v["fits"]:
+        rep["gate"]["routes"] = routes.routes(cfg, size, limit, v["packed_bytes"])
 
 
 @torch.no_grad()

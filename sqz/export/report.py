@@ -75,6 +75,10 @@ def verdict_lines(report: dict) -> list[str]:
         file_state, packed_state = (state, other) if judged == "file" else (other, state)
         lines.append(f"budget {g['budget']:,} B ({where}gate metric {judged}): {name} file {v['bytes']:,} B — "
                      f"{file_state}; packed {v['packed_bytes']:,} B — {packed_state}")
+    if "routes" in g:
+        from sqz.export.routes import lines as route_lines
+
+        lines += route_lines(g["routes"], g["budget"])
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -43,6 +44,7 @@ class TrainConfig:
     threads: int = 0
     limit: int = 0
     metaparameters: dict = field(default_factory=dict)
+    budget: str = ""
     device: str = "auto"
     precision: str = "auto"
     workers: int = -1
@@ -70,12 +72,14 @@ def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context)
 
 
 def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
-          progress: bool = True, stop_after: int = 0) -> dict:
+          progress: bool = True, stop_after: int = 0, plan: Callable[[int, int, int], dict] | None = None) -> dict:
     """Train per `cfg`, writing `last.pt` and the history each epoch, `model.pt` + `metrics.json` at the end.
 
     Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set) every process trains its shard with
     DistributedDataParallel and only rank 0 writes files or prints. `stop_after` ends the run after
-    that many epochs as an interruption would (tests use it).
+    that many epochs as an interruption would (tests use it). `plan(size, channels, classes)`, called once
+    the data is known, may return `metaparameters` to train with and a `size_plan` to record
+    (`sqz.export.fit.train_plan`: training to a size budget).
     """
     cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
@@ -90,19 +94,22 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     try:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        return _train(cfg, ctx, resume, dataset, progress and ctx.main, stop_after)
+        return _train(cfg, ctx, resume, dataset, progress and ctx.main, stop_after, plan)
     finally:
         distributed.stop(ctx)
         torch.set_num_threads(threads)
 
 
 def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Dataset | None,
-           progress: bool, stop_after: int) -> dict:
+           progress: bool, stop_after: int, plan: Callable[[int, int, int], dict] | None = None) -> dict:
     out = Path(cfg.out)
-    payload = resume_run.load(out, asdict(cfg), ctx.world) if resume else None
     precision(cfg.precision, ctx)
     torch.manual_seed(cfg.seed)
     src = _source(cfg, dataset, ctx)
+    planned = plan(src.preprocess.size, src.preprocess.channels, len(src.classes)) if plan else {}
+    if planned.get("metaparameters"):
+        cfg = replace(cfg, metaparameters={**cfg.metaparameters, **planned["metaparameters"]})
+    payload = resume_run.load(out, asdict(cfg), ctx.world) if resume else None
     p = build_parts(cfg, ctx, src, tqdm.write if progress and ctx.main else None)
     start_epoch, rows, skipped = 0, [], set()
     if payload:
@@ -115,6 +122,8 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
             folder.write_split(out, src.folder, {"train": src.train, "val": src.val, "test": src.test})
     distribute(p, ctx)
     record = new_record(cfg, src, ctx, p.amp, rows, skipped)
+    if "size_plan" in planned:
+        record["size_plan"] = planned["size_plan"]
     board = history.Board(out) if cfg.tensorboard and ctx.main else None
     try:
         for epoch in range(start_epoch, cfg.epochs):

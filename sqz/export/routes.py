@@ -1,0 +1,91 @@
+"""When an export does not fit: the routes that would, each with its predicted or measured bytes.
+
+Routes that exist here: retraining with budget-chosen metaparameters (`sqz train --budget`), a smaller input
+size at which dead taps shrink the same architecture, and gating the xz-packed bytes (`--metric packed`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqz.export import graph as graph_mod
+from sqz.export.fit import choose, describe
+from sqz.export.size import predict
+from sqz.train.model import ArchConfig
+
+
+def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = None) -> list[dict]:
+    """Each route that fits `limit` for `cfg` exported at `size`²: {"route", "bytes", "how"}."""
+    found = []
+    chosen = choose(cfg.name, size, cfg.in_channels, cfg.num_classes, limit)
+    if chosen["metaparameters"]:
+        found.append({"route": "budget-trained metaparameters", "bytes": chosen["file_bytes"],
+                      "how": f"sqz train --arch {cfg.name} --budget {limit}B (picks {describe(chosen['metaparameters'])}, "
+                             f"{chosen['parameters']:,} parameters)"})
+    seen = {tuple(graph_mod.dead_fires(cfg, size))}
+    for smaller in range(size - 1, 15, -1):
+        dead = tuple(graph_mod.dead_fires(cfg, smaller))
+        if dead in seen:
+            continue
+        seen.add(dead)
+        p = predict(cfg, smaller)
+        if p["file_bytes"] <= limit:
+            found.append({"route": f"input {smaller}x{smaller} (dead taps in fires "
+                                   f"{', '.join(map(str, p['dead_tap_fires']))})", "bytes": p["file_bytes"],
+                          "how": f"retrain the same architecture on {smaller}x{smaller} images"})
+            break
+    if packed_bytes is not None and packed_bytes <= limit:
+        found.append({"route": "packed metric", "bytes": packed_bytes,
+                      "how": "gate the xz-packed file with --metric packed (where the board unpacks it at install)"})
+    return found
+
+
+def lines(found: list[dict], limit: int) -> list[str]:
+    if not found:
+        return [f"no route here fits {limit:,} B: give a larger budget"]
+    return [f"would fit {limit:,} B: {r['route']} — {r['bytes']:,} B ({r['how']})" for r in found]
+
+
+def describe_file(path: Path) -> tuple[ArchConfig, int] | None:
+    """(architecture, input size) of a .tflite: from the manifest beside it when that lists the file, else
+    read from the file (input shape, classes, first kernel: 3x3 is SqueezeNet 1.1, 7x7 is 1.0)."""
+    man = path.parent / "manifest.json"
+    try:
+        m = json.loads(man.read_text())
+        if path.name in m.get("artifacts", {}) and "arch" in m:
+            return ArchConfig.from_dict(m["arch"]), int(m["preprocess"]["size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        from sqz.export.strip import tflite_schema
+
+        s = tflite_schema()
+        model = s.Model.GetRootAsModel(path.read_bytes(), 0)
+        sg = model.Subgraphs(0)
+        shape_in = sg.Tensors(sg.Inputs(0)).ShapeAsNumpy()
+        classes = int(sg.Tensors(sg.Outputs(0)).ShapeAsNumpy()[-1])
+        kernel = int(sg.Tensors(sg.Operators(0).Inputs(1)).ShapeAsNumpy()[1])
+        codes = {model.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode() for i in range(sg.OperatorsLength())}
+    except Exception:
+        return None
+    version = {3: "1.1", 7: "1.0"}.get(kernel)
+    if version is None or len(shape_in) != 4:
+        return None
+    return ArchConfig(version=version, num_classes=classes, in_channels=int(shape_in[3]), bypass=0 in codes), \
+        int(shape_in[1])
+
+
+def hint(path: Path, limit: int, metric: str = "file") -> list[str] | None:
+    """The routes for a .tflite that is over `limit`, as lines for `sqz check`; None when its architecture
+    cannot be told (not a SqueezeNet sqz wrote)."""
+    from sqz.runtime import packed
+
+    found = describe_file(Path(path))
+    if found is None:
+        return None
+    cfg, size = found
+    shipped = None
+    if metric == "file":
+        shipped = packed.packed_size(Path(path).read_bytes()) if not packed.is_packed(Path(path)) else None
+    return [f"  {ln}" for ln in lines(routes(cfg, size, limit, shipped), limit)]

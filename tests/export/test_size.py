@@ -1,0 +1,78 @@
+"""`sqz size`: the predicted full-int8 .tflite bytes against real exports, and the command's output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sqz.export.size import predict
+from sqz.train.model import ArchConfig
+from tests.export.real_exports import export_random
+
+# (arch, input side, channels, classes, metaparameters): 32²–224², 1–3 channels, 2–1000 classes, both
+# versions, dead taps (32², 40²) and none, a PAD before a ceil-mode pool (40², 1.0 at 128²), MEAN (> 1x1) and
+# RESHAPE-only heads. (1.1-bypass is left out: onnx2tf 1.29.24 fails to convert its ONNX graph at 96².)
+CONFIGS = [
+    ("1.1", 32, 1, 10, {}),
+    ("1.1", 224, 3, 10, {}),
+    ("1.1", 64, 1, 2, {}),
+    ("1.1", 48, 3, 1000, {}),
+    ("1.1", 40, 1, 10, {"base_e": 96, "pct3x3": 0.25}),
+    ("1.0", 128, 3, 100, {}),
+    ("1.1", 160, 3, 5, {"sr": 0.25, "freq": 1, "incr_e": 64}),
+    ("1.0", 32, 1, 10, {}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch,size,channels,classes,meta", CONFIGS, ids=lambda v: str(v))
+def test_prediction_matches_a_real_export(tmp_path, arch, size, channels, classes, meta):
+    """Exact (the flatbuffer is rebuilt, not fitted); the issue asks for 0.5 %."""
+    real = export_random(tmp_path, arch, size, channels, classes, **meta).stat().st_size
+    cfg = ArchConfig.named(arch, num_classes=classes, in_channels=channels, **meta)
+    assert predict(cfg, size)["file_bytes"] == real
+    gate = json.loads((tmp_path / "export" / "report.json").read_text())["gate"]
+    if real > gate["budget"]:
+        assert gate["routes"] and all(r["bytes"] <= gate["budget"] for r in gate["routes"])
+    else:
+        assert "routes" not in gate
+
+
+@pytest.mark.slow
+def test_size_does_not_depend_on_weight_values(tmp_path):
+    """Two random models (different seeds, random biases) give files of the same bytes count."""
+    a = export_random(tmp_path / "a", "1.1", 32, 1, 10, seed=0).stat().st_size
+    b = export_random(tmp_path / "b", "1.1", 32, 1, 10, seed=1).stat().st_size
+    assert a == b
+
+
+def test_known_sizes_of_the_issue():
+    """The figures measured on real exports of trained models: the default model and 224² RGB, 10 classes.
+    (The issue's 1,345,048 B for 1000 classes is 8,976 B under the prediction: the size of the bias buffers a
+    fresh model's all-zero biases share, the same gap as between a fresh and a trained 32² model.)"""
+    assert predict(ArchConfig(num_classes=10, in_channels=1), 32)["file_bytes"] == 408_408
+    assert predict(ArchConfig(num_classes=10, in_channels=3), 224)["file_bytes"] == 819_424
+
+
+def test_breakdown_adds_up_and_counts_parameters():
+    p = predict(ArchConfig(num_classes=10, in_channels=3), 96)
+    b = p["breakdown"]
+    assert sum(b.values()) == p["file_bytes"]
+    assert b["weights_int8"] + b["biases_int32"] // 4 == p["parameters"] == 727_626
+    assert 0 < b["structure"] < 20_000
+
+
+def test_sqz_size_json_and_text():
+    cmd = [sys.executable, "-m", "sqz.cli", "size", "--arch", "1.1", "--size", "224", "--channels", "3",
+           "--classes", "10"]
+    r = subprocess.run(cmd + ["--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["file_bytes"] == 819_424 and out["fits"] is False and out["weights"] == "int8"
+    r = subprocess.run(cmd + ["--base-e", "64", "--incr-e", "64"], capture_output=True, text=True)
+    assert r.returncode == 0 and "fits the 500,000 B budget" in r.stdout
+    r = subprocess.run(cmd + ["--weights", "int4"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("sqz: error:")
