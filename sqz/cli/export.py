@@ -19,9 +19,15 @@ def _export_options(fn):
                      help="training images used to calibrate int8"),
         click.option("--budget", default=None, help="size budget for the verdict [default: the target's, else 0.5MB]"),
         click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric"),
-        click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
+        click.option("--data", default=None,
+                     help="where the training data is now (a moved folder), or another dataset to evaluate on "
+                          "[default: the run's held-out test files]"),
+        click.option("--calib-data", default=None, type=click.Path(path_type=Path),
+                     help="any folder of images to calibrate int8 on [default: the run's stored calibration.npz, "
+                          "else the training images]"),
         click.option("--eval-limit", default=0, type=click.IntRange(min=0),
-                     help="evaluate on only this many test images (0: all)"),
+                     help="evaluate on only the first N test images (0: all); applies before decoding"),
+        click.option("--no-eval", is_flag=True, help="skip evaluation (no test data needed)"),
         click.option("--keep-dead-taps", is_flag=True,
                      help="keep 3x3 taps that only ever see padding (default: replace them by their centre tap)"),
         click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
@@ -32,8 +38,8 @@ def _export_options(fn):
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, as_json,
-                verbose) -> None:
+def _run_export(checkpoint, int8, out, calib, budget, target, data, calib_data, eval_limit, no_eval,
+                keep_dead_taps, as_json, verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
     from sqz.errors import InputError
@@ -46,7 +52,8 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
         raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget, metric, target = gate_settings(target, budget)
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
-                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose)
+                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
+                 calib_data=str(calib_data) if calib_data else None, evaluate=not no_eval)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:
