@@ -15,6 +15,7 @@ from sqz.train import folder
 from sqz.train.data import Split, load as load_data
 
 BATCH = 64
+MEMORY_BATCH = 512
 
 
 @dataclass
@@ -29,9 +30,10 @@ class EvalSet:
     def __len__(self) -> int:
         return len(self.items) if self.items is not None else len(self.split)
 
-    def batches(self, pre: Preprocess, size: int = BATCH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """uint8 (n, content, content, C) images and labels, `size` at a time; unreadable files are skipped
-        and named in `skipped`."""
+    def batches(self, pre: Preprocess, size: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """uint8 (n, content, content, C) images and labels, `size` at a time (default: 64 decoded from disk,
+        512 in memory); unreadable files are skipped and named in `skipped`."""
+        size = size or (MEMORY_BATCH if self.split is not None else BATCH)
         if self.split is not None:
             for i in range(0, len(self.split), size):
                 yield self.split.x[i:i + size], self.split.y[i:i + size]
