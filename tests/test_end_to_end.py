@@ -73,3 +73,8 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
     by_export = np.concatenate([model.logits(x).argmax(1) for x, _ in EvalSet("t", items=held_out).batches(
         model.preprocess)])
     assert by_export.tolist() == by_run
+
+    r = runner.invoke(export_main, ["run/model.pt", "--out", "exp-nodata"])
+    assert r.exit_code == 0, r.output
+    assert "evaluation skipped: the training data" in r.output and "Evaluation skipped" in (
+        tmp_path / "exp-nodata" / "report.md").read_text()

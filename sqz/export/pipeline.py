@@ -96,6 +96,8 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default)."""
     limit = parse_budget(budget)
     check_metric(metric)
+    if int8 and calib < 1:
+        raise InputError(f"--calib must be at least 1, got {calib}")
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
