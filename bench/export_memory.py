@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -74,24 +75,43 @@ def peak_rss(cmd: list[str], env: dict) -> dict:
             "peak_single_process_bytes": single, "stdout_tail": out[-300:], "stderr_tail": err[-600:]}
 
 
-def run_one(work: Path, n: int, side: int, train_side: int, eval_limit: int, env: dict, log) -> dict:
-    data = make_folder(work / f"photos-{n}", n, side)
-    run = work / f"run-{n}"
-    log(f"{n:,} images: training a few steps at {train_side}² …")
+def train_once(work: Path, side: int, train_side: int, env: dict, log) -> tuple[Path, float]:
+    """A model trained for a few steps (64 images, 1 epoch) on the 1,000-image folder; (run dir, seconds)."""
+    data, run = make_folder(work / "photos-1000", 1000, side), work / "run"
+    log(f"training a few steps at {train_side}² …")
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sqz.cli", "train", "--data", str(data), "--size", str(train_side),
                     "--channels", "3", "--epochs", "1", "--limit", "64", "--batch-size", "16", "--workers", "0",
                     "--out", str(run)], env=env, check=True, capture_output=True)
-    train_s = round(time.perf_counter() - t, 1)
+    return run, round(time.perf_counter() - t, 1)
+
+
+def run_dir_for(work: Path, trained: Path, n: int, side: int) -> Path:
+    """The trained checkpoint with the split record of the `n`-image folder (its full 15 % test split) and a
+    500-image calibration sample of its training part: what training without `--limit` would store."""
+    from sqz.runtime.preprocess import Preprocess
+    from sqz.train import calibsample, checkpoint, folder
+
+    data, run = make_folder(work / f"photos-{n}", n, side), work / f"run-{n}"
+    run.mkdir(exist_ok=True)
+    shutil.copyfile(trained / "model.pt", run / "model.pt")
+    pre = Preprocess.from_dict(checkpoint.load_raw(trained / "model.pt")["preprocess"])
+    listed = folder.index(data, size=pre.content, channels=pre.channels, resize=pre.resize)
+    folder.write_split(run, listed, {"train": listed.train, "test": listed.test})
+    calibsample.write(run, *calibsample.from_items(listed.train, pre), pre)
+    return run
+
+
+def run_one(work: Path, run: Path, n: int, eval_limit: int, env: dict, log) -> dict:
     log(f"{n:,} images: sqz-export --int8 …")
     cmd = [sys.executable, "-c", "from sqz.cli import export_main; export_main()", str(run / "model.pt"),
            "--int8", "--out", str(work / f"export-{n}")] + (["--eval-limit", str(eval_limit)] if eval_limit else [])
     res = peak_rss(cmd, env)
     rep = json.loads((work / f"export-{n}" / "report.json").read_text()) if res["rc"] == 0 else {}
-    return {"images": n, "train_seconds": train_s, "export": res, "eval_images": rep.get("eval_images"),
+    return {"images": n, "export": res, "eval_images": rep.get("eval_images"),
             "calibration_images": rep.get("calibration_images"), "calibration_source": rep.get("calibration_source"),
             "timings_s": rep.get("timings_s"), "int8_bytes": rep.get("artifacts", {}).get(
-                "model_int8.tflite", {}).get("bytes"), "checkpoint": str(run / "model.pt")}
+                "model_int8.tflite", {}).get("bytes"), "calibration_npz_bytes": (run / "calibration.npz").stat().st_size}
 
 
 def peer(ckpt: str, work: Path, side: int, env: dict, log) -> dict:
@@ -121,7 +141,8 @@ def peer(ckpt: str, work: Path, side: int, env: dict, log) -> dict:
 def markdown(rec: dict) -> str:
     gib = lambda b: f"{b / 2**30:.2f} GiB" if b else "—"
     lines = [f"`sqz-export --int8` on generated RGB JPEG folders ({rec['side']}² photos, model trained a few steps "
-             f"at {rec['train_side']}²), {rec['machine']}, {rec['date']}.", "",
+             f"at {rec['train_side']}²), {rec['machine']}, {rec['date']}. Evaluation streams each folder's held-out 15 %; "
+             "calibration: 500 images of the run's stored sample.", "",
              "| images in folder | evaluated | calibration | peak RSS (process tree) | largest process | export wall | "
              "onnx | onnx2tf + int8 | evaluate |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rec["runs"]:
@@ -148,12 +169,14 @@ def main() -> None:
     log = lambda m: print(m, file=sys.stderr, flush=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args.work.mkdir(parents=True, exist_ok=True)
-    runs = [run_one(args.work, int(n), args.side, args.train_side, args.eval_limit, env, log)
+    trained, train_s = train_once(args.work, args.side, args.train_side, env, log)
+    runs = [run_one(args.work, run_dir_for(args.work, trained, int(n), args.side), int(n), args.eval_limit, env, log)
             for n in args.sizes.split(",")]
     rec = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "side": args.side, "train_side": args.train_side,
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "eval_limit": args.eval_limit, "runs": runs,
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "eval_limit": args.eval_limit,
+           "train_seconds": train_s, "runs": runs,
            "peer": {"available": False, "why": "--no-peer"} if args.no_peer else
-           peer(runs[0]["checkpoint"], args.work, args.side, env, log)}
+           peer(str(trained / "model.pt"), args.work, args.side, env, log)}
     from sqz.files import write_text
 
     write_text(OUT / "export_memory.json", json.dumps(rec, indent=1) + "\n")
