@@ -67,12 +67,13 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{"):])
     by_run = [CLASSES.index(p["top"][0]["label"]) for p in out["predictions"]]
-    labels = np.array([y for _, y in held_out])
-    assert float((np.array(by_run) == labels).mean()) == rep["artifacts"]["model_int8.tflite"]["accuracy"]
     model = load(tmp_path / "exp" / "model_int8.tflite")
-    by_export = np.concatenate([model.logits(x).argmax(1) for x, _ in EvalSet("t", items=held_out).batches(
-        model.preprocess)])
-    assert by_export.tolist() == by_run
+    logits = np.concatenate([model.logits(x) for x, _ in EvalSet("t", items=held_out).batches(model.preprocess)])
+    labels = np.array([y for _, y in held_out])
+    assert float((logits.argmax(1) == labels).mean()) == rep["artifacts"]["model_int8.tflite"]["accuracy"]
+    # per image, sqz run's top-1 is the export's (an int8 tie may name either of the tied classes)
+    assert all(logits[i, j] == logits[i].max() for i, j in enumerate(by_run))
+    assert (np.array(by_run) == logits.argmax(1)).mean() >= 0.9
 
     r = runner.invoke(export_main, ["run/model.pt", "--out", "exp-nodata"])
     assert r.exit_code == 0, r.output
