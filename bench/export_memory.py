@@ -151,8 +151,9 @@ def markdown(rec: dict) -> str:
                      f"{gib(e['peak_rss_bytes'])} | {gib(e['peak_single_process_bytes'])} | {e['seconds']:.0f} s | "
                      f"{t.get('onnx', 0):.0f} s | {t.get('tflite+int8', 0):.0f} s | {t.get('evaluate', 0):.0f} s |")
     p = rec["peer"]
-    lines += ["", "litert-torch (PT2E int8, same checkpoint, same 500 calibration images, same run): " + (
-        f"{p['seconds']:.0f} s conversion ({p['wall_seconds']:.0f} s with start-up), litert-torch {p['litert_torch']}."
+    lines += ["", "litert-torch (PT2E int8, same checkpoint, same run): " + (
+        f"{p['seconds']:.0f} s conversion of {p['calibration_images']} calibration images ({p['wall_seconds']:.0f} s "
+        f"with start-up), litert-torch {p['litert_torch']}."
         if p.get("available") else f"not measured — {p.get('why')}.")]
     return "\n".join(lines) + "\n"
 
@@ -176,7 +177,7 @@ def main() -> None:
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "eval_limit": args.eval_limit,
            "train_seconds": train_s, "runs": runs,
            "peer": {"available": False, "why": "--no-peer"} if args.no_peer else
-           peer(str(trained / "model.pt"), args.work, args.side, env, log)}
+           peer(str(args.work / f"run-{runs[0]['images']}" / "model.pt"), args.work, args.side, env, log)}
     from sqz.files import write_text
 
     write_text(OUT / "export_memory.json", json.dumps(rec, indent=1) + "\n")
