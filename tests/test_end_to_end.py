@@ -73,7 +73,6 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
     assert float((logits.argmax(1) == labels).mean()) == rep["artifacts"]["model_int8.tflite"]["accuracy"]
     # per image, sqz run's top-1 is the export's (an int8 tie may name either of the tied classes)
     assert all(logits[i, j] == logits[i].max() for i, j in enumerate(by_run))
-    assert (np.array(by_run) == logits.argmax(1)).mean() >= 0.9
 
     r = runner.invoke(export_main, ["run/model.pt", "--out", "exp-nodata"])
     assert r.exit_code == 0, r.output
