@@ -19,9 +19,15 @@ def _export_options(fn):
                      help="training images used to calibrate int8"),
         click.option("--budget", default=None, help="size budget for the verdict [default: the target's, else 0.5MB]"),
         click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric"),
-        click.option("--data", default=None, help="dataset for evaluation/calibration (default: the training one)"),
+        click.option("--data", default=None,
+                     help="where the training data is now (a moved folder), or another dataset to evaluate on "
+                          "[default: the run's held-out test files]"),
+        click.option("--calib-data", default=None, type=click.Path(path_type=Path),
+                     help="any folder of images to calibrate int8 on [default: the run's stored calibration.npz, "
+                          "else the training images]"),
         click.option("--eval-limit", default=0, type=click.IntRange(min=0),
-                     help="evaluate on only this many test images (0: all)"),
+                     help="evaluate on only the first N test images (0: all); applies before decoding"),
+        click.option("--no-eval", is_flag=True, help="skip evaluation (no test data needed)"),
         click.option("--keep-dead-taps", is_flag=True,
                      help="keep 3x3 taps that only ever see padding (default: replace them by their centre tap)"),
         click.option("--weights", default="int8", show_default=True, type=click.Choice(["int8", "int4", "mixed"]),
@@ -36,8 +42,8 @@ def _export_options(fn):
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, keep_dead_taps, weights, qat_epochs,
-                as_json, verbose) -> None:
+def _run_export(checkpoint, int8, out, calib, budget, target, data, calib_data, eval_limit, no_eval,
+                keep_dead_taps, weights, qat_epochs, as_json, verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
     from sqz.errors import InputError
@@ -51,6 +57,7 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, eval_limit, 
     budget, metric, target = gate_settings(target, budget)
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
+                 calib_data=str(calib_data) if calib_data else None, evaluate=not no_eval,
                  weights=weights, qat_epochs=qat_epochs)
     if as_json:
         click.echo(json.dumps(rep, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -17,8 +18,10 @@ import numpy as np
 import torch
 
 from sqz import __version__
-from sqz.errors import InputError
+from sqz.errors import DatasetError, InputError
 from sqz.export import micro, report as report_mod, routes, weights as weights_mod
+from sqz.export.calibsource import calibration_pool, training_split
+from sqz.export.evalset import EvalSet, open_eval
 from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
@@ -29,10 +32,10 @@ from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.train import checkpoint
-from sqz.train.data import load as load_data
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
+PROBE = 256
 
 
 def default_checkpoint() -> Path:
@@ -87,76 +90,78 @@ def _timed(timings: dict, key: str):
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
            calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
            seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
-           log=print, verbose: bool = False, weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0) -> dict:
+           log=print, verbose: bool = False, calib_data: str | None = None, evaluate: bool = True,
+           weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0) -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
+    Calibration: `calib_data` (any image folder), else the run's stored sample, else the training data;
+    evaluation streams the run's held-out test files (or `data`) unless `evaluate` is False.
     `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default).
     `weights` int4|mixed: 4-bit QAT (`qat_epochs` on `qat_images`, 0: all) and INT4 convs in the int8 model."""
     limit = parse_budget(budget)
     check_metric(metric)
     weights_mod.check_request(weights, int8, target)
+    if int8 and calib < 1:
+        raise InputError(f"--calib must be at least 1, got {calib}")
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
     classes = list(payload["classes"])
-    data_spec = data or payload.get("record", {}).get("config", {}).get("data", "fashion-mnist")
-    ds = load_data(data_spec, seed=payload.get("record", {}).get("config", {}).get("seed", 0), preprocess=pre)
-    if ds.preprocess.channels != pre.channels or len(ds.classes) != len(classes):
-        raise InputError(f"--data {data_spec}: {len(ds.classes)} classes, {ds.preprocess.channels} channel(s) "
-                         f"do not match the checkpoint ({len(classes)}, {pre.channels})")
-    test = ds.test
-    if eval_limit and eval_limit < len(test):
-        test = test.take(np.arange(eval_limit))
-    x_test = normalize(test.x, pre)
+    evals = open_eval(ckpt, payload, pre, data, eval_limit, log) if evaluate else None
+    pool, calib_from = (calibration_pool(ckpt, payload, pre, calib, calib_data, data, seed) if int8
+                        else (np.zeros((0, pre.content, pre.content, pre.channels), np.uint8), ""))
+    probe = _probe(evals, pool, pre)
     model = fold_batchnorm(trained)
     timings: dict[str, float] = {}
-    with torch.no_grad():
-        ref = torch.cat([model(torch.from_numpy(x_test[i:i + 512])) for i in range(0, len(x_test), 512)]).numpy()
     slim, dead = remove_dead_taps(model, pre.size) if dead_taps else (model, [])
     rep = {"sqz_version": __version__, "checkpoint": str(ckpt), "checkpoint_sha256": manifest.sha256(ckpt),
-           "dataset": ds.name, "eval_images": int(len(test)), "calibration_images": 0,
-           "arch": payload["arch"], "preprocess": pre.to_dict(), "labels": classes,
-           "torch": {"accuracy": accuracy(ref, test.y)}, "artifacts": {},
-           "dead_taps": _dead_tap_record(model, slim, dead, x_test)}
+           "dataset": evals.name if evals else None, "eval_images": 0, "calibration_images": 0,
+           "calibration_source": calib_from, "arch": payload["arch"], "preprocess": pre.to_dict(),
+           "labels": classes, "torch": {"accuracy": None}, "artifacts": {},
+           "dead_taps": _dead_tap_record(model, slim, dead, probe)}
     if dead:
         log(f"Dead taps: fire {', '.join(str(i + 2) for i in dead)} see 1x1 maps at {pre.size}x{pre.size}; "
             f"their 3x3 expands become centre 1x1 taps ({rep['dead_taps']['parameters_before']:,} → "
             f"{rep['dead_taps']['parameters_after']:,} parameters, outputs unchanged)")
-    model = slim
+    net = slim
     if weights != "int8":
-        model, rep["weights"] = weights_mod.prepare(model, weights, ds.train, pre, qat_epochs, qat_images, seed, log)
+        train = training_split(ckpt, payload, pre, data)
+        net, rep["weights"] = weights_mod.prepare(copy.deepcopy(slim), weights, train, pre, qat_epochs, qat_images,
+                                                  seed, log)
 
     with staging(Path(out)) as work:
         with _timed(timings, "onnx"):
             log("ONNX: exporting and checking …")
-            onnx_path = export_onnx(model, work / "model.onnx", pre.size)
-            rep["onnx_parity"] = parity(model, onnx_path, x_test)
+            onnx_path = export_onnx(net, work / "model.onnx", pre.size)
+            rep["onnx_parity"] = parity(net, onnx_path, probe)
         calibration = None
         if int8:
-            calibration = calibration_set(ds.train.x, pre, calib, seed)
+            calibration = calibration_set(pool, pre, calib, seed)
             rep["calibration_images"] = int(len(calibration))
+            del pool
         with _timed(timings, "tflite" + ("+int8" if int8 else "")):
-            log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images)"
-                                                     if int8 else "") + " …")
+            log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images from "
+                                                     f"{calib_from})" if int8 else "") + " …")
             tfl = convert(onnx_path, work, calibration, verbose=verbose)
+        calibration = None
         rep["strip"] = {}
         for path in tfl.values():
-            rep["strip"][path.name] = strip_verified(path, x_test[:256])
+            rep["strip"][path.name] = strip_verified(path, probe)
         if weights != "int8":
-            small = weights_mod.rewrite(tfl["int8"], model, rep["weights"], x_test[:256])
+            small = weights_mod.rewrite(tfl["int8"], net, rep["weights"], probe)
             tfl["int8"].unlink()
             tfl["int8"] = small
         files = {"model.onnx": onnx_path, **{p.name: p for p in tfl.values()}}
-        with _timed(timings, "evaluate"):
-            log(f"Evaluating {len(files)} artifacts on {len(test):,} test images …")
-            for name, path in files.items():
-                sess = open_session(path)
-                logits = Model(path, sess, pre, classes).logits(test.x)
-                rep["artifacts"][name] = {
-                    "bytes": path.stat().st_size, "sha256": manifest.sha256(path),
-                    "format": path.suffix[1:], "precision": _precision(sess.io_spec()),
-                    "io": sess.io_spec(), "accuracy": accuracy(logits, test.y),
-                    "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
-                    "max_abs_diff_vs_torch": float(np.abs(logits - ref).max())}
+        for name, path in files.items():
+            sess = open_session(path)
+            rep["artifacts"][name] = {"bytes": path.stat().st_size, "sha256": manifest.sha256(path),
+                                      "format": path.suffix[1:], "precision": _precision(sess.io_spec()),
+                                      "io": sess.io_spec()}
+        if evals is not None:
+            with _timed(timings, "evaluate"):
+                log(f"Evaluating {len(files)} artifacts on {len(evals):,} test images (streamed) …")
+                _evaluate(rep, model, files, evals, pre, classes, log)
+        else:
+            rep["evaluation"] = "skipped"
         packed_files = []
         for path in tfl.values():
             info = pack_artifact(path)
@@ -179,6 +184,46 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
                 os.replace(work / name, Path(out) / name)
     rep["out"] = str(out)
     return rep
+
+
+@torch.no_grad()
+def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Preprocess, classes: list[str],
+              log) -> None:
+    """Stream `evals` once through torch and every artifact; only logits are kept, never the images."""
+    models = {name: Model(path, open_session(path), pre, classes) for name, path in files.items()}
+    ref, got, ys = [], {name: [] for name in files}, []
+    for x, y in evals.batches(pre):
+        ref.append(model(torch.from_numpy(normalize(x, pre))).numpy())
+        for name, m in models.items():
+            got[name].append(m.logits(x))
+        ys.append(y)
+    if evals.skipped:
+        log(f"warning: skipped {len(evals.skipped)} unreadable test image(s): {', '.join(evals.skipped[:3])}")
+    if not ys:
+        raise DatasetError(f"{evals.name}: none of the {len(evals):,} test images is readable; give --data "
+                           "DIR or --no-eval")
+    ref, y = np.concatenate(ref), np.concatenate(ys)
+    rep["eval_images"], rep["eval_skipped"] = int(len(y)), len(evals.skipped)
+    rep["torch"] = {"accuracy": accuracy(ref, y)}
+    for name, parts in got.items():
+        logits = np.concatenate(parts)
+        rep["artifacts"][name].update({
+            "accuracy": accuracy(logits, y), "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
+            "max_abs_diff_vs_torch": float(np.abs(logits - ref).max())})
+        if name == "model.onnx":
+            rep["onnx_parity"] = {"images": int(len(y)), "max_abs_diff": rep["artifacts"][name]["max_abs_diff_vs_torch"],
+                                  "top1_agreement": rep["artifacts"][name]["top1_agreement"]}
+
+
+def _probe(evals, pool: np.ndarray, pre: Preprocess, n: int = PROBE) -> np.ndarray:
+    """Up to `n` normalised images for the quick checks (ONNX parity without evaluation, dead taps, strip):
+    the first test images, else calibration images."""
+    if evals is not None:
+        for x, _ in evals.batches(pre, n):
+            return normalize(x, pre)
+    if len(pool):
+        return normalize(pool[:n], pre)
+    return np.zeros((1, pre.channels, pre.size, pre.size), np.float32)
 
 
 def _gate(artifacts: dict, limit: int, metric: str, target: str | None) -> dict:

@@ -87,10 +87,8 @@ def markdown(report: dict) -> str:
     body = rows(report)
     md = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     md += ["| " + " | ".join(r) + " |" for r in body]
-    p = report["onnx_parity"]
-    md += ["", f"Test images: {report['eval_images']:,} ({report['dataset']}); calibration: "
-               f"{report['calibration_images']} training images. ONNX vs torch: max |Δlogit| "
-               f"{p['max_abs_diff']:.2e}, top-1 agreement {_pct(p['top1_agreement'])}.", ""]
+    md += ["", f"{evaluated(report)}; calibration: {report['calibration_images']} "
+               f"{report.get('calibration_source') or 'training images'}. {parity_line(report)}", ""]
     md += ["- " + ln for ln in verdict_lines(report)]
     md += micro_lines(report)
     md += weights_lines(report)
@@ -107,6 +105,21 @@ def markdown(report: dict) -> str:
     t = report["timings_s"]
     md += ["", "Export time: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()), ""]
     return "\n".join(md)
+
+
+def evaluated(report: dict) -> str:
+    """What the accuracy figures were measured on, or that evaluation was skipped."""
+    if report.get("evaluation") == "skipped":
+        return "Evaluation skipped"
+    skipped = report.get("eval_skipped") or 0
+    return f"Test images: {report['eval_images']:,} ({report['dataset']})" + (
+        f", {skipped:,} unreadable skipped" if skipped else "")
+
+
+def parity_line(report: dict) -> str:
+    p = report["onnx_parity"]
+    return (f"ONNX vs torch: max |Δlogit| {p['max_abs_diff']:.2e}, "
+            f"top-1 agreement {_pct(p['top1_agreement'])}.")
 
 
 def dumps(report: dict) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from sqz.errors import InputError
 from sqz.runtime.preprocess import Preprocess, normalize
+from sqz.train.folder import IMAGE_SUFFIXES, try_decode
 
 
 def calibration_set(images: np.ndarray, pre: Preprocess, n: int, seed: int = 0) -> np.ndarray:
@@ -16,3 +19,22 @@ def calibration_set(images: np.ndarray, pre: Preprocess, n: int, seed: int = 0) 
         raise InputError("no training images to calibrate on")
     pick = np.sort(np.random.default_rng(seed).permutation(len(images))[: min(n, len(images))])
     return normalize(images[pick], pre).transpose(0, 2, 3, 1).copy()
+
+
+def folder_images(root: Path, pre: Preprocess, n: int, seed: int = 0) -> np.ndarray:
+    """A reproducible `n` of the images anywhere under `root` (any layout, labels unused), decoded as uint8
+    with `pre`; unreadable files are passed over."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"--calib-data {root}: not a directory")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    xs = []
+    for i in np.random.default_rng(seed).permutation(len(paths)):
+        x = try_decode(str(paths[i]), pre)
+        if x is not None:
+            xs.append(x)
+        if len(xs) == n:
+            break
+    if not xs:
+        raise InputError(f"--calib-data {root}: no readable images (PNG, JPEG, ...) under it")
+    return np.stack(xs)

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from sqz.errors import InputError
-from sqz.train import distributed, folder, history, pretrained, snapshot, stream
+from sqz.train import calibsample, distributed, folder, history, pretrained, snapshot, stream
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
@@ -71,6 +71,15 @@ def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context)
     return MemorySource(data, cfg.seed, cfg.val_fraction, cfg.limit)
 
 
+def _store_sample(out: Path, src, seed: int) -> None:
+    """The run's calibration sample (OUT/calibration.npz), so that export needs no training data."""
+    if src.streamed:
+        x, y = calibsample.from_items(src.train, src.preprocess, seed=seed)
+    else:
+        x, y = calibsample.from_arrays(src.train_raw.x, src.train_raw.y, seed=seed)
+    calibsample.write(out, x, y, src.preprocess)
+
+
 def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
           progress: bool = True, stop_after: int = 0, plan: Callable[[int, int, int], dict] | None = None) -> dict:
     """Train per `cfg`, writing `last.pt` and the history each epoch, `model.pt` + `metrics.json` at the end.
@@ -117,9 +126,10 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     if ctx.main and progress and src.streamed:
         tqdm.write(folder.describe(src.folder))
     if ctx.main:
-        snapshot.clean_stale(out, ARTIFACTS + (folder.SPLIT_FILE,))
+        snapshot.clean_stale(out, ARTIFACTS + (folder.SPLIT_FILE, calibsample.SAMPLE_FILE))
         if src.streamed:
             folder.write_split(out, src.folder, {"train": src.train, "val": src.val, "test": src.test})
+        _store_sample(out, src, cfg.seed)
     distribute(p, ctx)
     record = new_record(cfg, src, ctx, p.amp, rows, skipped)
     if "size_plan" in planned:

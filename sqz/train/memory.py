@@ -45,6 +45,7 @@ class MemorySource:
         train_split = _take(train_split, limit, seed)
         val_split = _take(val_split, limit // 5 if limit else 0, seed)
         self._test = _take(ds.test, limit // 5 if limit else 0, seed)
+        self.train_raw = train_split
         self.x_tr, self.y_tr = to_tensor(train_split, self.preprocess)
         self.val = to_tensor(val_split, self.preprocess) if len(val_split) else None
         self.n_train, self.n_val, self.n_test = len(self.y_tr), len(val_split), len(self._test)
