@@ -78,7 +78,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     that many epochs as an interruption would (tests use it).
     """
     cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
-    cfg = replace(cfg, epochs=schedule.parse(cfg.epochs), batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
+    cfg = replace(cfg, epochs=schedule.parse(cfg.epochs),
+                  batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
     if cfg.lr <= 0:
         raise InputError("the learning rate must be positive")
     if cfg.batch_norm and cfg.batch_size == 1:
