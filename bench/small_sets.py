@@ -1,6 +1,6 @@
 """Small image folders with sqz's default training options, against a plain reference CNN on the same split.
 
-python -m bench.small_sets [--sets grey,rgb] [--work DIR] [--threads 1] [--no-export] [--no-before]
+python -m bench.small_sets [--sets grey,rgb] [--work DIR] [--threads 1] [--no-export] [--no-before] [--render]
 
 Writes docs/bench/small_sets.json and docs/bench/small_sets.md. The folders are made from Fashion-MNIST by
 bench/small_folders.py; every sqz run goes through the `sqz train` command itself (its printed lines are kept).
@@ -102,7 +102,7 @@ def render(results: dict) -> str:
                 "| run | epochs | batch | optimiser steps | float test accuracy | int8 test accuracy | wall time |",
                 "|---|---|---|---|---|---|---|"]
         for key, label in (("sqz_before", "sqz, the issue's run (`--epochs 8 --batch-size 128`)"),
-                           ("sqz_default", "sqz, default options (`--epochs auto`)")):
+                           ("sqz_default", "sqz, default options (`auto`)")):
             if key in r:
                 s = r[key]
                 ex = s.get("export", {})
@@ -110,11 +110,15 @@ def render(results: dict) -> str:
                            f"{_pct(s['test_acc'])} | {_pct(ex.get('int8_acc'))} | {s['wall_s']:.0f} s"
                            + (f" (+ export {ex['wall_s']:.0f} s)" if ex else "") + " |")
         ref = r["reference"]
-        out.append(f"| reference CNN ({ref['parameters']:,} parameters, Adam) | {ref['epochs']} | {ref['batch_size']} "
-                   f"| {ref['epochs'] * -(-ref['train_images'] // ref['batch_size']):,} | {_pct(ref['test_acc'])} | — "
-                   f"| {ref['train_seconds']:.0f} s |")
+        steps = ref["epochs"] * -(-ref["train_images"] // ref["batch_size"])
+        out.append(f"| reference CNN ({ref['parameters']:,} parameters, Adam) | {ref['epochs']} | "
+                   f"{ref['batch_size']} | {steps:,} | {_pct(ref['test_acc'])} | — | {ref['train_seconds']:.0f} s |")
         out += ["", "What `sqz train` printed with default options:", "", "```",
                 f"$ {r['sqz_default']['command']}", *r["sqz_default"]["printed"], "```", ""]
+        table = [ln for ln in r["sqz_default"].get("export", {}).get("report_md", "").splitlines()
+                 if ln.startswith("|")]
+        if table:
+            out += ["`sqz-export OUT/model.pt --int8` on it (test split):", "", *table, ""]
     out += ["The reference trains on exactly the files of sqz's training split (its `split.json`, validation "
             "share excluded), decoded with the run's Preprocess, and is measured on the same test files: "
             + reference_cnn.__doc__.split("\n\n", 1)[1].strip().replace("\n", " ").replace(
@@ -132,7 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--no-before", action="store_true")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "bench")
+    ap.add_argument("--render", action="store_true", help="only re-render OUT/small_sets.md from its JSON")
     a = ap.parse_args(argv)
+    if a.render:
+        from sqz.files import write_text
+
+        write_text(a.out / "small_sets.md", render(json.loads((a.out / "small_sets.json").read_text())))
+        return _refresh_readme(a.out)
     import platform
     from datetime import datetime, timezone
 
@@ -147,7 +157,11 @@ def main(argv: list[str] | None = None) -> None:
         write_text(a.out / "small_sets.json", json.dumps(results, indent=1) + "\n")
         write_text(a.out / "small_sets.md", render(results))
         print(render(results), flush=True)
-    if a.out == REPO / "docs" / "bench":
+    _refresh_readme(a.out)
+
+
+def _refresh_readme(out: Path) -> None:
+    if out.resolve() == (REPO / "docs" / "bench").resolve():
         from tools import readme
 
         readme.update(paths=["docs/bench/small_sets.md"])
