@@ -27,6 +27,13 @@ def test_auto_picks_the_batch_and_the_epochs_from_the_set_size(n_train, world, b
     assert line.startswith(f"epochs auto: {epochs}, batch auto: {batch} (")
 
 
+def test_steps_per_epoch_is_the_training_loops_count():
+    from sqz.train.distributed import steps
+
+    for n, world, batch in ((1, 1, 16), (5_500, 2, 32), (55_000, 1, 128), (1_001, 3, 64), (64, 1, 64)):
+        assert schedule.steps_per_epoch(n, batch, world) == steps(n, world, batch)
+
+
 def test_numbers_given_are_kept():
     assert schedule.resolve(8, 128, 2_750)[:2] == (8, 128)
     assert schedule.resolve("auto", 128, 2_750)[:2] == (182, 128)  # 22 steps an epoch
