@@ -101,7 +101,7 @@ def render(results: dict) -> str:
         out += [f"**{r['set']}**: {kind}; layout train/ + test/, 10 classes.", "",
                 "| run | epochs | batch | optimiser steps | float test accuracy | int8 test accuracy | wall time |",
                 "|---|---|---|---|---|---|---|"]
-        for key, label in (("sqz_before", "sqz, the issue's run (`--epochs 8 --batch-size 128`)"),
+        for key, label in (("sqz_before", "sqz, the issue's settings (`--epochs 8 --batch-size 128`)"),
                            ("sqz_default", "sqz, default options (`auto`)")):
             if key in r:
                 s = r[key]
