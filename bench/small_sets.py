@@ -92,11 +92,12 @@ def _pct(x) -> str:
 def render(results: dict) -> str:
     """The Markdown of docs/bench/small_sets.md, from the JSON."""
     out = [f"Measured by `python -m bench.small_sets` on {results['date']}: {results['machine']}; every run with "
-           f"`--threads {results['threads']}`, one at a time, niced.", ""]
+           f"`--threads {results['threads']}`, niced, one after another, on a machine shared with other jobs.", ""]
     for r in results["sets"]:
         kind = (f"{r['train_files']:,} training + {r['test_files']:,} test PNGs, "
-                + (f"RGB {r['side']}², Fashion-MNIST upscaled (bilinear) and blended between a random background "
-                   "and a random foreground colour per image" if r["channels"] == 3
+                + (f"RGB {r['side']}²: Fashion-MNIST upscaled (bilinear), then per image a random background "
+                   "colour bg and foreground colour fg (each channel uniform in 0–255), pixel = bg·(1 − g/255) + "
+                   "fg·g/255 for grey value g (`bench/small_folders.py`)" if r["channels"] == 3
                    else "grey 28², Fashion-MNIST as it is"))
         out += [f"**{r['set']}**: {kind}; layout train/ + test/, 10 classes.", "",
                 "| run | epochs | batch | optimiser steps | float test accuracy | int8 test accuracy | wall time |",
