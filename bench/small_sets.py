@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
                           f"{os.getloadavg()[0]:.1f} at start (shared)", "threads": a.threads, "sets": []}
-    for name in a.sets.split(","):
+    names = a.sets.split(",")
+    old = a.out / "small_sets.json"
+    if old.exists():  # keep the sets not rerun (one set at a time fits a busy machine better)
+        results["sets"] = [r for r in json.loads(old.read_text())["sets"] if r["set"] not in names]
+    for name in names:
         results["sets"].append(run_set(name, a.work, a.threads, not a.no_export, not a.no_before))
         a.out.mkdir(parents=True, exist_ok=True)
         from sqz.files import write_text
