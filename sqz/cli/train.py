@@ -7,14 +7,37 @@ from pathlib import Path
 import click
 
 from sqz.cli.base import friendly, positive, writable
+from sqz.train.schedule import BATCH_MAX, BATCH_MIN, BATCH_SHARE, MAX_EPOCHS, MIN_EPOCHS, TARGET_STEPS
+
+
+class _AutoOrCount(click.ParamType):
+    """`auto` or a whole number of at least 1."""
+
+    name = "auto|N"
+
+    def convert(self, value, param, ctx):
+        from sqz.errors import InputError
+        from sqz.train.schedule import parse
+
+        try:
+            return parse(value)
+        except InputError as exc:
+            self.fail(str(exc).split(": ", 1)[-1], param, ctx)
+
+
+EPOCHS = BATCH = _AutoOrCount()
 
 
 @click.command()
 @click.option("--data", default="fashion-mnist", show_default=True,
               help="fashion-mnist, a .npz (x, y), IDX images file, or an image folder (one sub-folder per class)")
 @click.option("--arch", default="1.1", show_default=True, help="1.0, 1.1, 1.0-bypass or 1.1-bypass")
-@click.option("--epochs", default=40, show_default=True, type=positive())
-@click.option("--batch-size", default=128, show_default=True, type=positive())
+@click.option("--epochs", default="auto", show_default=True, type=EPOCHS,
+              help=f"a number, or auto: enough epochs for {TARGET_STEPS:,} optimiser steps (at least {MIN_EPOCHS}, "
+                   f"at most {MAX_EPOCHS}; printed at the start and recorded)")
+@click.option("--batch-size", default="auto", show_default=True, type=BATCH,
+              help=f"per process; auto: the largest power of two up to 1/{BATCH_SHARE} of the training images, "
+                   f"{BATCH_MIN} to {BATCH_MAX}")
 @click.option("--lr", default=2e-3, show_default=True, type=positive(float),
               help="one-cycle peak learning rate (AdamW)")
 @click.option("--batch-norm/--no-batch-norm", default=None,

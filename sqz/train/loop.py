@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from sqz.errors import InputError
-from sqz.train import calibsample, distributed, folder, history, pretrained, snapshot, stream
+from sqz.train import calibsample, distributed, folder, history, pretrained, schedule, snapshot, stream
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
@@ -31,8 +31,8 @@ class TrainConfig:
     data: str = "fashion-mnist"
     arch: str = "1.1"
     out: str = "runs/default"
-    epochs: int = 40
-    batch_size: int = 128
+    epochs: int | str = "auto"
+    batch_size: int | str = "auto"
     lr: float = 2e-3
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
@@ -91,9 +91,11 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     (`sqz.export.fit.train_plan`: training to a size budget).
     """
     cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-        raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
-    if cfg.batch_norm and cfg.batch_size < 2:
+    cfg = replace(cfg, epochs=schedule.parse(cfg.epochs),
+                  batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
+    if cfg.lr <= 0:
+        raise InputError("the learning rate must be positive")
+    if cfg.batch_norm and cfg.batch_size == 1:
         raise InputError("--batch-size 1 cannot train batch norm; give 2 or more, or --no-batch-norm")
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
@@ -119,25 +121,33 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     if planned.get("metaparameters"):
         cfg = replace(cfg, metaparameters={**cfg.metaparameters, **planned["metaparameters"]})
     payload = resume_run.load(out, asdict(cfg), ctx.world) if resume else None
-    p = build_parts(cfg, ctx, src, tqdm.write if progress and ctx.main else None)
+    epochs, batch, chosen = schedule.resolve(cfg.epochs, cfg.batch_size, src.n_train, ctx.world)
+    if payload:
+        resume_run.check_epochs(out, payload, epochs)
+    run = replace(cfg, epochs=epochs, batch_size=batch)
+    p = build_parts(run, ctx, src, tqdm.write if progress and ctx.main else None)
     start_epoch, rows, skipped = 0, [], set()
     if payload:
         start_epoch, rows, skipped = resume_run.restore(payload, p.net, p.opt, p.sched, p.scaler, p.gen, ctx)
     if ctx.main and progress and src.streamed:
         tqdm.write(folder.describe(src.folder))
+    if ctx.main and progress:
+        tqdm.write(chosen)
     if ctx.main:
         snapshot.clean_stale(out, ARTIFACTS + (folder.SPLIT_FILE, calibsample.SAMPLE_FILE))
         if src.streamed:
             folder.write_split(out, src.folder, {"train": src.train, "val": src.val, "test": src.test})
         _store_sample(out, src, cfg.seed)
     distribute(p, ctx)
-    record = new_record(cfg, src, ctx, p.amp, rows, skipped)
+    record = new_record(run, src, ctx, p.amp, rows, skipped)
+    record["config"].update(epochs=cfg.epochs, batch_size=cfg.batch_size)  # as asked: a number or "auto"
+    record.update(epochs=epochs, batch_size=batch, steps_per_epoch=p.steps, optimizer_steps=epochs * p.steps)
     if "size_plan" in planned:
         record["size_plan"] = planned["size_plan"]
     board = history.Board(out) if cfg.tensorboard and ctx.main else None
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            row, bad = train_epoch(p, src, cfg, ctx, epoch, progress)
+        for epoch in range(start_epoch, epochs):
+            row, bad = train_epoch(p, src, run, ctx, epoch, progress)
             if src.n_val:
                 row["val_loss"], row["val_acc"], val_bad = evaluate(
                     p.net, src.eval_batches("val", ctx), ctx=ctx, autocast=p.autocast, channels_last=p.channels_last)
@@ -147,7 +157,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
                 row["skipped_images"] = record["skipped_images"]
             rows.append(row)
             if progress:
-                tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
+                tqdm.write(f"epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  "
                            f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
                            f"{row['images_per_s']:.0f} img/s")
             snapshot.save_epoch(out, p, src, record, rows, epoch + 1, skipped, ctx, board)

@@ -44,10 +44,17 @@ def load(out: Path, config: dict, world: int) -> dict:
         raise InputError(f"--resume: {last} was trained with {was} and this run asks for {now}; resume with the "
                          f"run's options (only --epochs, --device, --precision, --threads, --workers and "
                          f"--tensorboard may change) or start a new run with another --out")
-    done = int(state["epoch"])
-    if config["epochs"] < done:
-        raise InputError(f"--resume: {last} has already trained {done} epoch(s); give --epochs {done} or more")
+    if isinstance(config["epochs"], int):
+        check_epochs(out, payload, config["epochs"])
     return payload
+
+
+def check_epochs(out: Path, payload: dict, epochs: int) -> None:
+    """Refuse to resume into fewer epochs than the run has done (`epochs` as resolved, `auto` included)."""
+    done = int(payload["resume"]["epoch"])
+    if epochs < done:
+        raise InputError(f"--resume: {Path(out) / 'last.pt'} has already trained {done} epoch(s) and this run "
+                         f"asks for {epochs}; give --epochs {done} or more")
 
 
 def rng_state(gen: torch.Generator, ctx: distributed.Context) -> dict:

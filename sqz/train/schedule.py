@@ -1,0 +1,61 @@
+"""How long and in what batches a run trains: `auto` picks the batch size from the training set's size and
+the epochs from the optimiser steps an epoch gives, so a small folder gets enough steps for the one-cycle
+schedule and a large one is not trained needlessly long."""
+
+from __future__ import annotations
+
+from sqz.errors import InputError
+
+AUTO = "auto"
+# Derived from the runs in docs/bench/small_sets.md (3,000 grey Fashion-MNIST PNGs): see the README.
+TARGET_STEPS = 4000
+MIN_EPOCHS = 40
+MAX_EPOCHS = 300
+BATCH_MAX, BATCH_MIN, BATCH_SHARE = 128, 16, 64
+
+
+def parse(value, option: str = "--epochs") -> int | str:
+    """`auto` or a whole number ≥ 1 (from the CLI or the Python API)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(value, bool) or n < 1 or str(n) != str(value).strip():
+        raise InputError(f"{option} {value}: give a whole number of at least 1, or auto")
+    return n
+
+
+def auto_batch(n_train: int, world: int = 1) -> int:
+    """The batch size (per process) `auto` picks: the largest power of two ≤ 1/BATCH_SHARE of each process's
+    share of the training images, within [BATCH_MIN, BATCH_MAX]."""
+    share = -(-n_train // world) // BATCH_SHARE
+    b = BATCH_MIN
+    while b * 2 <= min(share, BATCH_MAX):
+        b *= 2
+    return b
+
+
+def steps_per_epoch(n_train: int, batch_size: int, world: int = 1) -> int:
+    """Optimiser steps per epoch of each process (as sqz.train.distributed.steps, without importing torch)."""
+    return -(-(-(-n_train // world)) // batch_size)
+
+
+def auto_epochs(n_train: int, batch_size: int, world: int = 1) -> int:
+    """The epochs `auto` picks: enough for TARGET_STEPS optimiser steps, within [MIN_EPOCHS, MAX_EPOCHS]."""
+    per_epoch = steps_per_epoch(n_train, batch_size, world)
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, -(-TARGET_STEPS // max(1, per_epoch))))
+
+
+def resolve(epochs, batch_size, n_train: int, world: int = 1) -> tuple[int, int, str]:
+    """(epochs, batch size, one line saying how they were chosen) for the options as given (numbers or auto)."""
+    epochs, batch_size = parse(epochs), parse(batch_size, "--batch-size")
+    batch = auto_batch(n_train, world) if batch_size == AUTO else batch_size
+    per_epoch = steps_per_epoch(n_train, batch, world)
+    n = auto_epochs(n_train, batch, world) if epochs == AUTO else epochs
+    why = ("" if epochs != AUTO else "; the minimum" if n == MIN_EPOCHS else "; the maximum" if n == MAX_EPOCHS
+           else f"; ≥ {TARGET_STEPS:,} steps")
+    return n, batch, (f"epochs {epochs if epochs == AUTO else 'given'}: {n}, batch "
+                      f"{batch_size if batch_size == AUTO else 'given'}: {batch} ({per_epoch} optimiser steps "
+                      f"per epoch on {n_train:,} training images, {n * per_epoch:,} in all{why})")
