@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from sqz.errors import InputError
-from sqz.train import checkpoint, distributed
+from sqz.train import calibsample, checkpoint, distributed
 from sqz.train.loop import ARTIFACTS, TrainConfig, train
 
 RUN = dict(epochs=2, lr=3e-3, seed=0, threads=1)
@@ -53,7 +53,8 @@ def test_shards_are_distributed_samplers(fmnist):
 
 def test_torchrun_two_processes_train_like_one(two_process_run, fm_npz, tmp_path):
     out, logs = two_process_run
-    assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS), "one set of files, no temp files"
+    expected = ARTIFACTS + (calibsample.SAMPLE_FILE,)
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected), "one set of files, no temp files"
     record = json.loads((out / "metrics.json").read_text())
     assert record["world_size"] == 2 and record["effective_batch_size"] == 64
     assert record["train_images"] == 2750 and record["test_images"] == 600
