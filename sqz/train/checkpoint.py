@@ -14,6 +14,9 @@ from sqz.runtime.preprocess import Preprocess
 from sqz.train.model import ArchConfig, SqueezeNet, build
 
 FORMAT = "sqz-checkpoint"
+# What torch.load raises on a damaged, truncated or foreign file (weights_only=True).
+LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
+               TypeError, KeyError, IndexError, OSError, UnicodeDecodeError)
 
 
 def save(path: Path, model: SqueezeNet, preprocess: Preprocess, classes: tuple[str, ...],
@@ -34,8 +37,7 @@ def load_raw(path: Path) -> dict:
         raise ModelFileError(f"{path}: no such checkpoint file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
-            AttributeError, TypeError, KeyError, IndexError, OSError, UnicodeDecodeError) as exc:
+    except LOAD_ERRORS as exc:
         raise ModelFileError(f"{path}: not a readable sqz checkpoint ({exc.__class__.__name__}); "
                              "give a .pt written by `sqz train`") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,7 +13,7 @@ import torch
 
 from sqz.errors import InputError, ModelFileError
 from sqz.runtime.preprocess import Preprocess
-from sqz.train.checkpoint import FORMAT
+from sqz.train.checkpoint import FORMAT, LOAD_ERRORS
 from sqz.train.data import Dataset, with_channels
 from sqz.train.model import METAPARAMETERS, ArchConfig, Fire, SqueezeNet, build
 
@@ -68,8 +66,7 @@ def read(path: Path) -> Init:
         raise ModelFileError(f"--init {path}: no such file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
-            TypeError, KeyError, IndexError, OSError, UnicodeDecodeError) as exc:
+    except LOAD_ERRORS as exc:
         raise ModelFileError(f"--init {path}: not a readable torch file ({exc.__class__.__name__}); give "
                              "torchvision's squeezenet1_0/1_1 .pth or a model.pt written by `sqz train`") from None
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
