@@ -1,17 +1,39 @@
-"""`python -m sqz.export.onnx2tf_run ARGS`: onnx2tf with int8 calibration ranges computed in float64.
+"""`python -m sqz.export.onnx2tf_run [--calib U8.npy PRE.json] -- ONNX2TF_ARGS`: onnx2tf to float32, then
+one full-int8 conversion of its SavedModel, calibrated on uint8 images normalised one at a time, with every
+range recomputed in float64.
 
-TensorFlow's calibrator gives CPU-dependent float32 ranges; this entry point, run in the conversion
-subprocess, lets it calibrate and then replaces every range by `sqz.quantize.ranges` (see there).
+onnx2tf's own `-oiqt` builds five quantised variants (each calibrated, each recalibrated here) and needs
+the whole normalised float32 set in memory; sqz needs one, and streams. TensorFlow's calibrator gives
+CPU-dependent float32 ranges; `sqz.quantize.ranges` replaces them (see there).
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
+INT8_NAME = "model_full_integer_quant.tflite"
 
-def _patch() -> None:
+
+def batches(images: np.ndarray, pre, rows: int = 1) -> Iterator[np.ndarray]:
+    """`images` (uint8, N×content×content×C) normalised as the model sees them, NHWC float32, `rows` at a time."""
+    from sqz.runtime.preprocess import normalize
+
+    for i in range(0, len(images), rows):
+        yield normalize(np.asarray(images[i:i + rows]), pre).transpose(0, 2, 3, 1)
+
+
+def float64_rows(size: int) -> int:
+    """Images per float64 evaluation batch: 32 up to 64², fewer above so activations stay near 100 MB."""
+    return max(1, min(32, 32 * 64 * 64 // (size * size)))
+
+
+def _patch(images: np.ndarray, pre) -> None:
+    """Make TensorFlow's calibrator return float64 ranges over `images`."""
     from tensorflow.lite.python.optimize import calibrator
 
     from sqz.quantize.ranges import Unsupported, recalibrate
@@ -19,13 +41,9 @@ def _patch() -> None:
     original = calibrator.Calibrator.calibrate
 
     def calibrate(self, dataset_gen):
-        samples = list(dataset_gen())
-        stats = original(self, lambda: iter(samples))
+        stats = original(self, dataset_gen)
         try:
-            if not all(isinstance(s, dict) and len(s) == 1 for s in samples):
-                raise Unsupported("a model with several inputs")
-            inputs = np.concatenate([np.asarray(next(iter(s.values()))) for s in samples])
-            return recalibrate(stats, self._model_content, inputs)
+            return recalibrate(stats, self._model_content, batches(images, pre, float64_rows(pre.size)))
         except Unsupported as exc:
             print(f"sqz: float64 calibration cannot evaluate {exc}; TensorFlow's float32 ranges kept "
                   "(the int8 bytes may then differ between CPUs)", file=sys.stderr)
@@ -34,12 +52,47 @@ def _patch() -> None:
     calibrator.Calibrator.calibrate = calibrate
 
 
+def full_int8(saved_model: Path, images: np.ndarray, pre, per_channel: bool = True) -> bytes:
+    """The full-integer (int8 in, int8 out) TFLite of `saved_model`, calibrated on `images`."""
+    import tensorflow as tf
+
+    _patch(images, pre)
+    keys = list(tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+                .structured_input_signature[1])
+    if len(keys) != 1:
+        raise SystemExit(f"sqz: the model has {len(keys)} inputs; full-int8 export needs one")
+
+    def representative():
+        for x in batches(images, pre):
+            yield {keys[0]: tf.convert_to_tensor(x)}
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.SELECT_TF_OPS]
+    converter._experimental_disable_per_channel = not per_channel
+    converter.representative_dataset = representative
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
 def main(argv: list[str]) -> None:
-    _patch()
+    calib = None
+    if argv[:1] == ["--calib"]:
+        calib, pre_json, per_channel, argv = argv[1], argv[2], argv[3] == "per-channel", argv[4:]
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
     from onnx2tf import main as onnx2tf_main
 
     sys.argv = ["onnx2tf", *argv]
     onnx2tf_main()
+    if calib is not None:
+        from sqz.runtime.preprocess import Preprocess
+
+        pre = Preprocess.from_dict(json.loads(Path(pre_json).read_text()))
+        out = Path(argv[argv.index("-o") + 1])
+        data = full_int8(out, np.load(calib, mmap_mode="r"), pre, per_channel)
+        (out / INT8_NAME).write_bytes(data)
 
 
 if __name__ == "__main__":

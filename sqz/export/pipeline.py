@@ -27,7 +27,7 @@ from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
 from sqz.files import write_text
 from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
-from sqz.quantize.calibrate import calibration_set
+from sqz.quantize.calibrate import calibration_pick
 from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
@@ -36,6 +36,7 @@ from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
 PROBE = 256
+PROBE_BYTES = 48 * 2**20
 
 
 def default_checkpoint() -> Path:
@@ -135,13 +136,13 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             rep["onnx_parity"] = parity(net, onnx_path, probe)
         calibration = None
         if int8:
-            calibration = calibration_set(pool, pre, calib, seed)
+            calibration = calibration_pick(pool, calib, seed)
             rep["calibration_images"] = int(len(calibration))
             del pool
         with _timed(timings, "tflite" + ("+int8" if int8 else "")):
             log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images from "
                                                      f"{calib_from})" if int8 else "") + " …")
-            tfl = convert(onnx_path, work, calibration, verbose=verbose)
+            tfl = convert(onnx_path, work, calibration, pre, verbose=verbose)
         calibration = None
         rep["strip"] = {}
         for path in tfl.values():
@@ -216,8 +217,9 @@ def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Pre
 
 
 def _probe(evals, pool: np.ndarray, pre: Preprocess, n: int = PROBE) -> np.ndarray:
-    """Up to `n` normalised images for the quick checks (ONNX parity without evaluation, dead taps, strip):
-    the first test images, else calibration images."""
+    """Up to `n` normalised images (fewer at large sizes: about 48 MB) for the quick checks (ONNX parity
+    without evaluation, dead taps, strip): the first test images, else calibration images."""
+    n = max(16, min(n, PROBE_BYTES // (4 * pre.channels * pre.size * pre.size)))
     if evals is not None:
         for x, _ in evals.batches(pre, n):
             return normalize(x, pre)

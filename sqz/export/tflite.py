@@ -1,11 +1,13 @@
 """ONNX → TFLite float32 and full-integer int8 with onnx2tf, run isolated in a subprocess.
 
-The int8 calibration ranges are computed in float64 (`sqz/export/onnx2tf_run.py`), so the int8
+onnx2tf writes the float32 file and a SavedModel; `sqz/export/onnx2tf_run.py` makes the one full-int8
+file from it, streaming the uint8 calibration images and computing their ranges in float64, so the int8
 file is byte-identical on every x86-64 CPU.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,21 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import ToolError
-from sqz.export.onnx import INPUT
+from sqz.export.onnx2tf_run import INT8_NAME
+from sqz.runtime.preprocess import Preprocess
 
 SAMPLE_NAME = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
-def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = None,
+def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = None, pre: Preprocess | None = None,
             per_channel: bool = True, timeout: float = 900, verbose: bool = False) -> dict[str, Path]:
     """Convert a copy of `onnx_path`; returns {"float32": path, "int8": path (with calibration)}.
 
     onnx2tf's and TensorFlow's output is captured (shown only in a failure's message) unless
     `verbose`, which passes it, TensorFlow's C++ logging included, to stderr.
 
-    `calibration` is float32 NHWC, already normalised: it is passed with mean 0 and std 1, so
-    onnx2tf calibrates on exactly what the model sees.
+    `calibration` is uint8 (N, content, content, C), decoded with `pre`; the conversion normalises it
+    one image at a time exactly as the runtime does, so it calibrates on what the model sees.
     """
+    if calibration is not None and pre is None:
+        raise ValueError("calibration images need their Preprocess")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sqz-onnx2tf-") as work:
         work = Path(work)
@@ -39,15 +44,13 @@ def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = Non
         # onnx2tf looks for this file in the working directory for 3-channel inputs and downloads
         # it when absent; a local stand-in keeps it offline and is never used for our calibration.
         np.save(work / SAMPLE_NAME, np.zeros((20, 128, 128, 3), np.float32))
-        cmd = [sys.executable, "-m", "sqz.export.onnx2tf_run", "-i", str(src), "-o", str(work / "tf"), "-b", "1",
-               "-coion", "-n"]
+        cmd = [sys.executable, "-m", "sqz.export.onnx2tf_run"]
         if calibration is not None:
-            calib = work / "calibration.npy"
-            np.save(calib, np.ascontiguousarray(calibration, dtype=np.float32))
-            c = calibration.shape[-1]
-            zeros, ones = str([0.0] * c), str([1.0] * c)
-            cmd += ["-oiqt", "-qt", "per-channel" if per_channel else "per-tensor", "-iqd", "int8",
-                    "-oqd", "int8", "-cind", INPUT, str(calib), zeros, ones]
+            calib, pre_json = work / "calibration_uint8.npy", work / "preprocess.json"
+            np.save(calib, np.ascontiguousarray(calibration, dtype=np.uint8))
+            pre_json.write_text(json.dumps(pre.to_dict()))
+            cmd += ["--calib", str(calib), str(pre_json), "per-channel" if per_channel else "per-tensor"]
+        cmd += ["--", "-i", str(src), "-o", str(work / "tf"), "-b", "1", "-coion", "-n"]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0" if verbose else "3", "CUDA_VISIBLE_DEVICES": "",
                "PYTHONHASHSEED": "0"}
         shown = {"stdout": sys.stderr, "stderr": sys.stderr} if verbose else {"capture_output": True}
@@ -63,7 +66,7 @@ def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = Non
             raise ToolError(f"onnx2tf failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
         found = {"float32": work / "tf" / "model_float32.tflite"}
         if calibration is not None:
-            found["int8"] = work / "tf" / "model_full_integer_quant.tflite"
+            found["int8"] = work / "tf" / INT8_NAME
         result = {}
         for kind, path in found.items():
             if not path.exists():

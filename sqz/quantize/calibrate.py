@@ -11,14 +11,19 @@ from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.train.folder import IMAGE_SUFFIXES, try_decode
 
 
-def calibration_set(images: np.ndarray, pre: Preprocess, n: int, seed: int = 0) -> np.ndarray:
-    """`n` images drawn reproducibly and class-blind from `images`, as float32 NHWC normalised."""
+def calibration_pick(images: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """`n` images drawn reproducibly and class-blind from `images`, still uint8 as decoded."""
     if n < 1:
         raise InputError(f"--calib must be at least 1, got {n}")
     if len(images) == 0:
         raise InputError("no training images to calibrate on")
     pick = np.sort(np.random.default_rng(seed).permutation(len(images))[: min(n, len(images))])
-    return normalize(images[pick], pre).transpose(0, 2, 3, 1).copy()
+    return images[pick]
+
+
+def calibration_set(images: np.ndarray, pre: Preprocess, n: int, seed: int = 0) -> np.ndarray:
+    """`calibration_pick` normalised as the model sees it, float32 NHWC."""
+    return normalize(calibration_pick(images, n, seed), pre).transpose(0, 2, 3, 1).copy()
 
 
 def folder_images(root: Path, pre: Preprocess, n: int, seed: int = 0) -> np.ndarray:

@@ -8,6 +8,8 @@ range is rounded to float32 once: the result is the same on any CPU.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 ACTIVATIONS = {0: lambda x: x, 1: lambda x: np.maximum(x, 0.0), 2: lambda x: np.clip(x, -1.0, 1.0),
@@ -73,8 +75,16 @@ def _run_op(name: str, ins: list, o, out_shape):
     raise Unsupported(name)
 
 
-def float64_ranges(model, inputs: np.ndarray) -> dict[int, tuple[float, float]]:
-    """{tensor index: (min, max)} over `inputs` for every tensor of subgraph 0 of a float ModelT."""
+def _batches(inputs) -> Iterable[np.ndarray]:
+    """An array in slices of BATCH images, or any iterable of NHWC batches as it is."""
+    if isinstance(inputs, np.ndarray):
+        return (inputs[i:i + BATCH] for i in range(0, len(inputs), BATCH))
+    return inputs
+
+
+def float64_ranges(model, inputs: np.ndarray | Iterable[np.ndarray]) -> dict[int, tuple[float, float]]:
+    """{tensor index: (min, max)} over `inputs` (NHWC, an array or batches of it) for every tensor of
+    subgraph 0 of a float ModelT."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -95,8 +105,8 @@ def float64_ranges(model, inputs: np.ndarray) -> dict[int, tuple[float, float]]:
     consts = {i: c for i in range(len(sg.tensors)) if (c := const(i)) is not None}
     lo: dict[int, float] = {}
     hi: dict[int, float] = {}
-    for start in range(0, len(inputs), BATCH):
-        vals = {sg.inputs[0]: np.asarray(inputs[start:start + BATCH], np.float64)}
+    for batch in _batches(inputs):
+        vals = {sg.inputs[0]: np.asarray(batch, np.float64)}
         for op in sg.operators:
             name = names[model.operatorCodes[op.opcodeIndex].builtinCode]
             ins = [None if i < 0 else vals[i] if i in vals else consts[i] for i in op.inputs]
@@ -109,7 +119,7 @@ def float64_ranges(model, inputs: np.ndarray) -> dict[int, tuple[float, float]]:
     return {i: (lo[i], hi[i]) for i in lo}
 
 
-def recalibrate(calibrated: bytes, float_model: bytes, inputs: np.ndarray) -> bytes:
+def recalibrate(calibrated: bytes, float_model: bytes, inputs: np.ndarray | Iterable[np.ndarray]) -> bytes:
     """`calibrated` (TensorFlow's min/max stats) with every min/max replaced by its float64 value."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema

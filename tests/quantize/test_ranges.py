@@ -28,6 +28,9 @@ def test_float64_ranges_match_the_float32_interpreter(tiny_export, small_dataset
             lo, hi = seen.get(i, [np.inf, -np.inf])
             seen[i] = [min(lo, float(v.min())), max(hi, float(v.max()))]
     assert len(ranges) > 30 and set(seen) == set(ranges)
+    streamed = float64_ranges(schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0)),
+                              (x[i:i + 7] for i in range(0, len(x), 7)))
+    assert streamed == ranges
     for i, (lo, hi) in ranges.items():
         scale = max(abs(lo), abs(hi), 1e-6)
         assert abs(lo - seen[i][0]) <= 1e-5 * scale and abs(hi - seen[i][1]) <= 1e-5 * scale, i
