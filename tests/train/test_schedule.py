@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 
 import pytest
 from click.testing import CliRunner
@@ -80,24 +79,3 @@ def test_cli_prints_the_epochs_auto_chose(tmp_path, short_auto):
     assert "epochs auto: 2, batch auto: 64 (4 optimiser steps per epoch on 256 training images, 8 in all" in r.output
     bad = CliRunner().invoke(main, ["train", "--epochs", "many", "--out", str(tmp_path / "X")])
     assert bad.exit_code == 2 and "whole number of at least 1, or auto" in bad.output
-
-
-@pytest.mark.slow
-def test_defaults_beat_a_short_fixed_run_on_a_small_folder(tmp_path, fmnist):
-    """800 real Fashion-MNIST PNGs (train/ + test/ of 500): the default options (auto: batch 16, 87 epochs,
-    about 4,000 steps) against the issue's 8 epochs at batch 128 (48 steps). Measured: 66.6 % against
-    38.0 %, 7 minutes on this shared 2-core machine under load (the auto run is 64,000 images seen)."""
-    from PIL import Image
-
-    for split, ds, per in (("train", fmnist.train, 80), ("test", fmnist.test, 50)):
-        for label in range(10):
-            d = tmp_path / "photos" / split / f"class{label}"
-            d.mkdir(parents=True)
-            for k, i in enumerate(np.flatnonzero(ds.y == label)[:per]):
-                Image.fromarray(ds.x[i, :, :, 0]).save(d / f"{k:03d}.png")
-    base = dict(data=str(tmp_path / "photos"), workers=0, seed=0, threads=1)
-    auto = train(TrainConfig(out=str(tmp_path / "auto"), **base), progress=False)
-    short = train(TrainConfig(out=str(tmp_path / "short"), epochs=8, batch_size=128, **base), progress=False)
-    assert (auto["epochs"], auto["batch_size"]) == (87, 16)
-    assert auto["test_acc"] >= 0.6 and auto["test_acc"] >= short["test_acc"] + 0.2, (auto["test_acc"],
-                                                                                     short["test_acc"])
