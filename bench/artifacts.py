@@ -88,7 +88,7 @@ def squeezenet224(out: Path, calib: int, log) -> dict:
     stages["TFLite float32 (separate onnx2tf run)"] = float_only_seconds(out / "model.onnx")
     log("SqueezeNet 1.1 224²: TFLite float32 + full int8 (onnx2tf) …")
     t = time.perf_counter()
-    convert(out / "model.onnx", out, np.ascontiguousarray(calib_nchw.transpose(0, 2, 3, 1)))
+    convert(out / "model.onnx", out, pixels[:calib], IMAGENET)
     both = _seconds(t)
     stages["int8 calibration + conversion (combined run − float run)"] = round(
         max(0.0, both - stages["TFLite float32 (separate onnx2tf run)"]), 2)

@@ -1,0 +1,192 @@
+"""The size/accuracy/latency frontier at real input sizes: every route to the 0.5 MB budget, side by side.
+
+python -m bench.frontier [--side 96] [--train 6000] [--test 2000] [--epochs 12] [--routes base,budget,fit,int4,mixed]
+                         [--work DIR] [--threads 2] [--render]
+
+On an RGB folder made from Fashion-MNIST (bench/small_folders.py: upscaled to --side², random colours), through
+sqz's own commands: the unconstrained SqueezeNet 1.1 (`base`), `sqz train --budget 0.5MB` (`budget`),
+`sqz compress base --fit 0.5MB` (`fit`: channel pruning + distillation) and `sqz-export base --weights
+int4|mixed` (4-bit QAT). Each is exported full-int8 and evaluated on the same test split; batch-1 int8 latency
+is measured for all files interleaved in one run (ai-edge-litert, XNNPACK, 1 thread).
+Writes docs/bench/frontier_<side>.json / .md and frontier_<side>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from bench import small_folders
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "docs" / "bench"
+BUDGET = "0.5MB"
+LABELS = {"base": "unconstrained int8 (SqueezeNet 1.1)", "budget": "`sqz train --budget 0.5MB` (metaparameters)",
+          "fit": "`sqz compress --fit 0.5MB` (channels pruned + distilled)", "int4": "`--weights int4` (4-bit QAT)",
+          "mixed": "`--weights mixed` (4-bit QAT where cheapest)"}
+
+
+def _sqz(args: list[str], log) -> float:
+    """Run `python -m sqz.cli ARGS` (or sqz-export for ["export", ...]); its wall seconds."""
+    log("$ sqz " + " ".join(args))
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "sqz.cli", *args], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    if r.returncode:
+        raise SystemExit(f"sqz {' '.join(args)} failed (exit {r.returncode}):\n{(r.stderr or r.stdout)[-2000:]}")
+    return round(time.perf_counter() - t0, 1)
+
+
+def _export(ckpt: Path, out: Path, eval_limit: int, log, extra: list[str] = ()) -> tuple[dict, float]:
+    wall = _sqz(["export", str(ckpt), "--int8", "--out", str(out), "--eval-limit", str(eval_limit), *extra], log)
+    return json.loads((out / "report.json").read_text()), wall
+
+
+def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, routes: list[str], eval_limit: int,
+               qat_epochs: int, fit_epochs: int, log) -> dict:
+    common = ["--data", str(data), "--size", str(side), "--channels", "3", "--epochs", str(epochs),
+              "--threads", str(threads), "--workers", "0"]
+    got: dict[str, dict] = {}
+    base = work / "base"
+    if not (base / "model.pt").exists():
+        got.setdefault("base", {})["train_s"] = _sqz(["train", *common, "--out", str(base)], log)
+    for route in routes:
+        r = got.setdefault(route, {})
+        if route == "base":
+            r["report"], r["export_s"] = _export(base / "model.pt", work / "x-base", eval_limit, log)
+        elif route == "budget":
+            if not (work / "budget" / "model.pt").exists():
+                r["train_s"] = _sqz(["train", *common, "--budget", BUDGET, "--out", str(work / "budget")], log)
+            r["report"], r["export_s"] = _export(work / "budget" / "model.pt", work / "x-budget", eval_limit, log)
+        elif route == "fit":
+            fitted = work / "fit" / "model.pt"
+            if not fitted.exists():
+                r["compress_s"] = _sqz(["compress", str(base / "model.pt"), "--fit", BUDGET, "--epochs",
+                                        str(fit_epochs), "--out", str(fitted)], log)
+            r["report"], r["export_s"] = _export(fitted, work / "x-fit", eval_limit, log)
+        else:
+            r["report"], r["export_s"] = _export(base / "model.pt", work / f"x-{route}", eval_limit, log,
+                                                 ["--weights", route, "--qat-epochs", str(qat_epochs)])
+    return got
+
+
+def latencies(work: Path, routes: list[str], seconds: float) -> dict[str, float]:
+    """Median batch-1 ms of every route's int8 file, interleaved in one run (ai-edge-litert, 1 thread)."""
+    from sqz.export.weights import latency
+    from sqz.runtime.tflite import TFLiteSession
+
+    paths = [work / f"x-{r}" / "model_int8.tflite" for r in routes]
+    shape = TFLiteSession(paths[0], threads=1).io_spec()["input"]["shape"]
+    x = np.random.default_rng(0).integers(-128, 128, (1, *shape[1:]), dtype=np.int8)
+    return dict(zip(routes, latency(paths, x, seconds)))
+
+
+def record(args, got: dict, lat: dict) -> dict:
+    rows = []
+    for route, r in got.items():
+        rep = r["report"]
+        a = rep["artifacts"]["model_int8.tflite"]
+        rows.append({"route": route, "file_bytes": a["bytes"], "packed_bytes": a["packed"]["bytes"],
+                     "int8_acc": a.get("accuracy"), "float_acc": rep["torch"]["accuracy"],
+                     "agreement": a.get("top1_agreement"), "latency_ms": lat.get(route),
+                     "fits": a["bytes"] <= 500_000, "arch": rep["arch"],
+                     "seconds": {k: v for k, v in r.items() if k.endswith("_s")}})
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "side": args.side,
+            "train_images": args.train, "test_images": args.test, "epochs": args.epochs, "eval_images":
+            got[next(iter(got))]["report"]["eval_images"], "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "load_average_at_end": round(os.getloadavg()[0], 1), "rows": rows}
+
+
+def markdown(rec: dict) -> str:
+    base = next((r for r in rec["rows"] if r["route"] == "base"), None)
+    pct = lambda v: "—" if v is None else f"{100 * v:.2f} %"
+    lines = [f"Measured by `python -m bench.frontier --side {rec['side']}` on {rec['date']} ({rec['machine']}; load "
+             f"average {rec['load_average_at_end']} at the end): RGB {rec['side']}² folder from Fashion-MNIST "
+             f"(random colours, bench/small_folders.py), {rec['train_images']:,} training and {rec['test_images']:,} "
+             f"test images, {rec['epochs']} epochs; accuracy of the full-int8 file on {rec['eval_images']:,} test "
+             "images; latency batch-1, ai-edge-litert with XNNPACK, 1 thread, all files interleaved in one run.", "",
+             "| route | int8 file | packed (xz) | fits 500,000 B | int8 accuracy | Δ vs unconstrained | agreement with "
+             "float | latency | vs unconstrained |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rec["rows"]:
+        delta = (f"{100 * (r['int8_acc'] - base['int8_acc']):+.2f} pt" if base and r["int8_acc"] is not None
+                 and r is not base else "—")
+        speed = (f"{r['latency_ms'] / base['latency_ms']:.2f}×" if base and r["latency_ms"] and base["latency_ms"]
+                 and r is not base else "—")
+        lines.append(f"| {LABELS[r['route']]} | {r['file_bytes']:,} B | {r['packed_bytes']:,} B | "
+                     f"{'yes' if r['fits'] else 'no'} | {pct(r['int8_acc'])} | {delta} | {pct(r['agreement'])} | "
+                     f"{r['latency_ms'] if r['latency_ms'] is not None else '—'} ms | {speed} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rec: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sqz.files import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for r in rec["rows"]:
+        ax.scatter(r["file_bytes"] / 1000, 100 * (r["int8_acc"] or 0), s=40)
+        ax.annotate(r["route"], (r["file_bytes"] / 1000, 100 * (r["int8_acc"] or 0)), textcoords="offset points",
+                    xytext=(5, 4), fontsize=9)
+    ax.axvline(500, color="grey", linestyle="--", linewidth=1)
+    ax.text(502, ax.get_ylim()[0], " 0.5 MB", color="grey", va="bottom", fontsize=8)
+    ax.set_xlabel("full-int8 .tflite (kB)")
+    ax.set_ylabel("int8 test accuracy (%)")
+    ax.set_title(f"sqz routes to the budget, RGB {rec['side']}², 10 classes")
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--side", type=int, default=96)
+    ap.add_argument("--train", type=int, default=6000)
+    ap.add_argument("--test", type=int, default=2000)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--routes", default="base,budget,fit,int4,mixed")
+    ap.add_argument("--eval-limit", type=int, default=0)
+    ap.add_argument("--qat-epochs", type=int, default=1)
+    ap.add_argument("--fit-epochs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--latency-seconds", type=float, default=6.0)
+    ap.add_argument("--work", type=Path)
+    ap.add_argument("--render", action="store_true", help="only re-render from the JSON")
+    args = ap.parse_args(argv)
+    stem = OUT / f"frontier_{args.side}"
+    from sqz.files import write_text
+
+    if args.render:
+        rec = json.loads(stem.with_suffix(".json").read_text())
+    else:
+        log = lambda m: print(m, file=sys.stderr, flush=True)
+        work = args.work or Path(f"/tmp/sqz-frontier-{args.side}")
+        data = work / "data"
+        if not (data / ".done").exists():
+            small_folders.write(data, args.train, args.test, rgb_side=args.side)
+            (data / ".done").write_text("")
+        routes = args.routes.split(",")
+        got = run_routes(work, data, args.side, args.epochs, args.threads, routes, args.eval_limit,
+                         args.qat_epochs, args.fit_epochs, log)
+        rec = record(args, got, latencies(work, routes, args.latency_seconds))
+        write_text(stem.with_suffix(".json"), json.dumps(rec, indent=1) + "\n")
+    write_text(stem.with_suffix(".md"), markdown(rec))
+    plot(rec, stem.with_suffix(".png"))
+    print(markdown(rec))
+
+
+if __name__ == "__main__":
+    main()
