@@ -89,7 +89,6 @@ def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = 2, da
             record["rounds_log"].append(step)
             log(f"round {r + 1}/{rounds}: {step['parameters']:,} parameters, {step['file_bytes']:,} B; test accuracy "
                 f"{100 * pruned_acc:.2f} % pruned → {100 * step['test_acc_distilled']:.2f} % distilled")
-        record["test_acc_pruned"] = record["rounds_log"][0]["test_acc_pruned"]
     final = predict(student.cfg, size)
     record.update(parameters=count_parameters(student), file_bytes=final["file_bytes"],
                   widths=[list(w) for w in student.cfg.widths],
