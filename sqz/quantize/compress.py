@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -18,20 +19,39 @@ from sqz.train.memory import to_tensor
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 
+class FinetuneData(NamedTuple):
+    """The checkpoint's preprocessing, its (limited) training split, validation and test images, normalised."""
+
+    pre: Preprocess
+    x: torch.Tensor
+    y: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    fill: torch.Tensor
+
+
+def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: int = 0) -> FinetuneData:
+    """The run's data as training saw it (its split and seed); `limit` random training images when given."""
+    pre = Preprocess.from_dict(payload["preprocess"])
+    cfg = payload.get("record", {}).get("config", {})
+    ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0), preprocess=pre)
+    train_split, val_split = validation_split(ds.train, cfg.get("val_fraction", 1 / 12), cfg.get("seed", 0))
+    if limit:
+        train_split = train_split.take(torch.randperm(len(train_split), generator=torch.Generator()
+                                                      .manual_seed(seed))[:limit].numpy())
+    fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
+    return FinetuneData(pre, *to_tensor(train_split, pre), *to_tensor(val_split, pre), *to_tensor(ds.test, pre),
+                        fill)
+
+
 def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, epochs: int = 2,
              data: str | None = None, limit: int = 0, seed: int = 0, progress: bool = True) -> dict:
     """Write a plain (BatchNorm-folded) checkpoint to `out` with the passes applied; returns its record."""
     trained, payload = checkpoint.load(ckpt)
-    pre = Preprocess.from_dict(payload["preprocess"])
-    cfg = payload.get("record", {}).get("config", {})
-    ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0), preprocess=pre)
-    train_split, _ = validation_split(ds.train, cfg.get("val_fraction", 1 / 12), cfg.get("seed", 0))
-    if limit:
-        train_split = train_split.take(torch.randperm(len(train_split), generator=torch.Generator()
-                                                      .manual_seed(seed))[:limit].numpy())
-    x, y = to_tensor(train_split, pre)
-    x_te, y_te = to_tensor(ds.test, pre)
-    fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
+    d = finetune_data(payload, data, limit, seed)
+    pre, x, y, x_te, y_te, fill = d.pre, d.x, d.y, d.x_test, d.y_test, d.fill
     torch.manual_seed(seed)
     model, dead = remove_dead_taps(fold_batchnorm(trained), pre.size)
     record = {"source": str(ckpt), "dead_tap_fires": [i + 2 for i in dead], "sparsity_target": sparsity,

@@ -9,19 +9,22 @@ from torch import nn
 from tqdm import tqdm
 
 from sqz.train.augment import random_crop, random_flip
+from sqz.train.distill import Criterion
 
 
 def finetune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fill: torch.Tensor, epochs: int,
              lr: float = 2e-4, batch_size: int = 128, seed: int = 0,
              after_step: Callable[[int, int], None] | None = None, progress: bool = True,
-             desc: str = "fine-tune") -> nn.Module:
-    """AdamW with a cosine learning rate; `after_step(step, total_steps)` runs after every update."""
+             desc: str = "fine-tune", criterion: Criterion | None = None) -> nn.Module:
+    """AdamW with a cosine learning rate; `after_step(step, total_steps)` runs after every update;
+    `criterion(logits, images, labels)` replaces the label-smoothed cross-entropy (e.g. distillation)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     steps = (len(y) + batch_size - 1) // batch_size
     total = max(1, epochs * steps)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    ce = nn.CrossEntropyLoss(label_smoothing=0.1)
+    loss_fn = criterion or (lambda logits, images, labels: ce(logits, labels))
     step = 0
     if after_step:
         after_step(0, total)
@@ -32,7 +35,7 @@ def finetune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fill: torch.Ten
         for b in bar:
             idx = order[b * batch_size:(b + 1) * batch_size]
             xb = random_flip(random_crop(x[idx], 2, fill, gen), gen)
-            loss = loss_fn(model(xb), y[idx])
+            loss = loss_fn(model(xb), xb, y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

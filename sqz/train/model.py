@@ -29,16 +29,20 @@ class ArchConfig:
     batch_norm: bool = False
     dropout: float = 0.5
     point_fires: tuple[int, ...] = field(default_factory=tuple)
+    # explicit (squeeze, expand1x1, expand3x3) per fire, e.g. after channel pruning; empty: the formula
+    widths: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["point_fires"] = list(self.point_fires)
+        d["widths"] = [list(w) for w in self.widths]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ArchConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["point_fires"] = tuple(known.get("point_fires", ()))
+        known["widths"] = tuple(tuple(int(v) for v in w) for w in known.get("widths", ()))
         return cls(**known)
 
     @classmethod
@@ -63,7 +67,12 @@ def metaparameters(**given) -> dict:
 
 
 def fire_widths(cfg: ArchConfig) -> list[tuple[int, int, int]]:
-    """(squeeze, expand1x1, expand3x3) for the eight fire modules, from the paper's formula."""
+    """(squeeze, expand1x1, expand3x3) for the eight fire modules: `cfg.widths`, else the paper's formula."""
+    if cfg.widths:
+        if len(cfg.widths) != 8 or any(len(w) != 3 or min(w) < 1 for w in cfg.widths):
+            raise InputError(f"explicit fire widths {list(cfg.widths)}: need 8 (squeeze, expand1x1, expand3x3) "
+                             "triples of positive channel counts")
+        return [tuple(w) for w in cfg.widths]
     if cfg.freq < 1 or cfg.base_e < 1 or cfg.incr_e < 0 or not 0 < cfg.sr <= 1:
         raise InputError(f"metaparameters base_e={cfg.base_e}, incr_e={cfg.incr_e}, sr={cfg.sr}, freq={cfg.freq}: "
                          "need base_e >= 1, incr_e >= 0, 0 < sr <= 1 and freq >= 1")

@@ -1,0 +1,115 @@
+"""Structured channel pruning of a plain (BatchNorm-folded) SqueezeNet: a smaller dense network, not masks.
+
+A group is one convolution's output channels: a fire's squeeze, expand1x1 or expand3x3. Removing a squeeze
+channel removes that filter and the matching input of both expands; removing an expand channel removes
+that filter and the matching input, at its offset in the concatenation, of the next fire's squeeze (or of
+the classifier after fire 9). A simple bypass adds a fire's input to its output, tying both fires' expand
+channels; those groups are left whole. conv1 and the classifier keep their widths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from sqz.train.model import _BYPASS_AT, ArchConfig, Fire, SqueezeNet, build, fire_widths
+
+PARTS = ("squeeze", "expand1x1", "expand3x3")
+Group = tuple[int, str]
+CONV1_WIDTH = {"1.0": 96, "1.1": 64}
+
+
+def bypassed(cfg: ArchConfig, widths: list[tuple[int, int, int]] | None = None) -> list[int]:
+    """Fires whose input is added to their output (the model adds it where the channel counts match)."""
+    c, out = CONV1_WIDTH[cfg.version], []
+    for i, (_, e1, e3) in enumerate(widths or fire_widths(cfg)):
+        if cfg.bypass and i in _BYPASS_AT and c == e1 + e3:
+            out.append(i)
+        c = e1 + e3
+    return out
+
+
+def groups(cfg: ArchConfig) -> list[Group]:
+    """The prunable groups: every squeeze, and the expands not tied to a bypass."""
+    tied = {j for i in bypassed(cfg) for j in (i - 1, i)}
+    return [(i, part) for i in range(8) for part in PARTS if part == "squeeze" or i not in tied]
+
+
+def fires(model: SqueezeNet) -> list[Fire]:
+    return [m for m in model.features if isinstance(m, Fire)]
+
+
+def conv(model: SqueezeNet, group: Group) -> nn.Conv2d:
+    """The convolution whose output channels make up `group`."""
+    i, part = group
+    return getattr(fires(model)[i], part)[0]
+
+
+def importance(model: SqueezeNet, group: Group) -> torch.Tensor:
+    """Per output channel: L1 norm of its filter plus |bias| (BatchNorm already folded in)."""
+    c = conv(model, group)
+    return c.weight.detach().abs().sum((1, 2, 3)) + c.bias.detach().abs()
+
+
+def weakest(model: SqueezeNet, group: Group, n: int) -> torch.Tensor:
+    """Indices of the `n` least important channels of `group`."""
+    return torch.argsort(importance(model, group), stable=True)[:n]
+
+
+def counts(cfg: ArchConfig) -> dict[Group, int]:
+    """Channel count of every group (prunable or not)."""
+    return {(i, part): w[j] for i, w in enumerate(fire_widths(cfg)) for j, part in enumerate(PARTS)}
+
+
+def with_counts(cfg: ArchConfig, new: dict[Group, int]) -> ArchConfig:
+    """`cfg` with explicit fire widths: `new`'s counts where given, the current ones elsewhere."""
+    cur = {**counts(cfg), **new}
+    return dataclasses.replace(cfg, widths=tuple(tuple(cur[(i, p)] for p in PARTS) for i in range(8)))
+
+
+@torch.no_grad()
+def slim(model: SqueezeNet, keep: dict[Group, torch.Tensor]) -> SqueezeNet:
+    """A new, smaller model keeping only the channel indices in `keep` (other groups whole); exact when the
+    removed channels carry zero weights and bias."""
+    if model.cfg.batch_norm:
+        raise ValueError("fold BatchNorm (sqz.train.surgery.fold_batchnorm) before removing channels")
+    cfg = model.cfg
+    old = counts(cfg)
+    kept = {g: torch.arange(n) if g not in keep else torch.sort(keep[g].long()).values for g, n in old.items()}
+    tied = set(bypassed(cfg))
+    new_cfg = with_counts(cfg, {g: len(k) for g, k in kept.items()})
+    if set(bypassed(new_cfg)) != tied:
+        raise ValueError("pruning would change which fires carry a bypass; prune tied groups together or not at all")
+    for i in tied:
+        for part in ("expand1x1", "expand3x3"):
+            if len(kept[(i, part)]) != old[(i, part)] or len(kept[(i - 1, part)]) != old[(i - 1, part)]:
+                raise ValueError(f"fire {i + 2} carries a bypass: its expand channels and fire {i + 1}'s stay whole")
+    small = build(new_cfg).eval()
+    small.features[0].load_state_dict(model.features[0].state_dict())
+    src, dst = fires(model), fires(small)
+    cin = torch.arange(CONV1_WIDTH[cfg.version])
+    for i in range(8):
+        sq, e1, e3 = (kept[(i, p)] for p in PARTS)
+        _copy(dst[i].squeeze[0], src[i].squeeze[0], sq, cin)
+        _copy(dst[i].expand1x1[0], src[i].expand1x1[0], e1, sq)
+        _copy(dst[i].expand3x3[0], src[i].expand3x3[0], e3, sq)
+        cin = torch.cat([e1, old[(i, "expand1x1")] + e3])
+    final_src, final_dst = model.classifier[1], small.classifier[1]
+    final_dst.weight.copy_(final_src.weight[:, cin])
+    final_dst.bias.copy_(final_src.bias)
+    return small
+
+
+def _copy(dst: nn.Conv2d, src: nn.Conv2d, out_idx: torch.Tensor, in_idx: torch.Tensor) -> None:
+    dst.weight.copy_(src.weight[out_idx][:, in_idx])
+    dst.bias.copy_(src.bias[out_idx])
+
+
+def prune_to(model: SqueezeNet, target: dict[Group, int]) -> SqueezeNet:
+    """A smaller model with `target[g]` channels in each group, keeping the most important ones."""
+    have = counts(model.cfg)
+    keep = {g: torch.argsort(importance(model, g), descending=True, stable=True)[:n]
+            for g, n in target.items() if n < have[g]}
+    return slim(model, keep)
