@@ -9,8 +9,11 @@ import click
 from sqz.cli.base import friendly, positive
 
 
-def report(arch: str, size: int, channels: int, classes: int, metaparameters: dict, budget: str) -> dict:
-    """The prediction with its configuration and the budget verdict (the `--json` output)."""
+def report(arch: str, size: int, channels: int, classes: int, metaparameters: dict, budget: str,
+           weights: str = "int8") -> dict:
+    """The prediction with its configuration and the budget verdict (the `--json` output). `weights` mixed:
+    which convs get 4 bits is measured on data at export, so `file_bytes` is the int8 file (at most) and
+    `file_bytes_min` the all-INT4 one."""
     from sqz.errors import InputError
     from sqz.export.size import predict
     from sqz.gate.budget import parse_budget
@@ -19,14 +22,17 @@ def report(arch: str, size: int, channels: int, classes: int, metaparameters: di
     limit = parse_budget(budget)
     try:
         cfg = ArchConfig.named(arch, num_classes=classes, in_channels=channels, **metaparameters)
-        p = predict(cfg, size)
+        p = predict(cfg, size, weights="int8" if weights == "mixed" else weights)
+        if weights == "mixed":
+            p["file_bytes_min"] = predict(cfg, size, weights="int4")["file_bytes"]
     except ValueError as exc:
         raise InputError(str(exc)) from None
     meta = {k: getattr(cfg, k) for k in ("base_e", "incr_e", "pct3x3", "sr", "freq")}
     return {"file_bytes": p["file_bytes"], "breakdown": p["breakdown"], "parameters": p["parameters"],
             "dead_tap_fires": p["dead_tap_fires"], "arch": cfg.name, "size": size, "channels": channels,
-            "classes": classes, "metaparameters": meta, "weights": "int8", "budget": limit,
-            "fits": p["file_bytes"] <= limit}
+            "classes": classes, "metaparameters": meta, "weights": weights, "budget": limit,
+            "fits": p["file_bytes"] <= limit,
+            **{k: p[k] for k in ("int8_file_bytes", "file_bytes_min") if k in p}}
 
 
 def lines(r: dict) -> list[str]:
@@ -38,9 +44,19 @@ def lines(r: dict) -> list[str]:
     return [f"SqueezeNet {r['arch']}, {r['size']}x{r['size']}x{r['channels']}, {r['classes']} classes "
             f"({', '.join(f'{k} {v}' for k, v in r['metaparameters'].items())})",
             f"parameters {r['parameters']:,} (dead taps removed in fires: {dead})",
-            f"full-int8 .tflite: {r['file_bytes']:,} B — {verdict}",
-            f"  weights {b['weights_int8']:,} B, biases {b['biases_int32']:,} B, "
+            *_weights_lines(r, verdict),
+            f"  {'int8 file: ' if r['weights'] != 'int8' else ''}weights {b['weights_int8']:,} B, biases {b['biases_int32']:,} B, "
             f"quantization {b['quantization']:,} B, structure {b['structure']:,} B"]
+
+
+def _weights_lines(r: dict, verdict: str) -> list[str]:
+    if r["weights"] == "int4":
+        return [f"full-int8 .tflite with INT4 conv weights: {r['file_bytes']:,} B — {verdict} "
+                f"(all-int8: {r['int8_file_bytes']:,} B; XNNPACK runs no INT4 conv, see sqz-export --weights)"]
+    if r["weights"] == "mixed":
+        return [f"full-int8 .tflite with mixed INT4/int8 weights: {r['file_bytes_min']:,} to {r['file_bytes']:,} B "
+                f"(which convs get 4 bits is measured at export); at most: {verdict}"]
+    return [f"full-int8 .tflite: {r['file_bytes']:,} B — {verdict}"]
 
 
 @click.command("size")
@@ -54,8 +70,8 @@ def lines(r: dict) -> list[str]:
               help="share of 3x3 expand filters [default 0.5]")
 @click.option("--sr", type=click.FloatRange(0, 1, min_open=True), help="squeeze ratio [default 0.125]")
 @click.option("--freq", type=positive(), help="fires per width step [default 2]")
-@click.option("--weights", default="int8", show_default=True, type=click.Choice(["int8"]),
-              help="weight precision of the predicted file")
+@click.option("--weights", default="int8", show_default=True, type=click.Choice(["int8", "int4", "mixed"]),
+              help="conv weight precision: int8, int4 (every conv), mixed (a range)")
 @click.option("--budget", default="0.5MB", show_default=True, help="budget to judge the prediction against")
 @click.option("--json", "as_json", is_flag=True, help='machine-readable: {"file_bytes": …} with the breakdown')
 @friendly
@@ -64,5 +80,5 @@ def size(arch, input_size, channels, classes, base_e, incr_e, pct3x3, sr, freq, 
     for a SqueezeNet at an input size, before anything is trained."""
     meta = {k: v for k, v in dict(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq).items()
             if v is not None}
-    r = report(arch, input_size, channels, classes, meta, budget)
+    r = report(arch, input_size, channels, classes, meta, budget, weights)
     click.echo(json.dumps(r, indent=2) if as_json else "\n".join(lines(r)))

@@ -29,6 +29,7 @@ from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 PROBE_IMAGES = 512
 LR = 5e-4
+ROUNDS = 2
 
 
 def smallest(cfg: ArchConfig, rounds: int) -> ArchConfig:
@@ -42,7 +43,7 @@ def targets(start: int, budget: int, rounds: int) -> list[int]:
     return [int(start * (budget / start) ** (r / rounds)) for r in range(1, rounds)] + [budget]
 
 
-def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = 2, data: str | None = None,
+def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUNDS, data: str | None = None,
         limit: int = 0, seed: int = 0, progress: bool = True, log=print) -> dict:
     """Write a pruned, distilled checkpoint to `out` whose full-int8 export fits `budget` bytes; its record."""
     trained, payload = checkpoint.load(ckpt)

@@ -1,6 +1,7 @@
 """When an export does not fit: the routes that would, each with its predicted or measured bytes.
 
-Routes that exist here: retraining with budget-chosen metaparameters (`sqz train --budget`), a smaller input
+Routes that exist here: retraining with budget-chosen metaparameters (`sqz train --budget`), pruning whole
+channels of the trained model (`sqz compress --fit`), INT4 conv weights (`--weights int4`), a smaller input
 size at which dead taps shrink the same architecture, and gating the xz-packed bytes (`--metric packed`).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqz.export import graph as graph_mod
+from sqz.export import graph as graph_mod, prunefit
 from sqz.export.fit import choose, describe
 from sqz.export.size import predict
 from sqz.train.model import ArchConfig
@@ -23,6 +24,14 @@ def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = No
         found.append({"route": "budget-trained metaparameters", "bytes": chosen["file_bytes"],
                       "how": f"sqz train --arch {cfg.name} --budget {limit}B (picks {describe(chosen['metaparameters'])}, "
                              f"{chosen['parameters']:,} parameters)"})
+    if predict(prunefit.smallest(cfg, prunefit.ROUNDS), size)["file_bytes"] <= limit:
+        found.append({"route": "channels pruned to fit", "bytes": limit,
+                      "how": f"sqz compress CHECKPOINT --fit {limit}B (sensitivity-chosen channels, distilled; "
+                             "at most the budget)"})
+    int4 = predict(cfg, size, weights="int4")["file_bytes"]
+    if int4 <= limit:
+        found.append({"route": "INT4 conv weights", "bytes": int4,
+                      "how": "sqz-export --int8 --weights int4 (4-bit QAT; XNNPACK runs INT4 convs ~3-5x slower)"})
     seen = {tuple(graph_mod.dead_fires(cfg, size))}
     for smaller in range(size - 1, 15, -1):
         dead = tuple(graph_mod.dead_fires(cfg, smaller))

@@ -133,13 +133,26 @@ def model_t(graph: list[graph_mod.Op], size: int):
     return m
 
 
-def file_bytes(graph: list[graph_mod.Op], size: int) -> int:
-    """The exact byte count of the serialised file for `graph`."""
+def serialised(graph: list[graph_mod.Op], size: int) -> bytes:
+    """The stripped full-int8 file for `graph`, with zero weights: right in every byte count, not in values."""
     import flatbuffers
 
     builder = flatbuffers.Builder(1 << 16)
     builder.Finish(model_t(graph, size).Pack(builder), file_identifier=b"TFL3")
-    return len(builder.Output())
+    return bytes(builder.Output())
+
+
+def file_bytes(graph: list[graph_mod.Op], size: int) -> int:
+    """The exact byte count of the serialised file for `graph`."""
+    return len(serialised(graph, size))
+
+
+def int4_bytes(graph: list[graph_mod.Op], size: int) -> int:
+    """The exact byte count after `--weights int4` rewrites every CONV_2D filter to INT4."""
+    from sqz.export.int4 import to_int4
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return len(to_int4(serialised(graph, size)))
 
 
 def breakdown(graph: list[graph_mod.Op], total: int) -> dict:
@@ -153,10 +166,16 @@ def breakdown(graph: list[graph_mod.Op], total: int) -> dict:
             "structure": total - weights - biases - quant}
 
 
-def predict(cfg: ArchConfig, size: int, dead_taps: bool = True) -> dict:
-    """`{"file_bytes", "parameters", "dead_tap_fires", "breakdown"}` for `cfg` exported at a `size`² input."""
+def predict(cfg: ArchConfig, size: int, dead_taps: bool = True, weights: str = "int8") -> dict:
+    """`{"file_bytes", "parameters", "dead_tap_fires", "breakdown"}` for `cfg` exported at a `size`² input;
+    `weights` int4: the file with every conv filter in INT4 (`int8_file_bytes` beside it)."""
     graph = graph_mod.ops(cfg, size, dead_taps)
     total = file_bytes(graph, size)
-    return {"file_bytes": total, "parameters": graph_mod.parameters(graph),
-            "dead_tap_fires": [i + 2 for i in graph_mod.dead_fires(cfg, size)] if dead_taps else [],
-            "breakdown": breakdown(graph, total)}
+    out = {"file_bytes": total, "parameters": graph_mod.parameters(graph),
+           "dead_tap_fires": [i + 2 for i in graph_mod.dead_fires(cfg, size)] if dead_taps else [],
+           "breakdown": breakdown(graph, total)}
+    if weights == "int4":
+        out.update(file_bytes=int4_bytes(graph, size), int8_file_bytes=total)
+    elif weights != "int8":
+        raise ValueError(f"weights {weights!r}: predicted for int8 or int4")
+    return out

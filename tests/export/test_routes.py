@@ -28,7 +28,16 @@ def test_routes_for_224_rgb_all_fit():
     kinds = [r["route"] for r in found]
     assert kinds[0] == "budget-trained metaparameters" and "packed metric" in kinds
     assert any(k.startswith("input ") for k in kinds)
+    assert "channels pruned to fit" in kinds and "INT4 conv weights" in kinds
     assert all(r["bytes"] <= 500_000 for r in found)
+
+
+def test_routes_leave_out_what_cannot_reach_the_budget():
+    """1000 classes at 224²: INT4 (738,352 B) does not fit 500,000 B, and nothing fits 50,000 B."""
+    cfg = ArchConfig(num_classes=1000, in_channels=3)
+    kinds = [r["route"] for r in routes.routes(cfg, 224, 500_000)]
+    assert "INT4 conv weights" not in kinds and "channels pruned to fit" in kinds
+    assert routes.routes(cfg, 224, 50_000) == []
 
 
 def test_report_lists_the_routes_under_the_verdict():

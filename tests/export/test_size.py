@@ -57,6 +57,20 @@ def test_known_sizes_of_the_issue():
     assert predict(ArchConfig(num_classes=10, in_channels=3), 224)["file_bytes"] == 819_424
 
 
+def test_int4_prediction_is_the_rewrite_of_the_int8_file(tiny_export, tiny_run):
+    """`--weights int4` keeps every byte count but the filters': the prediction equals the INT4 rewrite of the
+    real int8 export, and the default model's 251,560 B measured by `sqz-export --weights int4`."""
+    from sqz.export.int4 import to_int4
+    from sqz.train import checkpoint
+
+    out, _ = tiny_export
+    payload = checkpoint.load_raw(tiny_run / "model.pt")
+    cfg, size = ArchConfig.from_dict(payload["arch"]), payload["preprocess"]["size"]
+    real = len(to_int4((out / "model_int8.tflite").read_bytes()))
+    assert predict(cfg, size, weights="int4")["file_bytes"] == real < predict(cfg, size)["file_bytes"]
+    assert predict(ArchConfig(num_classes=10, in_channels=1), 32, weights="int4")["file_bytes"] == 251_560
+
+
 def test_breakdown_adds_up_and_counts_parameters():
     p = predict(ArchConfig(num_classes=10, in_channels=3), 96)
     b = p["breakdown"]
@@ -74,5 +88,9 @@ def test_sqz_size_json_and_text():
     assert out["file_bytes"] == 819_424 and out["fits"] is False and out["weights"] == "int8"
     r = subprocess.run(cmd + ["--base-e", "64", "--incr-e", "64"], capture_output=True, text=True)
     assert r.returncode == 0 and "fits the 500,000 B budget" in r.stdout
-    r = subprocess.run(cmd + ["--weights", "int4"], capture_output=True, text=True)
+    r = subprocess.run(cmd + ["--weights", "int4", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["file_bytes"] == 457_192
+    r = subprocess.run(cmd + ["--weights", "mixed"], capture_output=True, text=True)
+    assert r.returncode == 0 and "457,192 to 819,424 B" in r.stdout
+    r = subprocess.run(cmd + ["--weights", "int2"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("sqz: error:")
