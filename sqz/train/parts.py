@@ -57,8 +57,9 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
     amp = precision(cfg.precision, ctx)
     cuda = ctx.device.type == "cuda"
     pre = src.preprocess
+    shape = cfg.metaparameters or pretrained.shape_of(cfg.init)
     arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
-                            batch_norm=cfg.batch_norm, **cfg.metaparameters)
+                            batch_norm=cfg.batch_norm, **shape)
     net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features, log).to(ctx.device)
     if cuda:
         net = net.to(memory_format=torch.channels_last)

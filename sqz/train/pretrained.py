@@ -23,6 +23,7 @@ IMAGENET_CLASSES = 1000
 # Where torchvision's nn.Sequential holds the eight fire modules (its ReLUs and pools take indices too).
 TORCHVISION_FIRES = {"1.0": (3, 4, 5, 7, 8, 9, 10, 12), "1.1": (3, 4, 6, 7, 9, 10, 11, 12)}
 _PARTS = ("squeeze", "expand1x1", "expand3x3")
+SHAPE_FIELDS = ("widths",)  # ArchConfig fields beyond the metaparameters that an sqz --init brings along
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Init:
     preprocess: Preprocess | None = None
     classes: tuple[str, ...] = ()
     arch: str = ""
+    shape: tuple = ()
 
 
 def torchvision_names(version: str) -> list[str]:
@@ -106,8 +108,16 @@ def _from_checkpoint(path: Path, payload: dict) -> Init:
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelFileError(f"--init {path}: checkpoint has an unreadable arch or preprocess ({exc})") from None
     shape = ", ".join(f"{k}={getattr(arch, k)}" for k in METAPARAMETERS)
+    own = tuple((k, getattr(arch, k)) for k in (*METAPARAMETERS, *SHAPE_FIELDS) if hasattr(arch, k))
     return Init(str(path), "sqz", arch.version, dict(payload["state_dict"]), arch.batch_norm, pre,
-                tuple(payload["classes"]), f"{arch.name} with {shape}, batch_norm={arch.batch_norm}")
+                tuple(payload["classes"]), f"{arch.name} with {shape}, batch_norm={arch.batch_norm}", own)
+
+
+def shape_of(init_path: str) -> dict:
+    """The metaparameters and explicit widths of an sqz checkpoint given as --init ({} otherwise): a run
+    started from it without its own metaparameters keeps its architecture (e.g. a pruned model at a new size)."""
+    init = load(init_path)
+    return dict(init.shape) if init is not None and init.kind == "sqz" else {}
 
 
 def resolve_batch_norm(requested: bool | None, init_path: str) -> bool:

@@ -184,3 +184,24 @@ def test_freeze_features_without_init_is_refused(small_dataset, tmp_path):
     with pytest.raises(InputError, match="give --init FILE"):
         train(TrainConfig(out=str(tmp_path / "run"), epochs=1, limit=32, freeze_features=True),
               dataset=small_dataset, progress=False)
+
+
+def test_a_pruned_checkpoint_brings_its_widths_to_a_run_at_another_size(tmp_path, small_dataset):
+    """A pruned sqz model (explicit fire widths, no flags) continues at a new input size as it is; given
+    metaparameters are the user's and are then checked against the file."""
+    from sqz.train.loop import TrainConfig, train
+
+    torch.manual_seed(4)
+    widths = ((8, 16, 8), (8, 16, 8), (16, 24, 24), (16, 32, 24), (24, 40, 40), (24, 48, 40), (32, 64, 48),
+              (32, 64, 64))
+    src = build(ArchConfig.named("1.1", num_classes=10, in_channels=1, widths=widths)).eval()
+    checkpoint.save(tmp_path / "pruned.pt", src, Preprocess(size=64, content=64, channels=1), small_dataset.classes, {})
+    path = str(tmp_path / "pruned.pt")
+    assert pretrained.shape_of(path)["widths"] == widths and pretrained.shape_of("") == {}
+    train(TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, limit=64, init=path),
+          dataset=small_dataset, progress=False)
+    model, payload = checkpoint.load(tmp_path / "run" / "model.pt")
+    assert model.cfg.widths == widths and payload["preprocess"]["size"] == 32
+    with pytest.raises(ModelFileError, match="train with the file's architecture"):
+        train(TrainConfig(out=str(tmp_path / "run2"), epochs=1, batch_size=32, limit=64, init=path,
+                          metaparameters={"base_e": 64}), dataset=small_dataset, progress=False)
