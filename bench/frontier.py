@@ -1,7 +1,7 @@
 """The size/accuracy/latency frontier at real input sizes: every route to the 0.5 MB budget, side by side.
 
 python -m bench.frontier [--side 96] [--train 6000] [--test 2000] [--epochs 12] [--routes base,budget,fit,int4,mixed]
-                         [--work DIR] [--threads 2] [--render]
+                         [--work DIR] [--threads 2] [--render] [--init-from /tmp/sqz-frontier-96 --lr 5e-4]
 
 On an RGB folder made from Fashion-MNIST (bench/small_folders.py: upscaled to --side², random colours), through
 sqz's own commands: the unconstrained SqueezeNet 1.1 (`base`), `sqz train --budget 0.5MB` (`budget`),
@@ -51,11 +51,23 @@ def _export(ckpt: Path, out: Path, eval_limit: int, log, extra: list[str] = ()) 
     return json.loads((out / "report.json").read_text()), wall
 
 
+def fine_tuned(work: Path, init_from: Path, common: list[str], lr: float, log) -> dict[str, dict]:
+    """Each trained route of the smaller-side run in `init_from`, fine-tuned at this side (`sqz train --init`:
+    SqueezeNet is fully convolutional; a pruned model keeps its widths, a budget-trained one its metaparameters)."""
+    got: dict[str, dict] = {}
+    for route, ckpt in (("base", "base/model.pt"), ("budget", "budget/model.pt"), ("fit", "fit/model.pt")):
+        if (init_from / ckpt).exists() and not (work / route / "model.pt").exists():
+            got[route] = {"train_s": _sqz(["train", *common, "--init", str(init_from / ckpt), "--lr", str(lr),
+                                           "--out", str(work / route)], log)}
+    return got
+
+
 def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, routes: list[str], eval_limit: int,
-               qat_epochs: int, fit_epochs: int, log) -> dict:
+               qat_epochs: int, fit_epochs: int, log, init_from: Path | None = None, lr: float = 5e-4,
+               qat_images: int = 0) -> dict:
     common = ["--data", str(data), "--size", str(side), "--channels", "3", "--epochs", str(epochs),
               "--threads", str(threads), "--workers", "0"]
-    got: dict[str, dict] = {}
+    got: dict[str, dict] = fine_tuned(work, init_from, common, lr, log) if init_from else {}
     base = work / "base"
     if not (base / "model.pt").exists():
         got.setdefault("base", {})["train_s"] = _sqz(["train", *common, "--out", str(base)], log)
@@ -75,7 +87,8 @@ def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, rou
             r["report"], r["export_s"] = _export(fitted, work / "x-fit", eval_limit, log)
         else:
             r["report"], r["export_s"] = _export(base / "model.pt", work / f"x-{route}", eval_limit, log,
-                                                 ["--weights", route, "--qat-epochs", str(qat_epochs)])
+                                                 ["--weights", route, "--qat-epochs", str(qat_epochs),
+                                                  "--qat-images", str(qat_images)])
     return got
 
 
@@ -101,7 +114,8 @@ def record(args, got: dict, lat: dict) -> dict:
                      "fits": a["bytes"] <= 500_000, "arch": rep["arch"],
                      "seconds": {k: v for k, v in r.items() if k.endswith("_s")}})
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "side": args.side,
-            "train_images": args.train, "test_images": args.test, "epochs": args.epochs, "eval_images":
+            "train_images": args.train, "test_images": args.test, "epochs": args.epochs,
+            "init_from": str(args.init_from) if args.init_from else None, "eval_images":
             got[next(iter(got))]["report"]["eval_images"], "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "load_average_at_end": round(os.getloadavg()[0], 1), "rows": rows}
 
@@ -112,7 +126,9 @@ def markdown(rec: dict) -> str:
     lines = [f"Measured by `python -m bench.frontier --side {rec['side']}` on {rec['date']} ({rec['machine']}; load "
              f"average {rec['load_average_at_end']} at the end): RGB {rec['side']}² folder from Fashion-MNIST "
              f"(random colours, bench/small_folders.py), {rec['train_images']:,} training and {rec['test_images']:,} "
-             f"test images, {rec['epochs']} epochs; accuracy of the full-int8 file on {rec['eval_images']:,} test "
+             f"test images, {rec['epochs']} epochs"
+             + (" fine-tuning each trained route of the 96² run (`sqz train --init`)" if rec.get("init_from") else "")
+             + "; accuracy of the full-int8 file on {rec['eval_images']:,} test "
              "images; latency batch-1, ai-edge-litert with XNNPACK, 1 thread, all files interleaved in one run.", "",
              "| route | int8 file | packed (xz) | fits 500,000 B | int8 accuracy | Δ vs unconstrained | agreement with "
              "float | latency | vs unconstrained |", "|---|---|---|---|---|---|---|---|---|"]
@@ -164,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--latency-seconds", type=float, default=6.0)
     ap.add_argument("--work", type=Path)
+    ap.add_argument("--init-from", type=Path, help="fine-tune the routes of this smaller-side work directory")
+    ap.add_argument("--lr", type=float, default=5e-4, help="with --init-from: the fine-tuning peak rate")
+    ap.add_argument("--qat-images", type=int, default=0, help="4-bit QAT on this many training images (0: all)")
     ap.add_argument("--render", action="store_true", help="only re-render from the JSON")
     args = ap.parse_args(argv)
     stem = OUT / f"frontier_{args.side}"
@@ -180,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             (data / ".done").write_text("")
         routes = args.routes.split(",")
         got = run_routes(work, data, args.side, args.epochs, args.threads, routes, args.eval_limit,
-                         args.qat_epochs, args.fit_epochs, log)
+                         args.qat_epochs, args.fit_epochs, log, args.init_from, args.lr, args.qat_images)
         rec = record(args, got, latencies(work, routes, args.latency_seconds))
         write_text(stem.with_suffix(".json"), json.dumps(rec, indent=1) + "\n")
     write_text(stem.with_suffix(".md"), markdown(rec))

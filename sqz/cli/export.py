@@ -34,6 +34,8 @@ def _export_options(fn):
                      help="conv weight bits in the int8 model: int4/mixed fine-tune 4-bit weights (QAT) first"),
         click.option("--qat-epochs", default=1, show_default=True, type=click.IntRange(min=0),
                      help="epochs of 4-bit quantisation-aware fine-tuning for --weights int4|mixed"),
+        click.option("--qat-images", default=0, type=click.IntRange(min=0),
+                     help="4-bit fine-tuning on this many training images (0: all)"),
         click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
         click.option("--verbose", is_flag=True, help="show onnx2tf's and TensorFlow's own output (stderr)"),
     ]
@@ -43,7 +45,7 @@ def _export_options(fn):
 
 
 def _run_export(checkpoint, int8, out, calib, budget, target, data, calib_data, eval_limit, no_eval,
-                keep_dead_taps, weights, qat_epochs, as_json, verbose) -> None:
+                keep_dead_taps, weights, qat_epochs, qat_images, as_json, verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
     from sqz.errors import InputError
@@ -58,7 +60,7 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, calib_data, 
     rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
                  calib_data=str(calib_data) if calib_data else None, evaluate=not no_eval,
-                 weights=weights, qat_epochs=qat_epochs)
+                 weights=weights, qat_epochs=qat_epochs, qat_images=qat_images)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:
