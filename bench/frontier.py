@@ -1,6 +1,6 @@
 """The size/accuracy/latency frontier at real input sizes: every route to the 0.5 MB budget, side by side.
 
-python -m bench.frontier [--side 96] [--train 6000] [--test 2000] [--epochs 12] [--routes base,budget,fit,int4,mixed]
+python -m bench.frontier [--side 96] [--train 6000] [--test 2000] [--epochs 24] [--batch-size 32] [--routes base,budget,fit,int4,mixed]
                          [--work DIR] [--threads 2] [--render] [--init-from /tmp/sqz-frontier-96 --lr 5e-4]
 
 On an RGB folder made from Fashion-MNIST (bench/small_folders.py: upscaled to --side², random colours), through
@@ -64,9 +64,9 @@ def fine_tuned(work: Path, init_from: Path, common: list[str], lr: float, log) -
 
 def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, routes: list[str], eval_limit: int,
                qat_epochs: int, fit_epochs: int, log, init_from: Path | None = None, lr: float = 5e-4,
-               qat_images: int = 0) -> dict:
+               qat_images: int = 0, batch: str = "auto") -> dict:
     common = ["--data", str(data), "--size", str(side), "--channels", "3", "--epochs", str(epochs),
-              "--threads", str(threads), "--workers", "0"]
+              "--batch-size", str(batch), "--threads", str(threads), "--workers", "0"]
     got: dict[str, dict] = fine_tuned(work, init_from, common, lr, log) if init_from else {}
     base = work / "base"
     if not (base / "model.pt").exists():
@@ -114,7 +114,7 @@ def record(args, got: dict, lat: dict) -> dict:
                      "fits": a["bytes"] <= 500_000, "arch": rep["arch"],
                      "seconds": {k: v for k, v in r.items() if k.endswith("_s")}})
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "side": args.side,
-            "train_images": args.train, "test_images": args.test, "epochs": args.epochs,
+            "train_images": args.train, "test_images": args.test, "epochs": args.epochs, "batch_size": args.batch_size,
             "init_from": str(args.init_from) if args.init_from else None, "eval_images":
             got[next(iter(got))]["report"]["eval_images"], "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "load_average_at_end": round(os.getloadavg()[0], 1), "rows": rows}
@@ -126,7 +126,7 @@ def markdown(rec: dict) -> str:
     lines = [f"Measured by `python -m bench.frontier --side {rec['side']}` on {rec['date']} ({rec['machine']}; load "
              f"average {rec['load_average_at_end']} at the end): RGB {rec['side']}² folder from Fashion-MNIST "
              f"(random colours, bench/small_folders.py), {rec['train_images']:,} training and {rec['test_images']:,} "
-             f"test images, {rec['epochs']} epochs"
+             f"test images, {rec['epochs']} epochs at batch {rec.get('batch_size', 'auto')}"
              + (" fine-tuning each trained route of the 96² run (`sqz train --init`)" if rec.get("init_from") else "")
              + "; accuracy of the full-int8 file on {rec['eval_images']:,} test "
              "images; latency batch-1, ai-edge-litert with XNNPACK, 1 thread, all files interleaved in one run.", "",
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--side", type=int, default=96)
     ap.add_argument("--train", type=int, default=6000)
     ap.add_argument("--test", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--batch-size", default="32")
     ap.add_argument("--routes", default="base,budget,fit,int4,mixed")
     ap.add_argument("--eval-limit", type=int, default=0)
     ap.add_argument("--qat-epochs", type=int, default=1)
@@ -199,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
             (data / ".done").write_text("")
         routes = args.routes.split(",")
         got = run_routes(work, data, args.side, args.epochs, args.threads, routes, args.eval_limit,
-                         args.qat_epochs, args.fit_epochs, log, args.init_from, args.lr, args.qat_images)
+                         args.qat_epochs, args.fit_epochs, log, args.init_from, args.lr, args.qat_images,
+                         args.batch_size)
         rec = record(args, got, latencies(work, routes, args.latency_seconds))
         write_text(stem.with_suffix(".json"), json.dumps(rec, indent=1) + "\n")
     write_text(stem.with_suffix(".md"), markdown(rec))
