@@ -97,8 +97,7 @@ def parse_pools(text: str) -> tuple[int, ...]:
         raise InputError(f"pools {text!r}: give comma-separated positions 0 to 8, e.g. 0,2,4") from None
     if not pools:
         raise InputError("pools: give at least one position 0 to 8, e.g. 0,2,4")
-    ArchConfig(pools=pools)
-    return pools
+    return ArchConfig(pools=pools).pool_positions
 
 
 def skips(cfg: ArchConfig, widths: list[tuple[int, int, int]]) -> list[str]:

@@ -58,7 +58,8 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
     cuda = ctx.device.type == "cuda"
     pre = src.preprocess
     arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
-                            batch_norm=cfg.batch_norm, **cfg.metaparameters)
+                            batch_norm=cfg.batch_norm, stem_stride=cfg.stem_stride, pools=tuple(cfg.pools),
+                            **cfg.metaparameters)
     net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features, log).to(ctx.device)
     if cuda:
         net = net.to(memory_format=torch.channels_last)
