@@ -38,10 +38,10 @@ def pool_out(n: int) -> int:
 
 
 def _conv(ops: list[Op], src: int, hw: int, cin: int, cout: int, k: int, stride: int = 1, pad: int = 0,
-          first: bool = False, relu: bool = True) -> int:
+          first: bool = False) -> int:
     out = conv_out(hw, k, stride, pad)
     ops.append(Op("conv", [src], (1, out, out, cout), [((cout, k, k, cin), "int8"), ((cout,), "int32")],
-                  {"padding": "valid" if first or (pad == 0 and k > 1) else "same", "stride": stride, "relu": relu}))
+                  {"padding": "valid" if first or (pad == 0 and k > 1) else "same", "stride": stride}))
     return len(ops) - 1
 
 
@@ -83,7 +83,7 @@ def ops(cfg: ArchConfig, size: int, dead_taps: bool = True) -> list[Op]:
         graph.append(Op("concat", [a, b], (1, hw, hw, e1 + e3), options={"axis": 3}))
         nxt = len(graph) - 1
         if skip:
-            side = _conv(graph, cur, hw, c, e1 + e3, 1, relu=False) if skip == "conv" else cur
+            side = _conv(graph, cur, hw, c, e1 + e3, 1) if skip == "conv" else cur
             graph.append(Op("add", [nxt, side], (1, hw, hw, e1 + e3)))
             nxt = len(graph) - 1
         cur, c = nxt, e1 + e3

@@ -38,7 +38,7 @@ def _options(s, op: graph_mod.Op):
     if op.kind == "conv":
         o = s.Conv2DOptionsT()
         o.padding, o.strideW, o.strideH = _PAD[op.options["padding"]], op.options["stride"], op.options["stride"]
-        o.fusedActivationFunction = 1 if op.options.get("relu", True) else 0
+        o.fusedActivationFunction = 1
         return s.BuiltinOptions.Conv2DOptions, o
     if op.kind == "maxpool":
         o = s.Pool2DOptionsT()

@@ -122,3 +122,17 @@ def test_complex_bypass_puts_a_1x1_conv_on_the_other_skips(arch, conv_fires):
     simple = build(ArchConfig.named(arch.replace("complex", "bypass"), num_classes=10, in_channels=1))
     assert count_parameters(build(cfg)) == count_parameters(simple) + extra
     assert ArchConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_every_max_pool_sees_non_negative_activations():
+    """onnx2tf pads ceil-mode pools with zeros in the int8 conversion: exact only for inputs >= 0, so the complex
+    bypass's 1x1 skip ends in a ReLU like every other convolution (all 8 fires get one with freq 1)."""
+    torch.manual_seed(0)
+    model = build(ArchConfig.named("1.0-complex", num_classes=5, in_channels=1, freq=1)).eval()
+    seen = []
+    for m in model.features:
+        if isinstance(m, torch.nn.MaxPool2d):
+            m.register_forward_hook(lambda mod, i, o: seen.append(float(i[0].min())))
+    with torch.no_grad():
+        model(torch.randn(2, 1, 64, 64))
+    assert len(seen) == 3 and min(seen) >= 0
