@@ -1,4 +1,4 @@
-"""SqueezeNet 1.0 / 1.1 with simple or complex bypass and any max-pool placement, built from the paper's design-space metaparameters."""
+"""SqueezeNet 1.0 / 1.1, simple or complex bypass, any max-pool placement, from the paper's metaparameters."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from sqz.errors import InputError
 VERSIONS = ("1.0", "1.1")
 METAPARAMETERS = ("base_e", "incr_e", "pct3x3", "sr", "freq")
 CONV1 = {"1.0": (96, 7), "1.1": (64, 3)}
-
-
 BYPASSES = ("", "simple", "complex")
 PUBLISHED_POOLS = {"1.0": (0, 3, 7), "1.1": (0, 2, 4)}
 POOL_POSITIONS = range(9)
+_SIMPLE_BYPASS_AT = (1, 3, 5, 7)
 
 
 @dataclass(frozen=True)
@@ -170,8 +169,6 @@ class Fire(nn.Module):
             return out + self.shortcut(x)
         return out + x if self.bypass else out
 
-
-_SIMPLE_BYPASS_AT = (1, 3, 5, 7)
 
 
 class SqueezeNet(nn.Module):
