@@ -133,3 +133,11 @@ def test_every_numeric_option_refuses_a_bad_value_while_parsing(tmp_path, monkey
     r = CliRunner().invoke(cli, argv + REST[command] + [option, value])
     _one_line_error(r, f"'{option}'")
     assert "Traceback" not in r.output and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--pools", "0,x"), "--pools"), (("--pools", "0,9"), "positions 0 to 8"), (("--stem-stride", "3"), "--stem-stride"),
+    (("--arch", "1.1-fancy"), "unknown arch")])
+def test_train_refuses_a_bad_architecture_first(tmp_path, args, needle):
+    _one_line_error(_sqz("train", "--out", tmp_path / "o", *args), needle)
+    assert not (tmp_path / "o").exists()

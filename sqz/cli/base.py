@@ -48,6 +48,27 @@ def positive(kind=int):
     return click.IntRange(min=1) if kind is int else click.FloatRange(min=0, min_open=True)
 
 
+class Pools(click.ParamType):
+    """`--pools 0,2,4`: max-pool positions, 0 after conv1 and i after the i-th fire module."""
+
+    name = "P,P,…"
+
+    def convert(self, value, param, ctx):
+        from sqz.train.model import parse_pools
+
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_pools(value)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+POOLS_HELP = ("where the 3x3/2 max-pools sit: 0 after conv1, i after the i-th fire module (1.1 publishes 0,2,4; "
+              "1.0 0,3,7); later pools keep larger maps (the paper's late down-sampling) [default: as published]")
+STEM_HELP = "stride of conv1; 1 down-samples later (about 4x the compute of the layers after it)"
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sqz.cli.base import friendly, positive, writable
+from sqz.cli.base import POOLS_HELP, STEM_HELP, Pools, friendly, positive, writable
 from sqz.train.schedule import BATCH_MAX, BATCH_MIN, BATCH_SHARE, MAX_EPOCHS, MIN_EPOCHS, TARGET_STEPS
 
 
@@ -31,7 +31,8 @@ EPOCHS = BATCH = _AutoOrCount()
 @click.command()
 @click.option("--data", default="fashion-mnist", show_default=True,
               help="fashion-mnist, a .npz (x, y), IDX images file, or an image folder (one sub-folder per class)")
-@click.option("--arch", default="1.1", show_default=True, help="1.0, 1.1, 1.0-bypass or 1.1-bypass")
+@click.option("--arch", default="1.1", show_default=True,
+              help="1.0 or 1.1, optionally with -bypass (identity skips) or -complex (and 1x1 conv skips)")
 @click.option("--epochs", default="auto", show_default=True, type=EPOCHS,
               help=f"a number, or auto: enough epochs for {TARGET_STEPS:,} optimiser steps (at least {MIN_EPOCHS}, "
                    f"at most {MAX_EPOCHS}; printed at the start and recorded)")
@@ -57,6 +58,8 @@ EPOCHS = BATCH = _AutoOrCount()
               help="squeeze ratio: squeeze filters / expand filters [paper: 0.125]")
 @click.option("--freq", type=click.IntRange(1, 8), default=None,
               help="fire modules between increments of the expand filters [paper: 2]")
+@click.option("--stem-stride", type=click.IntRange(1, 2), default=None, help=STEM_HELP)
+@click.option("--pools", type=Pools(), default=None, help=POOLS_HELP)
 @click.option("--size", type=click.IntRange(24, 1024), default=None,
               help="image folders: input side in pixels [default: the first image's longest side, at most 224]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
@@ -78,12 +81,12 @@ EPOCHS = BATCH = _AutoOrCount()
               help="image-folder decode workers per process (-1: automatic)")
 @click.option("--tensorboard", is_flag=True, help="also log scalars to OUT/tensorboard (needs tensorboard)")
 @click.option("--budget", default=None,
-              help="train the design-space configuration (base_e, incr_e, pct3x3, SR, freq) with the most "
-                   "parameters whose full-int8 export fits, e.g. 0.5MB; without it, warn when the export will not "
-                   "fit 0.5MB")
+              help="train the design-space configuration (base_e, incr_e, pct3x3, SR, freq and, at small inputs "
+                   "where no --pools/--stem-stride is given, the down-sampling placement) with the most parameters "
+                   "whose full-int8 export fits, e.g. 0.5MB; without it, warn when the export will not fit 0.5MB")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
-          size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
+          stem_stride, pools, size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
           budget) -> None:
     """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
@@ -92,19 +95,28 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
     from sqz.export.fit import train_plan
     from sqz.gate.budget import parse_budget
     from sqz.train.loop import TrainConfig, train as run_training
-    from sqz.train.model import metaparameters
+    from sqz.errors import InputError
+    from sqz.train.model import ArchConfig, metaparameters
 
     writable(out, "--out")
     if budget:
         parse_budget(budget)
+    try:
+        arch_cfg = ArchConfig.named(arch, stem_stride=stem_stride or 2, pools=pools or ())
+    except ValueError as exc:
+        raise InputError(f"--arch {arch}: {exc}") from None
+    placement = None if stem_stride is None and pools is None else \
+        {"stem_stride": arch_cfg.stem_stride, "pools": arch_cfg.pools}
+    meta = metaparameters(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq)
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
                       precision=precision, workers=workers, tensorboard=tensorboard, budget=budget or "",
                       init=str(init) if init else "", freeze_features=freeze_features, size=size or 0,
-                      channels=int(channels or 0), resize=resize,
-                      metaparameters=metaparameters(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq))
+                      channels=int(channels or 0), resize=resize, metaparameters=meta,
+                      stem_stride=arch_cfg.stem_stride, pools=arch_cfg.pools)
     main = os.environ.get("RANK", "0") == "0"
-    plan = train_plan(arch, budget, log=lambda m: click.echo(m, err=True) if main else None)
+    plan = train_plan(arch, budget, meta, log=lambda m: click.echo(m, err=True) if main else None,
+                      placement=placement)
     record = run_training(cfg, resume=resume, plan=plan)
     if main:
         click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "

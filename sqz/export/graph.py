@@ -1,7 +1,8 @@
 """The operator graph sqz-export writes for a SqueezeNet at an input size, derived without building the model.
 
-Shapes follow the PyTorch layers (convolutions floor, max pools ceil); fires whose expand sees a 1x1 map lose
-their dead 3x3 taps as `sqz.train.surgery.remove_dead_taps` does. Ops come in the order onnx2tf emits them.
+Shapes follow the PyTorch layers (convolutions floor, max pools ceil) with the config's stem stride and max-pool
+placement; fires whose expand sees a 1x1 map lose their dead 3x3 taps as `sqz.train.surgery.remove_dead_taps`
+does. Ops come in the order onnx2tf emits them.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqz.train.model import _BYPASS_AT, _POOL_AFTER, ArchConfig, fire_widths
-
-CONV1 = {"1.0": (96, 7), "1.1": (64, 3)}
+from sqz.errors import InputError
+from sqz.train.model import CONV1, ArchConfig, fire_widths, skips
 
 
 @dataclass
@@ -45,39 +45,49 @@ def _conv(ops: list[Op], src: int, hw: int, cin: int, cout: int, k: int, stride:
     return len(ops) - 1
 
 
+def fire_sides(cfg: ArchConfig, size: int) -> list[int]:
+    """The side of the map each fire module sees at a `size`² input; refused when a map would vanish."""
+    pools = cfg.pool_positions
+    hw = conv_out(size, CONV1[cfg.version][1], cfg.stem_stride)
+    sides = []
+    for i in range(9):
+        hw = pool_out(hw) if hw >= 1 and i in pools else hw
+        if hw < 1:
+            raise InputError(f"input {size}x{size} is too small for SqueezeNet {cfg.name} with stem stride "
+                             f"{cfg.stem_stride} and max-pools at {','.join(map(str, pools))}: a feature map "
+                             "vanishes; give a larger input, --stem-stride 1 or fewer/later --pools")
+        sides.append(hw)
+    return sides[:8]
+
+
 def dead_fires(cfg: ArchConfig, size: int) -> list[int]:
     """Fires whose 3x3 expand sees a 1x1 map at a `size`² input (their taps other than the centre are dead)."""
-    hw = pool_out(conv_out(size, CONV1[cfg.version][1], 2))
-    dead = []
-    for i in range(8):
-        if hw == 1 and i not in cfg.point_fires:
-            dead.append(i)
-        if i in _POOL_AFTER[cfg.version]:
-            hw = pool_out(hw)
-    return dead
+    return [i for i, hw in enumerate(fire_sides(cfg, size)) if hw == 1 and i not in cfg.point_fires]
 
 
 def ops(cfg: ArchConfig, size: int, dead_taps: bool = True) -> list[Op]:
     """The exported graph of `cfg` at a `size`² input, dead taps removed when `dead_taps`."""
-    if conv_out(size, CONV1[cfg.version][1], 2) < 1:
-        raise ValueError(f"input {size}x{size} is smaller than SqueezeNet {cfg.version}'s first convolution")
     point = set(cfg.point_fires) | (set(dead_fires(cfg, size)) if dead_taps else set())
+    pools = cfg.pool_positions
     graph: list[Op] = []
     c, k = CONV1[cfg.version]
-    cur = _conv(graph, -1, size, cfg.in_channels, c, k, stride=2, first=True)
-    cur = _pool(graph, cur)
-    for i, (s, e1, e3) in enumerate(fire_widths(cfg)):
+    cur = _conv(graph, -1, size, cfg.in_channels, c, k, stride=cfg.stem_stride, first=True)
+    if 0 in pools:
+        cur = _pool(graph, cur)
+    widths = fire_widths(cfg)
+    for i, ((s, e1, e3), skip) in enumerate(zip(widths, skips(cfg, widths))):
         hw = graph[cur].out[1]
         sq = _conv(graph, cur, hw, c, s, 1)
         a = _conv(graph, sq, hw, s, e1, 1)
         b = _conv(graph, sq, hw, s, e3, 1) if i in point else _conv(graph, sq, hw, s, e3, 3, pad=1)
         graph.append(Op("concat", [a, b], (1, hw, hw, e1 + e3), options={"axis": 3}))
         nxt = len(graph) - 1
-        if cfg.bypass and i in _BYPASS_AT and c == e1 + e3:
-            graph.append(Op("add", [nxt, cur], (1, hw, hw, c)))
+        if skip:
+            side = _conv(graph, cur, hw, c, e1 + e3, 1) if skip == "conv" else cur
+            graph.append(Op("add", [nxt, side], (1, hw, hw, e1 + e3)))
             nxt = len(graph) - 1
         cur, c = nxt, e1 + e3
-        if i in _POOL_AFTER[cfg.version]:
+        if i + 1 in pools:
             cur = _pool(graph, cur)
     hw = graph[cur].out[1]
     cur = _conv(graph, cur, hw, c, cfg.num_classes, 1)

@@ -5,6 +5,7 @@ range recomputed in float64.
 onnx2tf's own `-oiqt` builds five quantised variants (each calibrated, each recalibrated here) and needs
 the whole normalised float32 set in memory; sqz needs one, and streams. TensorFlow's calibrator gives
 CPU-dependent float32 ranges; `sqz.quantize.ranges` replaces them (see there).
+It also turns off onnx2tf 1.29.24's Add "rescue guard", which breaks every bypass (see `_keep_add_layout`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,17 @@ def full_int8(saved_model: Path, images: np.ndarray, pre, per_channel: bool = Tr
     return converter.convert()
 
 
+def _keep_add_layout() -> None:
+    """onnx2tf 1.29.24's Add compares its NHWC result with the ONNX (NCHW) output shape, finds them unequal
+    whenever channels != height, and "rescues" the sum by transposing both inputs to NCHW, which breaks the
+    next layer of every SqueezeNet bypass. That transpose is used only there: an identity turns the rescue off."""
+    import onnx2tf.ops.Add as add_op
+
+    add_op.transpose_with_flexing_deterrence = lambda input_tensor, perm, **kwargs: input_tensor
+
+
 def main(argv: list[str]) -> None:
+    _keep_add_layout()
     calib = None
     if argv[:1] == ["--calib"]:
         calib, pre_json, per_channel, argv = argv[1], argv[2], argv[3] == "per-channel", argv[4:]

@@ -48,6 +48,10 @@ def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUND
     """Write a pruned, distilled checkpoint to `out` whose full-int8 export fits `budget` bytes; its record."""
     trained, payload = checkpoint.load(ckpt)
     size = int(payload["preprocess"]["size"])
+    if trained.cfg.bypass == "complex":
+        raise InputError(f"{ckpt} is SqueezeNet {trained.cfg.name}: --fit prunes channels of plain and simple-bypass "
+                         "models only (the 1x1 skip convolutions are not pruned); use --weights int4 or sqz train "
+                         "--budget")
     teacher, dead = remove_dead_taps(fold_batchnorm(trained), size)
     start = predict(teacher.cfg, size)
     floor = predict(smallest(teacher.cfg, rounds), size)["file_bytes"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqz.errors import InputError
 from sqz.export import graph as graph_mod, prunefit
 from sqz.export.fit import choose, describe
 from sqz.export.size import predict
@@ -22,9 +23,10 @@ def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = No
     chosen = choose(cfg.name, size, cfg.in_channels, cfg.num_classes, limit)
     if chosen["metaparameters"]:
         found.append({"route": "budget-trained metaparameters", "bytes": chosen["file_bytes"],
-                      "how": f"sqz train --arch {cfg.name} --budget {limit}B (picks {describe(chosen['metaparameters'])}, "
+                      "how": f"sqz train --arch {cfg.name} --budget {limit}B (picks "
+                             f"{describe(chosen['metaparameters'], chosen)}, "
                              f"{chosen['parameters']:,} parameters)"})
-    if predict(prunefit.smallest(cfg, prunefit.ROUNDS), size)["file_bytes"] <= limit:
+    if cfg.bypass != "complex" and predict(prunefit.smallest(cfg, prunefit.ROUNDS), size)["file_bytes"] <= limit:
         found.append({"route": "channels pruned to fit", "bytes": limit,
                       "how": f"sqz compress CHECKPOINT --fit {limit}B (sensitivity-chosen channels, distilled; "
                              "at most the budget)"})
@@ -34,7 +36,10 @@ def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = No
                       "how": "sqz-export --int8 --weights int4 (4-bit QAT; XNNPACK runs INT4 convs ~3-5x slower)"})
     seen = {tuple(graph_mod.dead_fires(cfg, size))}
     for smaller in range(size - 1, 15, -1):
-        dead = tuple(graph_mod.dead_fires(cfg, smaller))
+        try:
+            dead = tuple(graph_mod.dead_fires(cfg, smaller))
+        except InputError:
+            break
         if dead in seen:
             continue
         seen.add(dead)
@@ -75,13 +80,15 @@ def describe_file(path: Path) -> tuple[ArchConfig, int] | None:
         shape_in = sg.Tensors(sg.Inputs(0)).ShapeAsNumpy()
         classes = int(sg.Tensors(sg.Outputs(0)).ShapeAsNumpy()[-1])
         kernel = int(sg.Tensors(sg.Operators(0).Inputs(1)).ShapeAsNumpy()[1])
-        codes = {model.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode() for i in range(sg.OperatorsLength())}
+        codes = [model.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode() for i in range(sg.OperatorsLength())]
     except Exception:
         return None
     version = {3: "1.1", 7: "1.0"}.get(kernel)
     if version is None or len(shape_in) != 4:
         return None
-    return ArchConfig(version=version, num_classes=classes, in_channels=int(shape_in[3]), bypass=0 in codes), \
+    # ADD (0) marks a bypass; CONV_2D (3) beyond conv1, 8 fires of 3 and the classifier, the complex one's skips
+    bypass = "" if 0 not in codes else "complex" if codes.count(3) > 26 else "simple"
+    return ArchConfig(version=version, num_classes=classes, in_channels=int(shape_in[3]), bypass=bypass), \
         int(shape_in[1])
 
 

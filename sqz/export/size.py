@@ -77,11 +77,12 @@ def model_t(graph: list[graph_mod.Op], size: int):
     tensors.append(_tensor(s, (1, size, size, graph[0].consts[0][0][3]), "int8", 1, 1, INPUT_NAME))
     datas.append(None)
     pads = [n for n, op in enumerate(graph) if op.kind == "pad"]
-    for n in pads:
-        # the paddings of every PAD are equal: onnx2tf puts them first, and stores the value once
-        const_ids[(n, 0)] = len(tensors)
+    if pads:
+        # the paddings of every PAD are equal (bottom and right by 1): onnx2tf puts them first, as one tensor
         tensors.append(_tensor(s, (4, 2), "int32", 2))
-        datas.append(np.zeros(32, np.uint8) if n == pads[0] else None)
+        datas.append(np.zeros(32, np.uint8))
+    for n in pads:
+        const_ids[(n, 0)] = 1
     for n in reversed(range(len(graph))):
         for j in reversed(range(len(graph[n].consts))):
             if graph[n].kind == "pad":

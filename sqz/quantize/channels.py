@@ -14,7 +14,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from sqz.train.model import _BYPASS_AT, ArchConfig, Fire, SqueezeNet, build, fire_widths
+from sqz.train.model import ArchConfig, Fire, SqueezeNet, build, fire_widths, skips
 
 PARTS = ("squeeze", "expand1x1", "expand3x3")
 Group = tuple[int, str]
@@ -23,12 +23,7 @@ CONV1_WIDTH = {"1.0": 96, "1.1": 64}
 
 def bypassed(cfg: ArchConfig, widths: list[tuple[int, int, int]] | None = None) -> list[int]:
     """Fires whose input is added to their output (the model adds it where the channel counts match)."""
-    c, out = CONV1_WIDTH[cfg.version], []
-    for i, (_, e1, e3) in enumerate(widths or fire_widths(cfg)):
-        if cfg.bypass and i in _BYPASS_AT and c == e1 + e3:
-            out.append(i)
-        c = e1 + e3
-    return out
+    return [i for i, skip in enumerate(skips(cfg, list(widths or fire_widths(cfg)))) if skip == "identity"]
 
 
 def groups(cfg: ArchConfig) -> list[Group]:

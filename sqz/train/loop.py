@@ -44,6 +44,8 @@ class TrainConfig:
     threads: int = 0
     limit: int = 0
     metaparameters: dict = field(default_factory=dict)
+    stem_stride: int = 2
+    pools: tuple[int, ...] = ()
     budget: str = ""
     device: str = "auto"
     precision: str = "auto"
@@ -120,6 +122,8 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     planned = plan(src.preprocess.size, src.preprocess.channels, len(src.classes)) if plan else {}
     if planned.get("metaparameters"):
         cfg = replace(cfg, metaparameters={**cfg.metaparameters, **planned["metaparameters"]})
+    if planned.get("placement"):
+        cfg = replace(cfg, **planned["placement"])
     payload = resume_run.load(out, asdict(cfg), ctx.world) if resume else None
     epochs, batch, chosen = schedule.resolve(cfg.epochs, cfg.batch_size, src.n_train, ctx.world)
     if payload:

@@ -1,4 +1,4 @@
-"""SqueezeNet 1.0 / 1.1 / simple bypass, built from the paper's design-space metaparameters."""
+"""SqueezeNet 1.0 / 1.1, simple or complex bypass, any max-pool placement, from the paper's metaparameters."""
 
 from __future__ import annotations
 
@@ -11,11 +11,21 @@ from sqz.errors import InputError
 
 VERSIONS = ("1.0", "1.1")
 METAPARAMETERS = ("base_e", "incr_e", "pct3x3", "sr", "freq")
+CONV1 = {"1.0": (96, 7), "1.1": (64, 3)}
+BYPASSES = ("", "simple", "complex")
+PUBLISHED_POOLS = {"1.0": (0, 3, 7), "1.1": (0, 2, 4)}
+POOL_POSITIONS = range(9)
+_SIMPLE_BYPASS_AT = (1, 3, 5, 7)
 
 
 @dataclass(frozen=True)
 class ArchConfig:
-    """Everything needed to rebuild a SqueezeNet; defaults are the published architectures."""
+    """Everything needed to rebuild a SqueezeNet; defaults are the published architectures.
+
+    `bypass`: "" none, "simple" (identity skips where channels match, on fires 3, 5, 7, 9) or "complex" (every
+    fire: identity where channels match, else a 1x1 conv); `True`/`False` read as "simple"/"". `pools`: where the
+    3x3/2 max-pools sit, 0 after conv1 and i after the i-th fire; empty is the version's published placement.
+    """
 
     version: str = "1.1"
     num_classes: int = 1000
@@ -25,16 +35,33 @@ class ArchConfig:
     pct3x3: float = 0.5
     sr: float = 0.125
     freq: int = 2
-    bypass: bool = False
+    bypass: str = ""
     batch_norm: bool = False
     dropout: float = 0.5
     point_fires: tuple[int, ...] = field(default_factory=tuple)
     # explicit (squeeze, expand1x1, expand3x3) per fire, e.g. after channel pruning; empty: the formula
     widths: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)
+    stem_stride: int = 2
+    pools: tuple[int, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        bypass = {True: "simple", False: "", None: ""}.get(self.bypass, self.bypass)
+        if bypass not in BYPASSES:
+            raise ValueError(f"unknown bypass {self.bypass!r}; use one of {BYPASSES}")
+        if self.stem_stride not in (1, 2):
+            raise InputError(f"stem stride {self.stem_stride}: give 1 or 2")
+        pools = tuple(sorted(int(p) for p in self.pools))
+        if len(set(pools)) != len(pools) or any(p not in POOL_POSITIONS for p in pools):
+            raise InputError(f"pools {list(self.pools)}: give distinct positions 0 to 8 (0 after conv1, i after "
+                             "the i-th fire module)")
+        if pools == PUBLISHED_POOLS.get(self.version):
+            pools = ()
+        object.__setattr__(self, "bypass", bypass)
+        object.__setattr__(self, "pools", pools)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["point_fires"] = list(self.point_fires)
+        d["point_fires"], d["pools"] = list(self.point_fires), list(self.pools)
         d["widths"] = [list(w) for w in self.widths]
         return d
 
@@ -43,19 +70,50 @@ class ArchConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["point_fires"] = tuple(known.get("point_fires", ()))
         known["widths"] = tuple(tuple(int(v) for v in w) for w in known.get("widths", ()))
+        known["pools"] = tuple(known.get("pools") or ())
         return cls(**known)
 
     @classmethod
     def named(cls, arch: str, **kw) -> "ArchConfig":
-        """`1.0`, `1.1` or `1.1-bypass` (any version with `-bypass`)."""
+        """`1.0`, `1.1`, or either with `-bypass` (simple) or `-complex` (the paper's complex bypass)."""
         version, _, extra = arch.partition("-")
-        if version not in VERSIONS or extra not in ("", "bypass"):
-            raise ValueError(f"unknown arch {arch!r}; use 1.0, 1.1, 1.0-bypass or 1.1-bypass")
-        return cls(version=version, bypass=extra == "bypass", **kw)
+        if version not in VERSIONS or extra not in ("", "bypass", "complex"):
+            raise ValueError(f"unknown arch {arch!r}; use 1.0 or 1.1, optionally with -bypass or -complex "
+                             "(e.g. 1.1-bypass, 1.0-complex)")
+        return cls(version=version, bypass={"": "", "bypass": "simple", "complex": "complex"}[extra], **kw)
 
     @property
     def name(self) -> str:
-        return self.version + ("-bypass" if self.bypass else "")
+        return self.version + {"": "", "simple": "-bypass", "complex": "-complex"}[self.bypass]
+
+    @property
+    def pool_positions(self) -> tuple[int, ...]:
+        """Where the max-pools sit: 0 after conv1, i after the i-th fire module."""
+        return self.pools or PUBLISHED_POOLS[self.version]
+
+
+def parse_pools(text: str) -> tuple[int, ...]:
+    """`0,2,4` → (0, 2, 4): max-pool positions, 0 after conv1 and i after the i-th fire module."""
+    try:
+        pools = tuple(int(p) for p in text.replace(" ", "").split(",") if p != "")
+    except ValueError:
+        raise InputError(f"pools {text!r}: give comma-separated positions 0 to 8, e.g. 0,2,4") from None
+    if not pools:
+        raise InputError("pools: give at least one position 0 to 8, e.g. 0,2,4")
+    return ArchConfig(pools=pools).pool_positions
+
+
+def skips(cfg: ArchConfig, widths: list[tuple[int, int, int]]) -> list[str]:
+    """Per fire module: "" no skip, "identity" or "conv" (a 1x1 convolution on the skip)."""
+    out, c = [], CONV1[cfg.version][0]
+    for i, (_, e1, e3) in enumerate(widths):
+        same = c == e1 + e3
+        if cfg.bypass == "complex":
+            out.append("identity" if same else "conv")
+        else:
+            out.append("identity" if cfg.bypass and i in _SIMPLE_BYPASS_AT and same else "")
+        c = e1 + e3
+    return out
 
 
 def metaparameters(**given) -> dict:
@@ -97,24 +155,29 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, bn: bo
 
 
 class Fire(nn.Module):
-    """Squeeze 1x1, then expand 1x1 and 3x3 concatenated; `point=True` keeps only the 3x3 centre tap."""
+    """Squeeze 1x1, then expand 1x1 and 3x3 concatenated; `point=True` keeps only the 3x3 centre tap. `skip`:
+    "identity" adds the input, "conv" adds a 1x1 convolution of it, with BatchNorm (`bn`) and ReLU like every other
+    convolution here, so activations stay non-negative: onnx2tf's int8 conversion pads ceil-mode max-pools with
+    zeros, which is exact only then."""
 
-    def __init__(self, cin: int, s: int, e1: int, e3: int, bn: bool = False, bypass: bool = False,
+    def __init__(self, cin: int, s: int, e1: int, e3: int, bn: bool = False, skip: str = "",
                  point: bool = False) -> None:
         super().__init__()
         self.squeeze = _conv(cin, s, 1, bn=bn)
         self.expand1x1 = _conv(s, e1, 1, bn=bn)
         self.expand3x3 = _conv(s, e3, 1, bn=bn) if point else _conv(s, e3, 3, padding=1, bn=bn)
-        self.bypass = bypass
+        self.bypass = skip == "identity"
+        self.shortcut = None
+        if skip == "conv":
+            self.shortcut = _conv(cin, e1 + e3, 1, bn=bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.squeeze(x)
         out = torch.cat([self.expand1x1(s), self.expand3x3(s)], 1)
+        if self.shortcut is not None:
+            return out + self.shortcut(x)
         return out + x if self.bypass else out
 
-
-_POOL_AFTER = {"1.0": (2, 6), "1.1": (1, 3)}
-_BYPASS_AT = (1, 3, 5, 7)
 
 
 class SqueezeNet(nn.Module):
@@ -124,17 +187,16 @@ class SqueezeNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         bn = cfg.batch_norm
-        if cfg.version == "1.0":
-            conv1, c = _conv(cfg.in_channels, 96, 7, stride=2, bn=bn), 96
-        else:
-            conv1, c = _conv(cfg.in_channels, 64, 3, stride=2, bn=bn), 64
-        layers: list[nn.Module] = [conv1, nn.MaxPool2d(3, 2, ceil_mode=True)]
-        for i, (s, e1, e3) in enumerate(fire_widths(cfg)):
-            bypass = cfg.bypass and i in _BYPASS_AT and c == e1 + e3
-            layers.append(Fire(c, s, e1, e3, bn=bn, bypass=bypass,
-                               point=i in cfg.point_fires))
+        c, k = CONV1[cfg.version]
+        layers: list[nn.Module] = [_conv(cfg.in_channels, c, k, stride=cfg.stem_stride, bn=bn)]
+        pools = cfg.pool_positions
+        if 0 in pools:
+            layers.append(nn.MaxPool2d(3, 2, ceil_mode=True))
+        widths = fire_widths(cfg)
+        for i, ((s, e1, e3), skip) in enumerate(zip(widths, skips(cfg, widths))):
+            layers.append(Fire(c, s, e1, e3, bn=bn, skip=skip, point=i in cfg.point_fires))
             c = e1 + e3
-            if i in _POOL_AFTER[cfg.version]:
+            if i + 1 in pools:
                 layers.append(nn.MaxPool2d(3, 2, ceil_mode=True))
         self.features = nn.Sequential(*layers)
         final = nn.Conv2d(c, cfg.num_classes, 1)

@@ -57,7 +57,9 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
     amp = precision(cfg.precision, ctx)
     cuda = ctx.device.type == "cuda"
     pre = src.preprocess
-    shape = cfg.metaparameters or pretrained.shape_of(cfg.init)
+    shape = {"stem_stride": cfg.stem_stride, "pools": tuple(cfg.pools), **cfg.metaparameters}
+    if not cfg.metaparameters and cfg.stem_stride == 2 and not cfg.pools:
+        shape.update(pretrained.shape_of(cfg.init))
     arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
                             batch_norm=cfg.batch_norm, **shape)
     net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features, log).to(ctx.device)

@@ -23,7 +23,7 @@ IMAGENET_CLASSES = 1000
 # Where torchvision's nn.Sequential holds the eight fire modules (its ReLUs and pools take indices too).
 TORCHVISION_FIRES = {"1.0": (3, 4, 5, 7, 8, 9, 10, 12), "1.1": (3, 4, 6, 7, 9, 10, 11, 12)}
 _PARTS = ("squeeze", "expand1x1", "expand3x3")
-SHAPE_FIELDS = ("widths",)  # ArchConfig fields beyond the metaparameters that an sqz --init brings along
+SHAPE_FIELDS = ("widths", "stem_stride", "pools")  # ArchConfig fields beyond the metaparameters that an sqz --init brings along
 
 
 @dataclass(frozen=True)

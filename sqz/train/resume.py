@@ -14,7 +14,8 @@ from sqz.train import checkpoint, distributed
 
 MAY_CHANGE = ("epochs", "out", "device", "precision", "threads", "workers", "tensorboard")
 FLAGS = {"data": "--data", "arch": "--arch", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
-         "limit": "--limit", "batch_norm": "--batch-norm", "budget": "--budget"}
+         "limit": "--limit", "batch_norm": "--batch-norm", "budget": "--budget", "stem_stride": "--stem-stride",
+         "pools": "--pools"}
 
 
 def _option(key: str, value) -> str:

@@ -18,21 +18,26 @@ from sqz.train.model import Fire, SqueezeNet, build
 
 @torch.no_grad()
 def fold_batchnorm(model: SqueezeNet) -> SqueezeNet:
-    """An equivalent eval-mode model without BatchNorm layers (the input model is left as is)."""
+    """An equivalent eval-mode model without BatchNorm layers (the input model is left as is). Every conv sits
+    at `.0` of a block, its BatchNorm (if any) at `.1`, under the same name in both models."""
     if not model.cfg.batch_norm:
         return model.eval()
     plain = build(dataclasses.replace(model.cfg, batch_norm=False)).eval()
-    convs = [m for m in model.modules() if isinstance(m, nn.Sequential) and len(m) == 3
-             and isinstance(m[0], nn.Conv2d) and isinstance(m[1], nn.BatchNorm2d)]
-    targets = [m for m in plain.modules() if isinstance(m, nn.Sequential) and len(m) == 2
-               and isinstance(m[0], nn.Conv2d) and isinstance(m[1], nn.ReLU)]
-    if len(convs) != len(targets):
-        raise RuntimeError("BatchNorm layout does not match the plain architecture")
-    for src, dst in zip(convs, targets):
+    source = dict(model.named_modules())
+    blocks = [(name, m) for name, m in plain.named_modules() if isinstance(m, nn.Sequential)
+              and isinstance(m[0], nn.Conv2d)]
+    folded = 0
+    for name, dst in blocks:
+        src = source.get(name)
+        if src is None or not isinstance(src[0], nn.Conv2d) or len(src) < 2 or not isinstance(src[1], nn.BatchNorm2d):
+            raise RuntimeError(f"BatchNorm layout does not match the plain architecture at {name}")
         conv, bn = src[0], src[1]
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         dst[0].weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
         dst[0].bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+        folded += 1
+    if folded != sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        raise RuntimeError("BatchNorm layout does not match the plain architecture")
     plain.classifier[1].load_state_dict(model.classifier[1].state_dict())
     return plain
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqz.export.fit import SPACE, choose, over_warning, train_plan
+import pytest
+
+from sqz.export.fit import SPACE, choose, over_warning, placements, train_plan
 from sqz.export.size import predict
 from sqz.train.model import ArchConfig
 
@@ -22,7 +24,8 @@ def _bigger(meta: dict) -> list[dict]:
 def test_budget_choice_fits_and_one_step_larger_does_not():
     for size, channels in ((224, 3), (96, 3), (32, 1)):
         chosen = choose("1.1", size, channels, 10, "0.5MB")
-        cfg = ArchConfig(num_classes=10, in_channels=channels, **chosen["metaparameters"])
+        cfg = ArchConfig(num_classes=10, in_channels=channels, stem_stride=chosen["stem_stride"],
+                         pools=tuple(chosen["pools"]), **chosen["metaparameters"])
         assert predict(cfg, size)["file_bytes"] == chosen["file_bytes"] <= 500_000
         larger = [predict(dataclasses.replace(cfg, **m), size) for m in _bigger(chosen["metaparameters"])]
         grew = [p for p in larger if p["parameters"] > chosen["parameters"]]
@@ -60,3 +63,47 @@ def test_train_plan_logs_and_returns_the_choice():
     assert said and "predicted full-int8 file" in said[0]
     said.clear()
     assert train_plan("1.1", None, log=said.append)(32, 1, 10)["size_plan"]["fits"] and not said
+
+
+def test_placements_are_searched_only_where_they_change_the_file():
+    """At 224² no placement has dead taps (all give the same file; later ones only cost compute)."""
+    assert placements("1.1", 224, 3, 10) == [(2, (0, 2, 4))]
+    small = placements("1.1", 28, 1, 10)
+    assert small[0] == (2, (0, 2, 4)) and (2, (2, 4, 6)) in small and (1, (0, 2, 4)) in small
+    assert placements("1.0", 32, 1, 10)[0] == (2, (0, 3, 7)) and len(placements("1.0", 32, 1, 10)) > 1
+
+
+@pytest.mark.parametrize("budget", ["0.5MB", "0.3MB"])
+def test_budget_choice_over_placements_has_the_most_parameters_ties_to_later_down_sampling(budget):
+    """Brute force over a small space and every searched placement at 32² grey."""
+    from sqz.export import graph as graph_mod
+
+    space = {"base_e": (64, 96, 128), "incr_e": (32, 64), "pct3x3": (0.5,), "sr": (0.125, 0.25), "freq": (2,)}
+    chosen = choose("1.1", 32, 1, 10, budget, space=space)
+    fits = []
+    for stride, pools in placements("1.1", 32, 1, 10):
+        for b in space["base_e"]:
+            for i in space["incr_e"]:
+                for sr in space["sr"]:
+                    cfg = ArchConfig(num_classes=10, in_channels=1, base_e=b, incr_e=i, sr=sr, stem_stride=stride,
+                                     pools=pools)
+                    r = predict(cfg, 32)
+                    if r["file_bytes"] <= parse(budget):
+                        fits.append((r["parameters"], sum(h * h for h in graph_mod.fire_sides(cfg, 32)), stride, pools))
+    best = max(fits)
+    assert (chosen["parameters"], chosen["stem_stride"], tuple(chosen["pools"])) == (best[0], best[2], best[3])
+    cfg = ArchConfig(num_classes=10, in_channels=1, stem_stride=chosen["stem_stride"], pools=tuple(chosen["pools"]),
+                     **chosen["metaparameters"])
+    assert predict(cfg, 32)["file_bytes"] == chosen["file_bytes"] <= parse(budget)
+
+
+def test_a_given_placement_is_kept_by_the_budget_plan():
+    planned = train_plan("1.1", "0.5MB", log=lambda m: None, placement={"stem_stride": 2, "pools": (2, 4, 6)})(32, 1, 10)
+    assert planned["placement"] == {"stem_stride": 2, "pools": (2, 4, 6)}
+    assert planned["size_plan"]["pools"] == [2, 4, 6] and planned["size_plan"]["predicted_bytes"] <= 500_000
+
+
+def parse(budget: str) -> int:
+    from sqz.gate.budget import parse_budget
+
+    return parse_budget(budget)

@@ -69,3 +69,11 @@ def test_check_prints_the_routes_on_exit_1(tmp_path):
         assert "sqz train --arch 1.1 --budget 500000B" in r.stdout
     r = _check(_write(tmp_path / "small.tflite", ArchConfig(num_classes=10, in_channels=1), 32))
     assert r.returncode == 0 and "would fit" not in r.stdout
+
+
+def test_a_lone_file_tells_its_bypass(tmp_path):
+    """No manifest: ADD ops mark a bypass, extra CONV_2Ds (the 1x1 skips) the complex one."""
+    for arch in ("1.1", "1.1-bypass", "1.1-complex", "1.0-complex"):
+        cfg = ArchConfig.named(arch, num_classes=10, in_channels=3)
+        found, size = routes.describe_file(_write(tmp_path / f"{arch}.tflite", cfg, 96))
+        assert (found.name, size) == (arch, 96)

@@ -14,7 +14,8 @@ from tests.export.real_exports import export_random
 
 # (arch, input side, channels, classes, metaparameters): 32²–224², 1–3 channels, 2–1000 classes, both
 # versions, dead taps (32², 40²) and none, a PAD before a ceil-mode pool (40², 1.0 at 128²), MEAN (> 1x1) and
-# RESHAPE-only heads. (1.1-bypass is left out: onnx2tf 1.29.24 fails to convert its ONNX graph at 96².)
+# RESHAPE-only heads; simple and complex bypass (ADD, 1x1 skip convolutions without ReLU); late down-sampling
+# (pools moved, stem stride 1, a pool after the last fire).
 CONFIGS = [
     ("1.1", 32, 1, 10, {}),
     ("1.1", 224, 3, 10, {}),
@@ -24,6 +25,11 @@ CONFIGS = [
     ("1.0", 128, 3, 100, {}),
     ("1.1", 160, 3, 5, {"sr": 0.25, "freq": 1, "incr_e": 64}),
     ("1.0", 32, 1, 10, {}),
+    ("1.1-bypass", 96, 3, 10, {}),
+    ("1.1-complex", 96, 3, 10, {}),
+    ("1.1", 32, 1, 10, {"pools": (2, 4, 6)}),
+    ("1.0", 40, 3, 10, {"stem_stride": 1, "pools": (0, 3, 7, 8)}),
+    ("1.0-complex", 64, 1, 5, {"freq": 1}),
 ]
 
 
@@ -34,6 +40,8 @@ def test_prediction_matches_a_real_export(tmp_path, arch, size, channels, classe
     real = export_random(tmp_path, arch, size, channels, classes, **meta).stat().st_size
     cfg = ArchConfig.named(arch, num_classes=classes, in_channels=channels, **meta)
     assert predict(cfg, size)["file_bytes"] == real
+    report = json.loads((tmp_path / "export" / "report.json").read_text())
+    assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_torch"] < 1e-2  # converted right
     gate = json.loads((tmp_path / "export" / "report.json").read_text())["gate"]
     if real > gate["budget"]:
         assert gate["routes"] and all(r["bytes"] <= gate["budget"] for r in gate["routes"])
@@ -71,6 +79,40 @@ def test_int4_prediction_is_the_rewrite_of_the_int8_file(tiny_export, tiny_run):
     assert predict(ArchConfig(num_classes=10, in_channels=1), 32, weights="int4")["file_bytes"] == 251_560
 
 
+def test_known_sizes_of_other_architectures():
+    """Measured on real exports (`test_prediction_matches_a_real_export`, random weights and biases)."""
+    assert predict(ArchConfig.named("1.1-bypass", num_classes=10, in_channels=3), 96)["file_bytes"] == 820_064
+    assert predict(ArchConfig.named("1.1-complex", num_classes=10, in_channels=3), 96)["file_bytes"] == 1_193_776
+    assert predict(ArchConfig(num_classes=10, in_channels=1, pools=(2, 4, 6)), 32)["file_bytes"] == 555_864
+    three_pads = ArchConfig.named("1.0", num_classes=10, in_channels=3, stem_stride=1, pools=(0, 3, 7, 8))
+    assert predict(three_pads, 40)["file_bytes"] == 833_960  # the PADs share one paddings tensor
+
+
+def test_complex_bypass_graph_has_its_skip_convolutions_and_adds():
+    from sqz.export.graph import ops
+
+    plain, cx = (ops(ArchConfig.named(a, num_classes=10, in_channels=3), 96) for a in ("1.1", "1.1-complex"))
+    convs = [op for op in cx if op.kind == "conv"]
+    assert len(convs) == len([op for op in plain if op.kind == "conv"]) + 4 == 30
+    assert sum(op.kind == "add" for op in cx) == 8
+    skips = [cx[op.inputs[1]] for op in cx if op.kind == "add"]
+    assert [op.out[3] for op in skips if op.kind == "conv"] == [128, 256, 384, 512]
+
+
+@pytest.mark.parametrize("kw,dead", [({}, [6, 7, 8, 9]), ({"pools": (2, 4, 6)}, [8, 9]), ({"stem_stride": 1}, [])])
+def test_placement_moves_the_dead_taps_and_the_bytes(kw, dead):
+    p = predict(ArchConfig(num_classes=10, in_channels=1, **kw), 32)
+    assert p["dead_tap_fires"] == dead
+    assert (p["file_bytes"] == 408_408) == (not kw)
+
+
+def test_too_small_an_input_for_the_placement_is_one_clear_error():
+    from sqz.errors import InputError
+
+    with pytest.raises(InputError, match="too small .*pools at 0,1,2,3"):
+        predict(ArchConfig(num_classes=10, in_channels=1, pools=(0, 1, 2, 3)), 28)
+
+
 def test_breakdown_adds_up_and_counts_parameters():
     p = predict(ArchConfig(num_classes=10, in_channels=3), 96)
     b = p["breakdown"]
@@ -94,3 +136,10 @@ def test_sqz_size_json_and_text():
     assert r.returncode == 0 and "457,192 to 819,424 B" in r.stdout
     r = subprocess.run(cmd + ["--weights", "int2"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("sqz: error:")
+    small = cmd[:7] + ["32", "--channels", "1", "--classes", "10", "--json"]
+    r = subprocess.run(small + ["--pools", "2,4,6"], capture_output=True, text=True)
+    out = json.loads(r.stdout)
+    assert out["file_bytes"] == 555_864 and out["pools"] == [2, 4, 6] and out["stem_stride"] == 2
+    for bad in (["--pools", "0,x"], ["--pools", "0,9"], ["--stem-stride", "3"], ["--pools", "0,1,2,3,4"]):
+        r = subprocess.run(small + bad, capture_output=True, text=True)
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and r.stderr.startswith("sqz: error:"), bad

@@ -41,3 +41,23 @@ def test_resume_replans_to_the_same_metaparameters(tmp_path):
     train(cfg, dataset=_tiny(), progress=False, plan=plan, stop_after=1)
     record = train(cfg, resume=True, dataset=_tiny(), progress=False, plan=plan)
     assert len(record["history"]) == 2
+
+
+def test_placement_from_the_config_or_the_plan_is_built_and_recorded(tmp_path):
+    import pytest
+
+    from sqz.errors import InputError
+
+    cfg = TrainConfig(out=str(tmp_path / "a"), epochs=1, batch_size=16, stem_stride=1, pools=(2, 4, 6))
+    train(cfg, dataset=_tiny(), progress=False)
+    model, _ = checkpoint.load(tmp_path / "a" / "model.pt")
+    assert model.cfg.stem_stride == 1 and model.cfg.pool_positions == (2, 4, 6)
+    saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert saved["config"]["stem_stride"] == 1 and saved["config"]["pools"] == [2, 4, 6]
+    plan = lambda s, c, k: {"placement": {"stem_stride": 2, "pools": (1, 3, 5)}}
+    b = TrainConfig(out=str(tmp_path / "b"), epochs=2, batch_size=16)
+    train(b, dataset=_tiny(), progress=False, plan=plan, stop_after=1)
+    model, _ = checkpoint.load(tmp_path / "b" / "last.pt")
+    assert model.cfg.pool_positions == (1, 3, 5)
+    with pytest.raises(InputError, match="--pools"):
+        train(b, resume=True, dataset=_tiny(), progress=False, plan=lambda s, c, k: {})

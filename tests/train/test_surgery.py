@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from sqz.train import checkpoint
@@ -24,9 +25,11 @@ def test_removing_dead_taps_changes_no_output(tiny_run, small_dataset):
     assert none == [] and again is slim
 
 
-def test_folding_batchnorm_keeps_the_outputs():
+@pytest.mark.parametrize("arch,kw", [("1.1", {}), ("1.1-complex", {}), ("1.0-complex", {"freq": 1, "pools": (2, 5)})])
+def test_folding_batchnorm_keeps_the_outputs(arch, kw):
+    """Complex bypass: the 1x1 skip convolutions carry BatchNorm too, and fold like the others."""
     torch.manual_seed(0)
-    model = build(ArchConfig(num_classes=10, in_channels=1, batch_norm=True))
+    model = build(ArchConfig.named(arch, num_classes=10, in_channels=1, batch_norm=True, **kw))
     model.train()
     with torch.no_grad():
         for _ in range(3):
@@ -38,3 +41,15 @@ def test_folding_batchnorm_keeps_the_outputs():
     x = torch.randn(4, 1, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model(x), plain(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("kw,dead", [({}, [4, 5, 6, 7]), ({"pools": (2, 4, 6)}, [6, 7]), ({"pools": (2, 4)}, []),
+                                     ({"stem_stride": 1}, []), ({"stem_stride": 1, "pools": (0, 2, 4, 6)}, [6, 7])])
+def test_dead_taps_follow_the_pool_placement_and_stem_stride(kw, dead):
+    """The probe pass and the size predictor's arithmetic agree on every placement."""
+    from sqz.export.graph import dead_fires, fire_sides
+
+    cfg = ArchConfig(num_classes=10, in_channels=1, **kw)
+    model = build(cfg)
+    assert dead_tap_fires(model, 32) == dead == dead_fires(cfg, 32)
+    assert [hw for hw, _ in expand_input_sizes(model, 32)] == fire_sides(cfg, 32)
