@@ -106,6 +106,30 @@ def over_warning(arch: str, size: int, channels: int, classes: int, metaparamete
                   f"({100 * over / limit:.1f} %); `sqz train --budget {budget}` picks metaparameters that fit")
 
 
+def placement_note(arch: str, size: int, channels: int, classes: int, metaparameters: dict | None = None,
+                   budget: str | int = DEFAULT_BUDGET) -> str | None:
+    """When the published placement leaves fires on 1x1 maps at `size`, a line naming the latest placement
+    whose export still fits `budget` (larger maps: more accuracy for more compute); else None."""
+    meta = metaparameters or {}
+    base = ArchConfig.named(arch, num_classes=classes, in_channels=channels, **meta)
+    dead = graph_mod.dead_fires(base, size)
+    if not dead:
+        return None
+    limit = parse_budget(budget)
+    for stride, pools in reversed(LATE[base.version]):
+        try:
+            p = predict(ArchConfig.named(arch, num_classes=classes, in_channels=channels, stem_stride=stride,
+                                         pools=pools, **meta), size)
+        except InputError:
+            continue
+        if p["file_bytes"] <= limit:
+            flag = "--stem-stride 1" if stride == 1 else f"--pools {','.join(map(str, pools))}"
+            return (f"note: at {size}x{size} fires {', '.join(str(i + 2) for i in dead)} see 1x1 maps; {flag} keeps "
+                    f"the maps larger ({p['file_bytes']:,} B, fits {limit:,} B; more accuracy for more compute, "
+                    "see docs/bench/small_sets.md)")
+    return None
+
+
 def train_plan(arch: str, budget: str | None, metaparameters: dict | None = None,
                log: Callable[[str], None] = print, placement: dict | None = None) -> Callable[[int, int, int], dict]:
     """The `plan` hook `sqz.train.loop.train` calls once it knows the input size, channels and classes:
@@ -118,6 +142,9 @@ def train_plan(arch: str, budget: str | None, metaparameters: dict | None = None
             note, warning = over_warning(arch, size, channels, classes, metaparameters, placement=placement)
             if warning:
                 log(warning)
+            hint = None if placement else placement_note(arch, size, channels, classes, metaparameters)
+            if hint:
+                log(hint)
             return {"size_plan": note}
         where = None
         if placement:

@@ -107,3 +107,14 @@ def parse(budget: str) -> int:
     from sqz.gate.budget import parse_budget
 
     return parse_budget(budget)
+
+
+def test_placement_note_names_the_latest_placement_that_fits():
+    """At 32² the published 1.1 leaves fires 6-9 on 1x1 maps: the note names --pools 1,3,5 (482,136 B; 2,4,6 and
+    stem stride 1 are over 500,000 B); at 96² there is nothing to say."""
+    from sqz.export.fit import placement_note
+
+    note = placement_note("1.1", 32, 1, 10)
+    assert note.startswith("note: at 32x32 fires 6, 7, 8, 9 see 1x1 maps; --pools 1,3,5") and "482,136 B" in note
+    assert placement_note("1.1", 32, 1, 10, budget="400KB") is None
+    assert placement_note("1.1", 96, 3, 10) is None
