@@ -62,7 +62,14 @@ def test_train_plan_logs_and_returns_the_choice():
     assert planned["metaparameters"] and planned["size_plan"]["predicted_bytes"] <= 500_000
     assert said and "predicted full-int8 file" in said[0]
     said.clear()
-    assert train_plan("1.1", None, log=said.append)(32, 1, 10)["size_plan"]["fits"] and not said
+    assert train_plan("1.1", None, log=said.append)(96, 3, 10)["size_plan"]["fits"] is False
+    assert len(said) == 1 and said[0].startswith("warning: the full-int8 export")
+    said.clear()
+    assert train_plan("1.1", None, log=said.append)(32, 1, 10)["size_plan"]["fits"]
+    assert len(said) == 1 and said[0].startswith("note: at 32x32")
+    said.clear()
+    placed = {"stem_stride": 2, "pools": (1, 3, 5)}
+    assert train_plan("1.1", None, log=said.append, placement=placed)(32, 1, 10)["size_plan"]["fits"] and not said
 
 
 def test_placements_are_searched_only_where_they_change_the_file():
