@@ -5,7 +5,8 @@ range recomputed in float64.
 onnx2tf's own `-oiqt` builds five quantised variants (each calibrated, each recalibrated here) and needs
 the whole normalised float32 set in memory; sqz needs one, and streams. TensorFlow's calibrator gives
 CPU-dependent float32 ranges; `sqz.quantize.ranges` replaces them (see there).
-It also turns off onnx2tf 1.29.24's Add "rescue guard", which breaks every bypass (see `_keep_add_layout`).
+It also turns off onnx2tf 1.29.24's Add "rescue guard", which breaks every bypass (see `_keep_add_layout`),
+and keeps the zero padding of ceil-mode pools that `-oiqt` gave (see `_zero_pad_pools`).
 """
 
 from __future__ import annotations
@@ -86,8 +87,23 @@ def _keep_add_layout() -> None:
     add_op.transpose_with_flexing_deterrence = lambda input_tensor, perm, **kwargs: input_tensor
 
 
+def _zero_pad_pools() -> None:
+    """onnx2tf pads a ceil-mode max-pool with float32's minimum, except when it writes int8 files (`-oiqt`),
+    where it pads with 0: the minimum breaks int8 quantisation (XNNPACK then refuses the model). sqz no longer
+    passes `-oiqt`, so it asks for the 0 padding itself; exact here, where every pool follows a ReLU."""
+    import onnx2tf.ops.MaxPool as pool_op
+
+    make_node = pool_op.make_node
+
+    def zero_padded(*args, **kwargs):
+        return make_node(*args, **{**kwargs, "output_integer_quantized_tflite": True})
+
+    pool_op.make_node = zero_padded
+
+
 def main(argv: list[str]) -> None:
     _keep_add_layout()
+    _zero_pad_pools()
     calib = None
     if argv[:1] == ["--calib"]:
         calib, pre_json, per_channel, argv = argv[1], argv[2], argv[3] == "per-channel", argv[4:]
