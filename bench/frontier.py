@@ -23,8 +23,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from bench import small_folders
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,9 +44,17 @@ def _sqz(args: list[str], log) -> float:
     return round(time.perf_counter() - t0, 1)
 
 
-def _export(ckpt: Path, out: Path, eval_limit: int, log, extra: list[str] = ()) -> tuple[dict, float]:
+def _export(ckpt: Path, out: Path, eval_limit: int, log, extra: list[str] = ()) -> tuple[dict, float | None]:
+    """The export's report (an export already in `out` is reused: wall None) and its wall seconds."""
+    if (out / "report.json").exists():
+        return json.loads((out / "report.json").read_text()), None
     wall = _sqz(["export", str(ckpt), "--int8", "--out", str(out), "--eval-limit", str(eval_limit), *extra], log)
     return json.loads((out / "report.json").read_text()), wall
+
+
+def int8_file(rep: dict) -> str:
+    """The name of the integer file an export wrote: model_int8.tflite, or model_int4/model_mixed.tflite."""
+    return next(n for n in rep["artifacts"] if n.endswith(".tflite") and n != "model_float32.tflite")
 
 
 def fine_tuned(work: Path, init_from: Path, common: list[str], lr: float, log) -> dict[str, dict]:
@@ -93,13 +99,15 @@ def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, rou
 
 
 def latencies(work: Path, routes: list[str], seconds: float) -> dict[str, float]:
-    """Median batch-1 ms of every route's int8 file, interleaved in one run (ai-edge-litert, 1 thread)."""
+    """Median batch-1 ms of every route's integer file on one real training image (the base run's stored
+    calibration sample), interleaved in one run (ai-edge-litert, XNNPACK where it applies, 1 thread)."""
     from sqz.export.weights import latency
-    from sqz.runtime.tflite import TFLiteSession
+    from sqz.runtime.preprocess import Preprocess, normalize
+    from sqz.train import calibsample, checkpoint
 
-    paths = [work / f"x-{r}" / "model_int8.tflite" for r in routes]
-    shape = TFLiteSession(paths[0], threads=1).io_spec()["input"]["shape"]
-    x = np.random.default_rng(0).integers(-128, 128, (1, *shape[1:]), dtype=np.int8)
+    paths = [work / f"x-{r}" / int8_file(json.loads((work / f"x-{r}" / "report.json").read_text())) for r in routes]
+    pre = Preprocess.from_dict(checkpoint.load_raw(work / "base" / "model.pt")["preprocess"])
+    x = normalize(calibsample.read(work / "base", pre)[0][:1], pre)
     return dict(zip(routes, latency(paths, x, seconds)))
 
 
@@ -107,7 +115,7 @@ def record(args, got: dict, lat: dict) -> dict:
     rows = []
     for route, r in got.items():
         rep = r["report"]
-        a = rep["artifacts"]["model_int8.tflite"]
+        a = rep["artifacts"][int8_file(rep)]
         rows.append({"route": route, "file_bytes": a["bytes"], "packed_bytes": a["packed"]["bytes"],
                      "int8_acc": a.get("accuracy"), "float_acc": rep["torch"]["accuracy"],
                      "agreement": a.get("top1_agreement"), "latency_ms": lat.get(route),
@@ -128,10 +136,10 @@ def markdown(rec: dict) -> str:
              f"(random colours, bench/small_folders.py), {rec['train_images']:,} training and {rec['test_images']:,} "
              f"test images, {rec['epochs']} epochs at batch {rec.get('batch_size', 'auto')}"
              + (" fine-tuning each trained route of the 96² run (`sqz train --init`)" if rec.get("init_from") else "")
-             + "; accuracy of the full-int8 file on {rec['eval_images']:,} test "
+             + f"; accuracy of the full-int8 file on {rec['eval_images']:,} test "
              "images; latency batch-1, ai-edge-litert with XNNPACK, 1 thread, all files interleaved in one run.", "",
-             "| route | int8 file | packed (xz) | fits 500,000 B | int8 accuracy | Δ vs unconstrained | agreement with "
-             "float | latency | vs unconstrained |", "|---|---|---|---|---|---|---|---|---|"]
+             "| route | int8 file | packed (xz) | fits 500,000 B | int8 accuracy | Δ vs unconstrained | top-1 agreement "
+             "with its float model¹ | latency | vs unconstrained |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rec["rows"]:
         delta = (f"{100 * (r['int8_acc'] - base['int8_acc']):+.2f} pt" if base and r["int8_acc"] is not None
                  and r is not base else "—")
@@ -139,8 +147,13 @@ def markdown(rec: dict) -> str:
                  and r is not base else "—")
         lines.append(f"| {LABELS[r['route']]} | {r['file_bytes']:,} B | {r['packed_bytes']:,} B | "
                      f"{'yes' if r['fits'] else 'no'} | {pct(r['int8_acc'])} | {delta} | {pct(r['agreement'])} | "
-                     f"{r['latency_ms'] if r['latency_ms'] is not None else '—'} ms | {speed} |")
+                     f"{_ms(r['latency_ms'])} | {speed} |")
+    lines += ["", "¹ int4/mixed: with the float model before 4-bit QAT, which moved the weights."]
     return "\n".join(lines) + "\n"
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f} ms"
 
 
 def plot(rec: dict, path: Path) -> None:
@@ -162,8 +175,7 @@ def plot(rec: dict, path: Path) -> None:
     ax.set_ylabel("int8 test accuracy (%)")
     ax.set_title(f"sqz routes to the budget, RGB {rec['side']}², 10 classes")
     fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
 
 
