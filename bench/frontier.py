@@ -1,7 +1,7 @@
 """The size/accuracy/latency frontier at real input sizes: every route to the 0.5 MB budget, side by side.
 
 python -m bench.frontier [--side 96] [--train 6000] [--test 2000] [--epochs 24] [--batch-size 32] [--routes base,budget,fit,int4,mixed]
-                         [--work DIR] [--threads 2] [--render] [--init-from /tmp/sqz-frontier-96 --lr 5e-4]
+                         [--work DIR] [--threads 2] [--render] [--init-from /tmp/sqz-frontier-96 --lr 5e-4 --carry base,budget]
 
 On an RGB folder made from Fashion-MNIST (bench/small_folders.py: upscaled to --side², random colours), through
 sqz's own commands: the unconstrained SqueezeNet 1.1 (`base`), `sqz train --budget 0.5MB` (`budget`),
@@ -57,11 +57,13 @@ def int8_file(rep: dict) -> str:
     return next(n for n in rep["artifacts"] if n.endswith(".tflite") and n != "model_float32.tflite")
 
 
-def fine_tuned(work: Path, init_from: Path, common: list[str], lr: float, log) -> dict[str, dict]:
-    """Each trained route of the smaller-side run in `init_from`, fine-tuned at this side (`sqz train --init`:
+def fine_tuned(work: Path, init_from: Path, common: list[str], lr: float, log,
+               carry: tuple[str, ...] = ("base", "budget", "fit")) -> dict[str, dict]:
+    """The `carry` routes of the smaller-side run in `init_from`, fine-tuned at this side (`sqz train --init`:
     SqueezeNet is fully convolutional; a pruned model keeps its widths, a budget-trained one its metaparameters)."""
     got: dict[str, dict] = {}
-    for route, ckpt in (("base", "base/model.pt"), ("budget", "budget/model.pt"), ("fit", "fit/model.pt")):
+    for route in carry:
+        ckpt = f"{route}/model.pt"
         if (init_from / ckpt).exists() and not (work / route / "model.pt").exists():
             got[route] = {"train_s": _sqz(["train", *common, "--init", str(init_from / ckpt), "--lr", str(lr),
                                            "--out", str(work / route)], log)}
@@ -70,10 +72,10 @@ def fine_tuned(work: Path, init_from: Path, common: list[str], lr: float, log) -
 
 def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, routes: list[str], eval_limit: int,
                qat_epochs: int, fit_epochs: int, log, init_from: Path | None = None, lr: float = 5e-4,
-               qat_images: int = 0, batch: str = "auto") -> dict:
+               qat_images: int = 0, batch: str = "auto", carry: tuple[str, ...] = ("base", "budget", "fit")) -> dict:
     common = ["--data", str(data), "--size", str(side), "--channels", "3", "--epochs", str(epochs),
               "--batch-size", str(batch), "--threads", str(threads), "--workers", "0"]
-    got: dict[str, dict] = fine_tuned(work, init_from, common, lr, log) if init_from else {}
+    got: dict[str, dict] = fine_tuned(work, init_from, common, lr, log, carry) if init_from else {}
     base = work / "base"
     if not (base / "model.pt").exists():
         got.setdefault("base", {})["train_s"] = _sqz(["train", *common, "--out", str(base)], log)
@@ -123,7 +125,8 @@ def record(args, got: dict, lat: dict) -> dict:
                      "seconds": {k: v for k, v in r.items() if k.endswith("_s")}})
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "side": args.side,
             "train_images": args.train, "test_images": args.test, "epochs": args.epochs, "batch_size": args.batch_size,
-            "init_from": str(args.init_from) if args.init_from else None, "eval_images":
+            "init_from": str(args.init_from) if args.init_from else None,
+            "carried": args.carry.split(",") if args.init_from else [], "fit_epochs": args.fit_epochs, "eval_images":
             got[next(iter(got))]["report"]["eval_images"], "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "load_average_at_end": round(os.getloadavg()[0], 1), "rows": rows}
 
@@ -135,7 +138,7 @@ def markdown(rec: dict) -> str:
              f"average {rec['load_average_at_end']} at the end): RGB {rec['side']}² folder from Fashion-MNIST "
              f"(random colours, bench/small_folders.py), {rec['train_images']:,} training and {rec['test_images']:,} "
              f"test images, {rec['epochs']} epochs at batch {rec.get('batch_size', 'auto')}"
-             + (" fine-tuning each trained route of the 96² run (`sqz train --init`)" if rec.get("init_from") else "")
+             + _carried(rec)
              + f"; accuracy of the full-int8 file on {rec['eval_images']:,} test "
              "images; latency batch-1, ai-edge-litert with XNNPACK, 1 thread, all files interleaved in one run.", "",
              "| route | int8 file | packed (xz) | fits 500,000 B | int8 accuracy | Δ vs unconstrained | top-1 agreement "
@@ -150,6 +153,18 @@ def markdown(rec: dict) -> str:
                      f"{_ms(r['latency_ms'])} | {speed} |")
     lines += ["", "¹ int4/mixed: with the float model before 4-bit QAT, which moved the weights."]
     return "\n".join(lines) + "\n"
+
+
+def _carried(rec: dict) -> str:
+    """How the routes of a run that started from a smaller side's weights were made."""
+    if not rec.get("init_from"):
+        return ""
+    carried = rec.get("carried") or ["base", "budget", "fit"]
+    text = f" fine-tuning the {', '.join(carried)} route{'s' if len(carried) > 1 else ''} of the 96² run (`sqz train --init`)"
+    if "fit" not in carried and rec.get("fit_epochs"):
+        text += (f"; `fit` pruned at {rec['side']}² from this side's unconstrained model, {rec['fit_epochs']} "
+                 "distillation epoch(s) per round")
+    return text
 
 
 def _ms(v: float | None) -> str:
@@ -194,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency-seconds", type=float, default=6.0)
     ap.add_argument("--work", type=Path)
     ap.add_argument("--init-from", type=Path, help="fine-tune the routes of this smaller-side work directory")
+    ap.add_argument("--carry", default="base,budget,fit",
+                    help="with --init-from: the routes fine-tuned from it (the others are made at this side)")
     ap.add_argument("--lr", type=float, default=5e-4, help="with --init-from: the fine-tuning peak rate")
     ap.add_argument("--qat-images", type=int, default=0, help="4-bit QAT on this many training images (0: all)")
     ap.add_argument("--render", action="store_true", help="only re-render from the JSON")
@@ -213,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         routes = args.routes.split(",")
         got = run_routes(work, data, args.side, args.epochs, args.threads, routes, args.eval_limit,
                          args.qat_epochs, args.fit_epochs, log, args.init_from, args.lr, args.qat_images,
-                         args.batch_size)
+                         args.batch_size, tuple(args.carry.split(",")))
         rec = record(args, got, latencies(work, routes, args.latency_seconds))
         write_text(stem.with_suffix(".json"), json.dumps(rec, indent=1) + "\n")
     write_text(stem.with_suffix(".md"), markdown(rec))

@@ -62,16 +62,26 @@ def staging(out: Path):
 
 @contextmanager
 def _signals_held():
-    """Hold Ctrl-C and SIGTERM while the finished files are renamed in, so `out` gets all of them or none."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    main = threading.current_thread() is threading.main_thread()
-    if main:
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """Defer Ctrl-C and SIGTERM while the finished files are renamed in, so `out` gets all of them or none.
+
+    Python runs signal handlers in the main thread whichever thread the kernel picked, so the handlers are
+    swapped for ones that only note the signal; the noted signal is acted on once the renames are done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: noted.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        if main:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if noted:
+            handler = old[noted[0]]
+            if callable(handler):
+                handler(noted[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), noted[0])
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from sqz.errors import InputError, ModelFileError
-from sqz.export.pipeline import export
+from sqz.export.pipeline import _signals_held, export
 from sqz.gate import check
 from sqz.runtime.manifest import sha256
 
@@ -49,9 +50,10 @@ def test_bad_input_leaves_the_previous_export_alone(tiny_export, tiny_run, tmp_p
         export(tiny_run / "model.pt", out=tmp_path / "afile", eval_limit=50, log=lambda m: None)
 
 
-def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run):
-    """SIGINT in the middle of a real export: previous files intact, no partial file, no staging dir."""
-    out, _ = tiny_export
+def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_path):
+    """SIGINT in the middle of a real export: previous files intact, no partial file, no staging dir.
+    (Into a copy of the shared export: a failure here must not change what other tests read.)"""
+    out = shutil.copytree(tiny_export[0], tmp_path / "out")
     before = {p.name: sha256(p) for p in out.iterdir()}
     proc = subprocess.Popen([sys.executable, "-m", "sqz.cli", "export", str(tiny_run / "model.pt"), "--int8",
                              "--calib", "32", "--eval-limit", "100", "--out", str(out)],
@@ -65,6 +67,30 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert {p.name: sha256(p) for p in out.iterdir()} == before
+
+
+def test_signals_during_the_renames_wait_until_they_are_done():
+    """Ctrl-C and SIGTERM (as the CLI turns it into KeyboardInterrupt) that land while the files are renamed in
+    let the block finish, then act; the handlers in place before are back afterwards."""
+    from sqz.cli.base import _terminate
+
+    before = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            done = []
+            with pytest.raises(KeyboardInterrupt):
+                with _signals_held():
+                    os.kill(os.getpid(), sig)
+                    time.sleep(0.05)
+                    done.append(sig)
+            assert done == [sig]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is _terminate
+        with _signals_held():
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @pytest.mark.slow
