@@ -12,23 +12,22 @@ from sqz.export.size import predict
 from sqz.train.model import ArchConfig
 from tests.export.real_exports import export_random
 
-# (arch, input side, channels, classes, metaparameters): 32²–224², 1–3 channels, 2–1000 classes, both
-# versions, dead taps (32², 40²) and none, a PAD before a ceil-mode pool (40², 1.0 at 128²), MEAN (> 1x1) and
-# RESHAPE-only heads; simple and complex bypass (ADD, 1x1 skip convolutions without ReLU); late down-sampling
-# (pools moved, stem stride 1, a pool after the last fire).
+# (arch, input side, channels, classes, metaparameters): 48²–224² here, 32² in the figures below and in
+# test_int4_prediction (a trained export); 1–3 channels, 2–1000 classes, both versions, dead taps (32², 40²)
+# and none, a PAD before a ceil-mode pool (40², 1.0 at 128²), MEAN (> 1x1) and RESHAPE-only heads; simple and
+# complex bypass (ADD, 1x1 skip convolutions without ReLU); late down-sampling (pools moved, stem stride 1, a
+# pool after the last fire). Each model has its own random weights and biases, so exact agreement also shows
+# that the size does not depend on the weight values.
 CONFIGS = [
-    ("1.1", 32, 1, 10, {}),
     ("1.1", 224, 3, 10, {}),
     ("1.1", 64, 1, 2, {"sr": 0.25, "freq": 1, "incr_e": 64}),
     ("1.1", 48, 3, 1000, {}),
     ("1.1", 40, 1, 10, {"base_e": 96, "pct3x3": 0.25}),
     ("1.0", 128, 3, 100, {}),
-    ("1.0", 32, 1, 10, {}),
     ("1.1-bypass", 96, 3, 10, {}),
     ("1.1-complex", 96, 3, 10, {}),
     ("1.1", 32, 1, 10, {"pools": (2, 4, 6)}),
     ("1.0", 40, 3, 10, {"stem_stride": 1, "pools": (0, 3, 7, 8)}),
-    ("1.0-complex", 64, 1, 5, {"freq": 1}),
 ]
 
 
@@ -46,14 +45,6 @@ def test_prediction_matches_a_real_export(tmp_path, arch, size, channels, classe
         assert gate["routes"] and all(r["bytes"] <= gate["budget"] for r in gate["routes"])
     else:
         assert "routes" not in gate
-
-
-@pytest.mark.slow
-def test_size_does_not_depend_on_weight_values(tmp_path):
-    """Two random models (different seeds, random biases) give files of the same bytes count."""
-    a = export_random(tmp_path / "a", "1.1", 32, 1, 10, seed=0).stat().st_size
-    b = export_random(tmp_path / "b", "1.1", 32, 1, 10, seed=1).stat().st_size
-    assert a == b
 
 
 def test_known_sizes_of_the_issue():
@@ -74,6 +65,7 @@ def test_int4_prediction_is_the_rewrite_of_the_int8_file(tiny_export, tiny_run):
     payload = checkpoint.load_raw(tiny_run / "model.pt")
     cfg, size = ArchConfig.from_dict(payload["arch"]), payload["preprocess"]["size"]
     real = len(to_int4((out / "model_int8.tflite").read_bytes()))
+    assert predict(cfg, size)["file_bytes"] == (out / "model_int8.tflite").stat().st_size  # 32², dead taps
     assert predict(cfg, size, weights="int4")["file_bytes"] == real < predict(cfg, size)["file_bytes"]
     assert predict(ArchConfig(num_classes=10, in_channels=1), 32, weights="int4")["file_bytes"] == 251_560
 

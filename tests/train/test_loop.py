@@ -22,7 +22,7 @@ def test_tiny_run_learns_and_writes_its_records(tiny_run):
 
 @pytest.mark.slow
 def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path, small_dataset):
-    base = dict(epochs=2, limit=600, lr=3e-3, seed=5)
+    base = dict(epochs=2, limit=300, lr=3e-3, seed=5)
     full = train(TrainConfig(out=str(tmp_path / "full"), **base), dataset=small_dataset, progress=False)
     train(TrainConfig(out=str(tmp_path / "cut"), **{**base, "epochs": 2}), dataset=small_dataset,
           progress=False, stop_after=1)
