@@ -15,19 +15,20 @@ from sqz.train import checkpoint
 from sqz.train.data import load as load_data, validation_split
 from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune
-from sqz.train.memory import to_tensor
+from sqz.train.memory import Images, as_images
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 
 class FinetuneData(NamedTuple):
-    """The checkpoint's preprocessing, its (limited) training split, validation and test images, normalised."""
+    """The checkpoint's preprocessing, its (limited) training split, validation and test images (normalised as
+    they are read)."""
 
     pre: Preprocess
-    x: torch.Tensor
+    x: Images
     y: torch.Tensor
-    x_val: torch.Tensor
+    x_val: Images
     y_val: torch.Tensor
-    x_test: torch.Tensor
+    x_test: Images
     y_test: torch.Tensor
     fill: torch.Tensor
 
@@ -42,7 +43,7 @@ def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: 
         train_split = train_split.take(torch.randperm(len(train_split), generator=torch.Generator()
                                                       .manual_seed(seed))[:limit].numpy())
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
-    return FinetuneData(pre, *to_tensor(train_split, pre), *to_tensor(val_split, pre), *to_tensor(ds.test, pre),
+    return FinetuneData(pre, *as_images(train_split, pre), *as_images(val_split, pre), *as_images(ds.test, pre),
                         fill)
 
 
