@@ -50,6 +50,12 @@ def test_bad_input_leaves_the_previous_export_alone(tiny_export, tiny_run, tmp_p
         export(tiny_run / "model.pt", out=tmp_path / "afile", eval_limit=50, log=lambda m: None)
 
 
+def _ctrl_c_default() -> None:
+    """A suite started in the background (`cmd &` in a script) passes SIGINT on as ignored, and Python keeps an
+    ignored SIGINT ignored; the export must see Ctrl-C as a terminal would deliver it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_path):
     """SIGINT in the middle of a real export: previous files intact, no partial file, no staging dir.
     (Into a copy of the shared export: a failure here must not change what other tests read.)"""
@@ -57,7 +63,7 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_
     before = {p.name: sha256(p) for p in out.iterdir()}
     proc = subprocess.Popen([sys.executable, "-m", "sqz.cli", "export", str(tiny_run / "model.pt"), "--int8",
                              "--calib", "32", "--eval-limit", "100", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_default)
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".sqz-staging") for p in out.iterdir()):
         time.sleep(0.05)
