@@ -12,7 +12,7 @@ from sqz.errors import InputError, ModelFileError
 from sqz.export.int4 import filters, write_int4
 from sqz.quantize import qat4
 from sqz.runtime.tflite import TFLiteSession
-from sqz.train.memory import to_tensor
+from sqz.train.memory import as_images
 
 WEIGHTS = ("int8", "int4", "mixed")
 SENSITIVITY_IMAGES = 512
@@ -39,7 +39,7 @@ def prepare(model, weights: str, train, pre, epochs: int, images: int, seed: int
     """QAT `model` in place on 4-bit weights for the chosen convs; (model, record with names and sensitivity)."""
     n = min(images or len(train), len(train))
     pick = np.sort(np.random.default_rng(seed).permutation(len(train))[:n])
-    x, y = to_tensor(train.take(pick), pre)
+    x, y = as_images(train.take(pick), pre)  # uint8 until read: QAT at 224² on thousands of images
     sens = qat4.sensitivity(model, x[:SENSITIVITY_IMAGES])
     names = list(qat4.convs(model)) if weights == "int4" else qat4.choose_mixed(model, sens)
     log(f"INT4: {len(names)} of {len(sens)} convs at 4 bits; quantisation-aware fine-tuning, {epochs} epoch(s) "
