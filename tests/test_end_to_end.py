@@ -54,11 +54,12 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "run" / "calibration.npz").is_file()
     moved = shutil.move(str(data), tmp_path / "moved")
-    r = runner.invoke(export_main, ["run/model.pt", "--int8", "--calib", "16", "--out", "exp", "--data", str(moved),
-                                    "--json"])
+    r = runner.invoke(export_main, ["run/model.pt", "--int8", "--calib", "16", "--ranges", "minmax", "--out", "exp",
+                                    "--data", str(moved), "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "exp" / "report.json").read_text())
     assert "calibration.npz" in rep["calibration_source"] and rep["calibration_images"] == 16
+    assert rep["calibration_ranges"] == "minmax"
     assert rep["eval_images"] == 13 and rep["preprocess"]["size"] == 64
     held_out = [(str(moved / e["path"]), e["label"]) for e in folder.read_split(tmp_path / "run")["test"]]
     assert len(held_out) == 13 and any(p.endswith("rotated.jpg") for p, _ in held_out)

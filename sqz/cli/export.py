@@ -17,6 +17,9 @@ def _export_options(fn):
         click.option("--out", default="exports/default", show_default=True, type=click.Path(path_type=Path)),
         click.option("--calib", default=500, show_default=True, type=positive(),
                      help="training images used to calibrate int8"),
+        click.option("--ranges", default="mse", show_default=True, type=click.Choice(["mse", "minmax"]),
+                     help="int8 activation ranges: mse clips each hidden activation's rare extremes where that "
+                          "lowers the rounding error; minmax spans every value seen"),
         click.option("--budget", default=None, help="size budget for the verdict [default: the target's, else 0.5MB]"),
         click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric"),
         click.option("--data", default=None,
@@ -44,7 +47,7 @@ def _export_options(fn):
     return fn
 
 
-def _run_export(checkpoint, int8, out, calib, budget, target, data, calib_data, eval_limit, no_eval,
+def _run_export(checkpoint, int8, out, calib, ranges, budget, target, data, calib_data, eval_limit, no_eval,
                 keep_dead_taps, weights, qat_epochs, qat_images, as_json, verbose) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
@@ -57,7 +60,7 @@ def _run_export(checkpoint, int8, out, calib, budget, target, data, calib_data, 
     if getattr(profile, "interpreter", "") == "tflite-micro" and not int8:
         raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget, metric, target = gate_settings(target, budget)
-    rep = export(checkpoint, out=out, int8=int8, calib=calib, budget=budget, data=data, metric=metric, target=target,
+    rep = export(checkpoint, out=out, int8=int8, calib=calib, ranges=ranges, budget=budget, data=data, metric=metric, target=target,
                  eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
                  calib_data=str(calib_data) if calib_data else None, evaluate=not no_eval,
                  weights=weights, qat_epochs=qat_epochs, qat_images=qat_images)

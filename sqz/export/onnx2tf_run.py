@@ -1,6 +1,6 @@
-"""`python -m sqz.export.onnx2tf_run [--calib U8.npy PRE.json] -- ONNX2TF_ARGS`: onnx2tf to float32, then
-one full-int8 conversion of its SavedModel, calibrated on uint8 images normalised one at a time, with every
-range recomputed in float64.
+"""`python -m sqz.export.onnx2tf_run [--calib U8.npy PRE.json per-channel|per-tensor mse|minmax] -- ONNX2TF_ARGS`:
+onnx2tf to float32, then one full-int8 conversion of its SavedModel, calibrated on uint8 images normalised
+one at a time, with every range recomputed in float64 under the given rule.
 
 onnx2tf's own `-oiqt` builds five quantised variants (each calibrated, each recalibrated here) and needs
 the whole normalised float32 set in memory; sqz needs one, and streams. TensorFlow's calibrator gives
@@ -34,8 +34,8 @@ def float64_rows(size: int) -> int:
     return max(1, min(32, 32 * 64 * 64 // (size * size)))
 
 
-def _patch(images: np.ndarray, pre) -> None:
-    """Make TensorFlow's calibrator return float64 ranges over `images`."""
+def _patch(images: np.ndarray, pre, rule: str) -> None:
+    """Make TensorFlow's calibrator return float64 ranges over `images` under `rule` (`sqz.quantize.ranges`)."""
     from tensorflow.lite.python.optimize import calibrator
 
     from sqz.quantize.ranges import Unsupported, recalibrate
@@ -45,7 +45,7 @@ def _patch(images: np.ndarray, pre) -> None:
     def calibrate(self, dataset_gen):
         stats = original(self, dataset_gen)
         try:
-            return recalibrate(stats, self._model_content, batches(images, pre, float64_rows(pre.size)))
+            return recalibrate(stats, self._model_content, lambda: batches(images, pre, float64_rows(pre.size)), rule)
         except Unsupported as exc:
             print(f"sqz: float64 calibration cannot evaluate {exc}; TensorFlow's float32 ranges kept "
                   "(the int8 bytes may then differ between CPUs)", file=sys.stderr)
@@ -54,13 +54,14 @@ def _patch(images: np.ndarray, pre) -> None:
     calibrator.Calibrator.calibrate = calibrate
 
 
-def full_int8(saved_model: Path, images: np.ndarray, pre, per_channel: bool = True) -> bytes:
-    """The full-integer (int8 in, int8 out) TFLite of `saved_model`, calibrated on `images`."""
+def full_int8(saved_model: Path, images: np.ndarray, pre, per_channel: bool = True, rule: str = "mse") -> bytes:
+    """The full-integer (int8 in, int8 out) TFLite of `saved_model`, calibrated on `images` with the
+    activation-range `rule`."""
     import tensorflow as tf
 
     from sqz.export.onnx import INPUT  # the one input sqz's ONNX export names, kept by onnx2tf (-coion)
 
-    _patch(images, pre)
+    _patch(images, pre, rule)
 
     def representative():
         for x in batches(images, pre):
@@ -104,7 +105,7 @@ def main(argv: list[str]) -> None:
     _zero_pad_pools()
     calib = None
     if argv[:1] == ["--calib"]:
-        calib, pre_json, per_channel, argv = argv[1], argv[2], argv[3] == "per-channel", argv[4:]
+        calib, pre_json, per_channel, rule, argv = argv[1], argv[2], argv[3] == "per-channel", argv[4], argv[5:]
     if argv[:1] == ["--"]:
         argv = argv[1:]
     from onnx2tf import main as onnx2tf_main
@@ -116,7 +117,7 @@ def main(argv: list[str]) -> None:
 
         pre = Preprocess.from_dict(json.loads(Path(pre_json).read_text()))
         out = Path(argv[argv.index("-o") + 1])
-        data = full_int8(out, np.load(calib, mmap_mode="r"), pre, per_channel)
+        data = full_int8(out, np.load(calib, mmap_mode="r"), pre, per_channel, rule)
         (out / INT8_NAME).write_bytes(data)
 
 

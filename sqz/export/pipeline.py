@@ -28,6 +28,7 @@ from sqz.export.tflite import convert
 from sqz.files import write_text
 from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
 from sqz.quantize.calibrate import calibration_pick
+from sqz.quantize.ranges import RULES
 from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
@@ -102,9 +103,10 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
            calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
            seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
            log=print, verbose: bool = False, calib_data: str | None = None, evaluate: bool = True,
-           weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0) -> dict:
+           weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0, ranges: str = "mse") -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
-    Calibration: `calib_data` (any image folder), else the run's stored sample, else the training data;
+    Calibration: `calib_data` (any image folder), else the run's stored sample, else the training data,
+    with activation `ranges` mse|minmax (`sqz.quantize.ranges`);
     evaluation streams the run's held-out test files (or `data`) unless `evaluate` is False.
     `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default).
     `weights` int4|mixed: 4-bit QAT (`qat_epochs` on `qat_images`, 0: all) and INT4 convs in the int8 model."""
@@ -113,6 +115,8 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     weights_mod.check_request(weights, int8, target)
     if int8 and calib < 1:
         raise InputError(f"--calib must be at least 1, got {calib}")
+    if ranges not in RULES:
+        raise InputError(f"--ranges {ranges!r}: use one of {', '.join(RULES)}")
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
@@ -126,7 +130,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     slim, dead = remove_dead_taps(model, pre.size) if dead_taps else (model, [])
     rep = {"sqz_version": __version__, "checkpoint": str(ckpt), "checkpoint_sha256": manifest.sha256(ckpt),
            "dataset": evals.name if evals else None, "eval_images": 0, "calibration_images": 0,
-           "calibration_source": calib_from, "arch": payload["arch"], "preprocess": pre.to_dict(),
+           "calibration_source": calib_from, "calibration_ranges": ranges if int8 else None, "arch": payload["arch"], "preprocess": pre.to_dict(),
            "labels": classes, "torch": {"accuracy": None}, "artifacts": {},
            "dead_taps": _dead_tap_record(model, slim, dead, probe)}
     if dead:
@@ -152,7 +156,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         with _timed(timings, "tflite" + ("+int8" if int8 else "")):
             log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images from "
                                                      f"{calib_from})" if int8 else "") + " …")
-            tfl = convert(onnx_path, work, calibration, pre, verbose=verbose)
+            tfl = convert(onnx_path, work, calibration, pre, verbose=verbose, ranges=ranges)
         calibration = None
         rep["strip"] = {}
         for path in tfl.values():

@@ -88,7 +88,8 @@ def markdown(report: dict) -> str:
     md = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     md += ["| " + " | ".join(r) + " |" for r in body]
     md += ["", f"{evaluated(report)}; calibration: {report['calibration_images']} "
-               f"{report.get('calibration_source') or 'training images'}. {parity_line(report)}", ""]
+               f"{report.get('calibration_source') or 'training images'}{_ranges_note(report)}. "
+               f"{parity_line(report)}", ""]
     md += ["- " + ln for ln in verdict_lines(report)]
     md += micro_lines(report)
     md += weights_lines(report)
@@ -114,6 +115,13 @@ def evaluated(report: dict) -> str:
     skipped = report.get("eval_skipped") or 0
     return f"Test images: {report['eval_images']:,} ({report['dataset']})" + (
         f", {skipped:,} unreadable skipped" if skipped else "")
+
+
+def _ranges_note(report: dict) -> str:
+    """How the activation ranges were chosen, for the calibration sentence ('' for reports without it)."""
+    rule = report.get("calibration_ranges")
+    return {"mse": ", activation ranges of least rounding error", "minmax": ", activation ranges min to max"}.get(
+        rule, "")
 
 
 def parity_line(report: dict) -> str:

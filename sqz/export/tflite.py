@@ -25,14 +25,16 @@ SAMPLE_NAME = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
 def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = None, pre: Preprocess | None = None,
-            per_channel: bool = True, timeout: float = 900, verbose: bool = False) -> dict[str, Path]:
+            per_channel: bool = True, timeout: float = 900, verbose: bool = False,
+            ranges: str = "mse") -> dict[str, Path]:
     """Convert a copy of `onnx_path`; returns {"float32": path, "int8": path (with calibration)}.
 
     onnx2tf's and TensorFlow's output is captured (shown only in a failure's message) unless
     `verbose`, which passes it, TensorFlow's C++ logging included, to stderr.
 
     `calibration` is uint8 (N, content, content, C), decoded with `pre`; the conversion normalises it
-    one image at a time exactly as the runtime does, so it calibrates on what the model sees.
+    one image at a time exactly as the runtime does, so it calibrates on what the model sees; `ranges`
+    is the activation-range rule (`sqz.quantize.ranges`).
     """
     if calibration is not None and pre is None:
         raise ValueError("calibration images need their Preprocess")
@@ -49,7 +51,7 @@ def convert(onnx_path: Path, out_dir: Path, calibration: np.ndarray | None = Non
             calib, pre_json = work / "calibration_uint8.npy", work / "preprocess.json"
             np.save(calib, np.ascontiguousarray(calibration, dtype=np.uint8))
             pre_json.write_text(json.dumps(pre.to_dict()))
-            cmd += ["--calib", str(calib), str(pre_json), "per-channel" if per_channel else "per-tensor"]
+            cmd += ["--calib", str(calib), str(pre_json), "per-channel" if per_channel else "per-tensor", ranges]
         cmd += ["--", "-i", str(src), "-o", str(work / "tf"), "-b", "1", "-coion", "-n"]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0" if verbose else "3", "CUDA_VISIBLE_DEVICES": "",
                "PYTHONHASHSEED": "0"}

@@ -33,6 +33,7 @@ def test_export_writes_checked_artifacts_and_an_honest_report(tiny_export):
     assert rep["gate"]["artifacts"]["model_float32.tflite"]["fits"] is False
     assert json.loads((out / "report.json").read_text())["eval_images"] == 500
     assert "model_int8.tflite" in (out / "report.md").read_text()
+    assert rep["calibration_ranges"] == "mse" and "ranges of least rounding error" in (out / "report.md").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["labels"][0] == "T-shirt/top" and manifest["preprocess"]["content"] == 28
 
