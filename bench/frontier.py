@@ -128,7 +128,8 @@ def record(args, got: dict, lat: dict) -> dict:
             "init_from": str(args.init_from) if args.init_from else None,
             "carried": args.carry.split(",") if args.init_from else [], "fit_epochs": args.fit_epochs, "eval_images":
             got[next(iter(got))]["report"]["eval_images"], "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-            "load_average_at_end": round(os.getloadavg()[0], 1), "rows": rows}
+            "load_average_at_end": round(os.getloadavg()[0], 1),
+            "ranges": sorted({r["report"].get("calibration_ranges") or "minmax" for r in got.values()}), "rows": rows}
 
 
 def markdown(rec: dict) -> str:
@@ -139,6 +140,7 @@ def markdown(rec: dict) -> str:
              f"(random colours, bench/small_folders.py), {rec['train_images']:,} training and {rec['test_images']:,} "
              f"test images, {rec['epochs']} epochs at batch {rec.get('batch_size', 'auto')}"
              + _carried(rec)
+             + f"; int8 activation ranges {'/'.join(rec.get('ranges', ['minmax']))} (`sqz export --ranges`)"
              + f"; accuracy of the full-int8 file on {rec['eval_images']:,} test "
              "images; latency batch-1, ai-edge-litert with XNNPACK, 1 thread, all files interleaved in one run.", "",
              "| route | int8 file | packed (xz) | fits 500,000 B | int8 accuracy | Δ vs unconstrained | top-1 agreement "
