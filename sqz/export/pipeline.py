@@ -6,9 +6,7 @@ import copy
 import json
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from importlib import resources
@@ -26,6 +24,7 @@ from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
 from sqz.files import write_text
+from sqz.signals import held
 from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
 from sqz.quantize.calibrate import calibration_pick
 from sqz.quantize.ranges import RULES
@@ -59,30 +58,6 @@ def staging(out: Path):
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-@contextmanager
-def _signals_held():
-    """Defer Ctrl-C and SIGTERM while the finished files are renamed in, so `out` gets all of them or none.
-
-    Python runs signal handlers in the main thread whichever thread the kernel picked, so the handlers are
-    swapped for ones that only note the signal; the noted signal is acted on once the renames are done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-    old = {s: signal.signal(s, lambda signum, frame: noted.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        if noted:
-            handler = old[noted[0]]
-            if callable(handler):
-                handler(noted[0], None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), noted[0])
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -194,7 +169,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         write_text(work / manifest.MANIFEST, json.dumps(man, indent=2))
         write_text(work / "report.json", report_mod.dumps(rep))
         write_text(work / "report.md", report_mod.markdown(rep))
-        with _signals_held():
+        with held():
             for name in list(files) + packed_files + micro_files + [manifest.MANIFEST, "report.json", "report.md"]:
                 os.replace(work / name, Path(out) / name)
     rep["out"] = str(out)

@@ -8,6 +8,21 @@ import signal
 import time
 
 from sqz.errors import ModelFileError
+from sqz.signals import held
+
+
+def _child(fn) -> None:
+    """The forked child: run `fn` with its output discarded and exit 0 if it returned, 1 if not."""
+    code = 1
+    try:
+        faulthandler.disable()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        fn()
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def isolated(fn, path, timeout: float = 60.0) -> bool:
@@ -18,21 +33,14 @@ def isolated(fn, path, timeout: float = 60.0) -> bool:
     """
     if not hasattr(os, "fork"):
         return False
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            faulthandler.disable()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            fn()
-            code = 0
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + timeout
-    delay = 0.0005
+    pid = 0
     try:
+        with held():  # a Ctrl-C or SIGTERM landing in fork's after-fork hooks would be swallowed there
+            pid = os.fork()
+            if pid == 0:
+                _child(fn)
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -42,8 +50,9 @@ def isolated(fn, path, timeout: float = 60.0) -> bool:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
     except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         raise
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name

@@ -1,5 +1,4 @@
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -9,7 +8,7 @@ import time
 import pytest
 
 from sqz.errors import InputError, ModelFileError
-from sqz.export.pipeline import _signals_held, export
+from sqz.export.pipeline import export
 from sqz.gate import check
 from sqz.runtime.manifest import sha256
 
@@ -76,31 +75,6 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_
     assert {p.name: sha256(p) for p in out.iterdir()} == before
 
 
-def test_signals_during_the_renames_wait_until_they_are_done():
-    """Ctrl-C and SIGTERM (as the CLI turns it into KeyboardInterrupt) that land while the files are renamed in
-    let the block finish, then act; the handlers in place before are back afterwards."""
-    from sqz.cli.base import _terminate
-
-    before = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            done = []
-            with pytest.raises(KeyboardInterrupt):
-                with _signals_held():
-                    os.kill(os.getpid(), sig)
-                    time.sleep(0.05)
-                    done.append(sig)
-            assert done == [sig]
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        assert signal.getsignal(signal.SIGTERM) is _terminate
-        with _signals_held():
-            pass
-    finally:
-        signal.signal(signal.SIGTERM, before)
-
-
-@pytest.mark.slow
 def test_export_verdict_honours_the_packed_metric(tiny_export, tiny_run, tmp_path):
     """A budget between the int8 file's packed and plain sizes: over by `file`, fits by `packed`, as `sqz check` says."""
     _, rep = tiny_export
