@@ -24,7 +24,7 @@ from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
 from sqz.files import write_text
-from sqz.signals import held
+from sqz.runtime.signals import held
 from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
 from sqz.quantize.calibrate import calibration_pick
 from sqz.quantize.ranges import RULES

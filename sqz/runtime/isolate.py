@@ -8,7 +8,7 @@ import signal
 import time
 
 from sqz.errors import ModelFileError
-from sqz.signals import held
+from sqz.runtime.signals import held
 
 
 def _child(fn) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sqz.signals import held
+from sqz.runtime.signals import held
 
 
 def test_signals_during_a_held_block_wait_until_it_is_done():
