@@ -71,8 +71,10 @@ def markdown(rec: dict) -> str:
                      f"{100 * (r['mse_agreement'] - r['minmax_agreement']):+.2f} pt |")
     gains = [r["mse_agreement"] - r["minmax_agreement"] for r in rec["rows"]]
     better = sum(g > 0 for g in gains)
+    worse = [f"{r['model']} {r['route']} ({100 * g:+.2f} pt)" for r, g in zip(rec["rows"], gains) if g < 0]
     lines += ["", f"`mse` agrees more often with the float model on {better} of {len(gains)} models "
-                  f"(median change {100 * sorted(gains)[len(gains) // 2]:+.2f} pt)."]
+                  f"(median change {100 * sorted(gains)[len(gains) // 2]:+.2f} pt)"
+                  + (f"; less often on {', '.join(worse)}." if worse else ".")]
     return "\n".join(lines) + "\n"
 
 
