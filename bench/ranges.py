@@ -20,16 +20,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.frontier import OUT, _sqz
+from bench.frontier import OUT, _export as frontier_export
+from sqz.quantize.ranges import RULES
 
-RULES = ("minmax", "mse")
-
-
-def _export(ckpt: Path | None, out: Path, rule: str, log) -> dict:
-    """The report of `sqz export CKPT --int8 --ranges RULE` in `out` (reused when there)."""
-    if not (out / "report.json").exists():
-        _sqz(["export", *([str(ckpt)] if ckpt else []), "--int8", "--ranges", rule, "--out", str(out)], log)
-    rep = json.loads((out / "report.json").read_text())
+def _export(ckpt: Path, out: Path, rule: str, log) -> dict:
+    """The report of `sqz export CKPT --int8 --ranges RULE` in `out` (reused when there, as in the frontier)."""
+    rep, _ = frontier_export(ckpt, out, 0, log, ["--ranges", rule])
     if (rep.get("calibration_ranges") or "minmax") != rule:
         raise SystemExit(f"{out} holds a {rep.get('calibration_ranges')} export, not {rule}; remove it")
     return rep
@@ -37,7 +33,11 @@ def _export(ckpt: Path | None, out: Path, rule: str, log) -> dict:
 
 def measure(works: list[Path], routes: list[str], log) -> list[dict]:
     """One row per model: its int8 file, float accuracy and, per rule, int8 accuracy and agreement."""
-    models = [("32² grey (bundled)", None, works[0] / "ranges" if works else Path("/tmp/sqz-ranges"), "default")]
+    from sqz.export.pipeline import default_checkpoint
+
+    bundled = ("32² grey (bundled)", default_checkpoint(), works[0] / "ranges" if works else Path("/tmp/sqz-ranges"),
+               "default")
+    models = [bundled]
     for work in works:
         side = json.loads((work / "x-base" / "report.json").read_text())["preprocess"]["size"] \
             if (work / "x-base" / "report.json").exists() else work.name
@@ -47,7 +47,7 @@ def measure(works: list[Path], routes: list[str], log) -> list[dict]:
     rows = []
     for label, ckpt, root, route in models:
         row = {"model": label, "route": route}
-        for rule in RULES:
+        for rule in sorted(RULES):
             rep = _export(ckpt, root / f"{rule}-{route}", rule, log)
             a = rep["artifacts"]["model_int8.tflite"]
             row.update({"file_bytes": a["bytes"], "float_acc": rep["torch"]["accuracy"],
@@ -63,7 +63,8 @@ def markdown(rec: dict) -> str:
              "with `sqz export --int8 --ranges minmax` and `--ranges mse` (500 calibration images each), evaluated "
              "on its whole test split.", "",
              "| model | route | int8 file | test images | float accuracy | int8 minmax | int8 mse | agreement "
-             "with float, minmax | agreement with float, mse | Δ agreement |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "with float, minmax | agreement with float, mse | Δ agreement |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rec["rows"]:
         lines.append(f"| {r['model']} | {r['route']} | {r['file_bytes']:,} B | {r['eval_images']:,} | "
                      f"{pct(r['float_acc'])} | {pct(r['minmax_acc'])} | {pct(r['mse_acc'])} | "

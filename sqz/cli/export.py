@@ -60,8 +60,8 @@ def _run_export(checkpoint, int8, out, calib, ranges, budget, target, data, cali
     if getattr(profile, "interpreter", "") == "tflite-micro" and not int8:
         raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget, metric, target = gate_settings(target, budget)
-    rep = export(checkpoint, out=out, int8=int8, calib=calib, ranges=ranges, budget=budget, data=data, metric=metric, target=target,
-                 eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
+    rep = export(checkpoint, out=out, int8=int8, calib=calib, ranges=ranges, budget=budget, data=data, metric=metric,
+                 target=target, eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
                  calib_data=str(calib_data) if calib_data else None, evaluate=not no_eval,
                  weights=weights, qat_epochs=qat_epochs, qat_images=qat_images)
     if as_json:

@@ -24,13 +24,13 @@ from sqz.export.onnx import export_onnx, parity
 from sqz.export.shrink import pack_artifact, strip_verified
 from sqz.export.tflite import convert
 from sqz.files import write_text
-from sqz.runtime.signals import held
 from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
 from sqz.quantize.calibrate import calibration_pick
 from sqz.quantize.ranges import RULES
 from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
+from sqz.runtime.signals import held
 from sqz.train import checkpoint
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
@@ -105,8 +105,8 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     slim, dead = remove_dead_taps(model, pre.size) if dead_taps else (model, [])
     rep = {"sqz_version": __version__, "checkpoint": str(ckpt), "checkpoint_sha256": manifest.sha256(ckpt),
            "dataset": evals.name if evals else None, "eval_images": 0, "calibration_images": 0,
-           "calibration_source": calib_from, "calibration_ranges": ranges if int8 else None, "arch": payload["arch"], "preprocess": pre.to_dict(),
-           "labels": classes, "torch": {"accuracy": None}, "artifacts": {},
+           "calibration_source": calib_from, "calibration_ranges": ranges if int8 else None, "arch": payload["arch"],
+           "preprocess": pre.to_dict(), "labels": classes, "torch": {"accuracy": None}, "artifacts": {},
            "dead_taps": _dead_tap_record(model, slim, dead, probe)}
     if dead:
         log(f"Dead taps: fire {', '.join(str(i + 2) for i in dead)} see 1x1 maps at {pre.size}x{pre.size}; "
