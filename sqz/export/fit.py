@@ -9,7 +9,7 @@ import itertools
 from typing import Callable
 
 from sqz.errors import InputError
-from sqz.export import graph as graph_mod
+from sqz.quantize import graph as graph_mod
 from sqz.export.size import predict
 from sqz.gate.budget import DEFAULT_BUDGET, parse_budget
 from sqz.train.model import ArchConfig

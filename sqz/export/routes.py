@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 from sqz.errors import InputError
-from sqz.export import graph as graph_mod, prunefit
+from sqz.export import prunefit
+from sqz.quantize import graph as graph_mod
 from sqz.export.fit import choose, describe
 from sqz.export.size import predict
 from sqz.train.model import ArchConfig

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from sqz.errors import ToolError
-from sqz.export import graph as graph_mod
+from sqz.quantize import graph as graph_mod
 from sqz.train.model import ArchConfig
 
 INPUT_NAME, OUTPUT_NAME = b"serving_default_input:0", b"PartitionedCall:0"

@@ -83,7 +83,7 @@ def test_placements_are_searched_only_where_they_change_the_file():
 @pytest.mark.parametrize("budget", ["0.5MB", "0.3MB"])
 def test_budget_choice_over_placements_has_the_most_parameters_ties_to_later_down_sampling(budget):
     """Brute force over a small space and every searched placement at 32² grey."""
-    from sqz.export import graph as graph_mod
+    from sqz.quantize import graph as graph_mod
 
     space = {"base_e": (64, 96, 128), "incr_e": (32, 64), "pct3x3": (0.5,), "sr": (0.125, 0.25), "freq": (2,)}
     chosen = choose("1.1", 32, 1, 10, budget, space=space)

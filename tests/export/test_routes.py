@@ -9,7 +9,8 @@ from pathlib import Path
 
 import flatbuffers
 
-from sqz.export import graph, routes
+from sqz.export import routes
+from sqz.quantize import graph
 from sqz.export.report import verdict_lines
 from sqz.export.size import model_t
 from sqz.train.model import ArchConfig

@@ -80,7 +80,7 @@ def test_known_sizes_of_other_architectures():
 
 
 def test_complex_bypass_graph_has_its_skip_convolutions_and_adds():
-    from sqz.export.graph import ops
+    from sqz.quantize.graph import ops
 
     plain, cx = (ops(ArchConfig.named(a, num_classes=10, in_channels=3), 96) for a in ("1.1", "1.1-complex"))
     convs = [op for op in cx if op.kind == "conv"]

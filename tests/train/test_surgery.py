@@ -47,7 +47,7 @@ def test_folding_batchnorm_keeps_the_outputs(arch, kw):
                                      ({"stem_stride": 1}, []), ({"stem_stride": 1, "pools": (0, 2, 4, 6)}, [6, 7])])
 def test_dead_taps_follow_the_pool_placement_and_stem_stride(kw, dead):
     """The probe pass and the size predictor's arithmetic agree on every placement."""
-    from sqz.export.graph import dead_fires, fire_sides
+    from sqz.quantize.graph import dead_fires, fire_sides
 
     cfg = ArchConfig(num_classes=10, in_channels=1, **kw)
     model = build(cfg)

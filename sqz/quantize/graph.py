@@ -2,7 +2,7 @@
 
 Shapes follow the PyTorch layers (convolutions floor, max pools ceil) with the config's stem stride and max-pool
 placement; fires whose expand sees a 1x1 map lose their dead 3x3 taps as `sqz.train.surgery.remove_dead_taps`
-does. Ops come in the order onnx2tf emits them.
+does.
 """
 
 from __future__ import annotations
