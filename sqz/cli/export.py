@@ -40,7 +40,6 @@ def _export_options(fn):
         click.option("--qat-images", default=0, type=click.IntRange(min=0),
                      help="4-bit fine-tuning on this many training images (0: all)"),
         click.option("--json", "as_json", is_flag=True, help="print report.json instead of the table"),
-        click.option("--verbose", is_flag=True, help="show onnx2tf's and TensorFlow's own output (stderr)"),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -48,7 +47,7 @@ def _export_options(fn):
 
 
 def _run_export(checkpoint, int8, out, calib, ranges, budget, target, data, calib_data, eval_limit, no_eval,
-                keep_dead_taps, weights, qat_epochs, qat_images, as_json, verbose) -> None:
+                keep_dead_taps, weights, qat_epochs, qat_images, as_json) -> None:
     from sqz.export.pipeline import export
     from sqz.export.report import table
     from sqz.errors import InputError
@@ -61,7 +60,7 @@ def _run_export(checkpoint, int8, out, calib, ranges, budget, target, data, cali
         raise InputError(f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     budget, metric, target = gate_settings(target, budget)
     rep = export(checkpoint, out=out, int8=int8, calib=calib, ranges=ranges, budget=budget, data=data, metric=metric,
-                 target=target, eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log, verbose=verbose,
+                 target=target, eval_limit=eval_limit, dead_taps=not keep_dead_taps, log=log,
                  calib_data=str(calib_data) if calib_data else None, evaluate=not no_eval,
                  weights=weights, qat_epochs=qat_epochs, qat_images=qat_images)
     if as_json:

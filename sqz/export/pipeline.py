@@ -1,4 +1,4 @@
-"""`sqz-export`: checkpoint → ONNX → TFLite (float32, full int8) → manifest + report, atomically."""
+"""`sqz-export`: checkpoint → ONNX and TFLite (float32, full int8, written by sqz) → manifest + report, atomically."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqz.export import micro, report as report_mod, routes, weights as weights_m
 from sqz.export.calibsource import calibration_pool, training_split
 from sqz.export.evalset import EvalSet, open_eval
 from sqz.export.onnx import export_onnx, parity
-from sqz.export.shrink import pack_artifact, strip_verified
+from sqz.export.shrink import pack_artifact
 from sqz.export.tflite import convert
 from sqz.files import write_text
 from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
@@ -77,13 +77,12 @@ def _timed(timings: dict, key: str):
 def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
            calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
            seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
-           log=print, verbose: bool = False, calib_data: str | None = None, evaluate: bool = True,
+           log=print, calib_data: str | None = None, evaluate: bool = True,
            weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0, ranges: str = "mse") -> dict:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
     Calibration: `calib_data` (any image folder), else the run's stored sample, else the training data,
     with activation `ranges` mse|minmax (`sqz.quantize.ranges`);
     evaluation streams the run's held-out test files (or `data`) unless `evaluate` is False.
-    `verbose`: show onnx2tf's and TensorFlow's own output on stderr (hidden by default).
     `weights` int4|mixed: 4-bit QAT (`qat_epochs` on `qat_images`, 0: all) and INT4 convs in the int8 model."""
     limit = parse_budget(budget)
     check_metric(metric)
@@ -129,17 +128,14 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             rep["calibration_images"] = int(len(calibration))
             del pool
         with _timed(timings, "tflite" + ("+int8" if int8 else "")):
-            log("TFLite: converting with onnx2tf" + (f" (full int8, {len(calibration)} calibration images from "
-                                                     f"{calib_from})" if int8 else "") + " …")
-            tfl = convert(onnx_path, work, calibration, pre, verbose=verbose, ranges=ranges)
+            log("TFLite: writing float32" + (f" and full int8 ({ranges} ranges over {len(calibration)} calibration "
+                                            f"images from {calib_from})" if int8 else "") + " …")
+            tfl = convert(net, pre, work, calibration, ranges, rep.get("weights"))
         calibration = None
-        rep["strip"] = {}
-        for path in tfl.values():
-            rep["strip"][path.name] = strip_verified(path, probe)
         if weights != "int8":
-            small = weights_mod.rewrite(tfl["int8"], net, rep["weights"], probe)
+            weights_mod.check(tfl["int8"], tfl["int4"], net, rep["weights"], probe)
             tfl["int8"].unlink()
-            tfl["int8"] = small
+            tfl["int8"] = tfl.pop("int4")
         files = {"model.onnx": onnx_path, **{p.name: p for p in tfl.values()}}
         for name, path in files.items():
             sess = open_session(path)
@@ -207,7 +203,7 @@ def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Pre
 
 def _probe(evals, pool: np.ndarray, pre: Preprocess, n: int = PROBE) -> np.ndarray:
     """Up to `n` normalised images (fewer at large sizes: about 48 MB) for the quick checks (ONNX parity
-    without evaluation, dead taps, strip): the first test images, else calibration images."""
+    without evaluation, dead taps, INT4): the first test images, else calibration images."""
     n = max(16, min(n, PROBE_BYTES // (4 * pre.channels * pre.size * pre.size)))
     if evals is not None:
         for x, _ in evals.batches(pre, n):
@@ -255,15 +251,12 @@ def _precision(io: dict) -> str:
 
 
 def _versions() -> dict:
+    """The packages that made the files: torch and onnx for model.onnx, numpy and the schema's flatbuffers for
+    the .tflite files sqz writes itself."""
+    from importlib.metadata import version
+
     import onnx
     import onnxruntime
 
-    v = {"torch": str(torch.__version__), "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
-    try:
-        from importlib.metadata import version
-
-        v["onnx2tf"] = version("onnx2tf")
-        v["tensorflow"] = version("tensorflow")
-    except Exception:
-        pass
-    return v
+    return {"torch": str(torch.__version__), "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+            "numpy": np.__version__, "flatbuffers": version("flatbuffers"), "tflite_writer": f"sqz {__version__}"}

@@ -98,11 +98,6 @@ def markdown(report: dict) -> str:
         md += ["", f"Dead taps removed in fire {', '.join(map(str, d['fires']))}: "
                    f"{d['parameters_before']:,} → {d['parameters_after']:,} parameters, "
                    f"max |Δlogit| {d['max_abs_logit_change']:.1e}."]
-    for name, st in (report.get("strip") or {}).items():
-        if st["applied"]:
-            md += [f"Stripped {name}: {st['bytes_before']:,} → {st['bytes_after']:,} B "
-                   f"(names {st['saved']['names']:,} B, metadata {st['saved']['metadata']:,} B), outputs "
-                   f"bit-identical on {st['checked_images']} images with {', '.join(st['checked_with'])}."]
     t = report["timings_s"]
     md += ["", "Export time: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()), ""]
     return "\n".join(md)

@@ -73,9 +73,9 @@ def describe_file(path: Path) -> tuple[ArchConfig, int] | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     try:
-        from sqz.export.strip import tflite_schema
+        from sqz.export.flatbuffer import schema
 
-        s = tflite_schema()
+        s = schema()
         model = s.Model.GetRootAsModel(path.read_bytes(), 0)
         sg = model.Subgraphs(0)
         shape_in = sg.Tensors(sg.Inputs(0)).ShapeAsNumpy()

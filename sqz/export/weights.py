@@ -1,4 +1,4 @@
-"""`--weights int4|mixed`: 4-bit QAT before the int8 export, then the INT4 rewrite, checked and timed."""
+"""`--weights int4|mixed`: 4-bit QAT before the int8 export, then the INT4 file checked against torch and timed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from sqz.errors import InputError, ModelFileError
-from sqz.export.int4 import filters, write_int4
 from sqz.quantize import qat4
 from sqz.runtime.tflite import TFLiteSession
 from sqz.train.memory import as_images
@@ -51,20 +50,6 @@ def prepare(model, weights: str, train, pre, epochs: int, images: int, seed: int
                    "sensitivity": {k: round(v, 6) for k, v in sens.items()}}
 
 
-def _positions(content: bytes, model, names: list[str]) -> set[int]:
-    """CONV_2D positions in the .tflite holding the torch convs `names` (matched by shape and values)."""
-    flt = filters(content)
-    layers = qat4.convs(model)
-    pos = set()
-    for n in names:
-        w = layers[n].weight.detach().permute(0, 2, 3, 1).numpy()
-        same = [i for i, f in enumerate(flt) if f.shape == w.shape]
-        if not same:
-            raise ModelFileError(f"conv {n}: no CONV_2D of shape {w.shape} in the int8 model")
-        pos.add(min(same, key=lambda i: float(np.abs(flt[i] - w).max())))
-    return pos
-
-
 def latency(paths: list[Path], x: np.ndarray, budget_s: float = LATENCY_BUDGET_S) -> list[float]:
     """Median batch-1 ms of each file on ai-edge-litert's default path (XNNPACK), interleaved, in `budget_s`."""
     sessions = [TFLiteSession(p, threads=1) for p in paths]
@@ -81,26 +66,21 @@ def latency(paths: list[Path], x: np.ndarray, budget_s: float = LATENCY_BUDGET_S
 
 
 @torch.no_grad()
-def rewrite(int8_path: Path, model, record: dict, x_check: np.ndarray) -> Path:
-    """Write model_<weights>.tflite beside `int8_path` with the QAT'd convs in INT4; fill `record` with its
-    bytes, the int8 file's, agreement of both with torch on the 4-bit weights, and the XNNPACK latencies."""
-    content = int8_path.read_bytes()
-    pos = _positions(content, model, record["layers"])
-    dst = int8_path.with_name(f"model_{record['weights']}.tflite")
-    write_int4(int8_path, dst, pos)
+def check(int8_path: Path, int4_path: Path, model, record: dict, x_check: np.ndarray) -> None:
+    """Fill `record` with both files' bytes, their agreement with torch on the 4-bit weights and their XNNPACK
+    latencies; refuse an INT4 file that disagrees with torch much more than the int8 one."""
     ref = model(torch.from_numpy(x_check)).numpy()
-    check = {}
-    for name, path in (("int8", int8_path), ("int4", dst)):
+    found = {}
+    for name, path in (("int8", int8_path), ("int4", int4_path)):
         z = TFLiteSession(path).run(x_check)
-        check[name] = {"top1_agreement": float((z.argmax(1) == ref.argmax(1)).mean()),
+        found[name] = {"top1_agreement": float((z.argmax(1) == ref.argmax(1)).mean()),
                        "max_abs_diff": float(np.abs(z - ref).max())}
-    if check["int4"]["top1_agreement"] < check["int8"]["top1_agreement"] - 0.02:
-        raise ModelFileError(f"{dst.name}: disagrees with torch on its own 4-bit weights "
-                             f"({check['int4']['top1_agreement']:.1%} top-1 vs int8 {check['int8']['top1_agreement']:.1%})")
-    ms8, ms4 = latency([int8_path, dst], x_check)
-    record.update(conv_positions=sorted(pos), int8_bytes=int8_path.stat().st_size, bytes=dst.stat().st_size,
-                  reference=check, checked_images=int(len(x_check)),
+    if found["int4"]["top1_agreement"] < found["int8"]["top1_agreement"] - 0.02:
+        raise ModelFileError(f"{int4_path.name}: disagrees with torch on its own 4-bit weights "
+                             f"({found['int4']['top1_agreement']:.1%} top-1 vs int8 {found['int8']['top1_agreement']:.1%})")
+    ms8, ms4 = latency([int8_path, int4_path], x_check)
+    record.update(int8_bytes=int8_path.stat().st_size, bytes=int4_path.stat().st_size, reference=found,
+                  checked_images=int(len(x_check)),
                   latency_ms={"int8": ms8, "int4": ms4, "ratio": round(ms4 / ms8, 2),
                               "interpreter": "ai-edge-litert (XNNPACK), 1 thread, batch 1, median"})
     record["bytes_saved"] = record["int8_bytes"] - record["bytes"]
-    return dst
