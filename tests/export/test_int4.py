@@ -1,53 +1,62 @@
-"""The INT4 flatbuffer pass: nibble packing, file size, and the file running in ai-edge-litert and TFLite Micro."""
+"""INT4 conv weights in the written file: nibble packing, file size, and the file running in ai-edge-litert and
+TensorFlow Lite Micro bit-identically to the reference kernels."""
 
 import importlib.util
 
 import numpy as np
 import pytest
 
-from sqz.export.int4 import INT4_CONV_VERSION, filters, pack_nibbles, quantize4, to_int4, unpack_nibbles
-from sqz.export.strip import tflite_schema
+from sqz.export.flatbuffer import INT4_CONV_VERSION, pack_nibbles, schema
+
+
+def unpack_nibbles(data: bytes, count: int) -> np.ndarray:
+    """`count` signed 4-bit values, two per byte, low nibble first."""
+    b = np.frombuffer(data, np.uint8)
+    nib = np.stack([b & 0x0F, b >> 4], axis=1).reshape(-1)[:count].astype(np.int8)
+    return np.where(nib > 7, nib - 16, nib).astype(np.int8)
 
 
 def test_nibbles_are_packed_low_first_and_round_trip():
-    assert pack_nibbles(np.array([1, -2, 7])) == bytes([0xE1, 0x07])
+    assert pack_nibbles(np.array([1, -2, 7])).tobytes() == bytes([0xE1, 0x07])
     q = np.random.default_rng(0).integers(-8, 8, 101).astype(np.int8)
-    np.testing.assert_array_equal(unpack_nibbles(pack_nibbles(q), 101), q)
+    np.testing.assert_array_equal(unpack_nibbles(pack_nibbles(q).tobytes(), 101), q)
 
 
-def test_rewrite_halves_the_conv_weights_and_runs(tiny_export, small_dataset):
+def test_int4_file_halves_the_conv_weights_and_runs(tiny_run, small_dataset, tmp_path):
+    from sqz.export.tflite import convert
+    from sqz.quantize import floatgraph, qgraph
+    from sqz.runtime.preprocess import normalize
     from sqz.runtime.tflite import TFLiteSession
+    from sqz.train import checkpoint
+    from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
-    out, rep = tiny_export
-    src = out / "model_int8.tflite"
-    content = src.read_bytes()
-    flt = filters(content)
-    small = to_int4(content)
-    conv_bytes = sum(f.size for f in flt)
+    model, payload = checkpoint.load(tiny_run / "model.pt")
+    pre = small_dataset.preprocess
+    net, _ = remove_dead_taps(fold_batchnorm(model), pre.size)
+    fg = floatgraph.from_model(net, pre.size)
+    names = [c.name for c in fg.convs.values()]
+    files = convert(net, pre, tmp_path, small_dataset.train.x[:64], "mse", {"weights": "int4", "layers": names})
+    content, small = files["int8"].read_bytes(), files["int4"].read_bytes()
+    conv_bytes = sum(c.weight.size for c in fg.convs.values())
     saved = len(content) - len(small)
-    assert abs(saved - conv_bytes / 2) < 0.02 * conv_bytes, (saved, conv_bytes)
+    assert abs(saved - conv_bytes / 2) <= len(fg.convs), (saved, conv_bytes)
 
-    s = tflite_schema()
-    model = s.Model.GetRootAsModel(small, 0)
-    sg = model.Subgraphs(0)
-    kinds = [sg.Tensors(sg.Operators(i).Inputs(1)).Type() for i in range(sg.OperatorsLength())
-             if model.OperatorCodes(sg.Operators(i).OpcodeIndex()).Version() == INT4_CONV_VERSION]
-    assert kinds == [s.TensorType.INT4] * len(flt)
-    first = next(i for i in range(sg.OperatorsLength())
-                 if model.OperatorCodes(sg.Operators(i).OpcodeIndex()).Version() == INT4_CONV_VERSION)
-    t = sg.Tensors(sg.Operators(first).Inputs(1))
-    q, scale = quantize4(flt[0])
-    np.testing.assert_array_equal(unpack_nibbles(model.Buffers(t.Buffer()).DataAsNumpy().tobytes(), q.size),
+    s = schema()
+    m = s.Model.GetRootAsModel(small, 0)
+    sg = m.Subgraphs(0)
+    convs = [sg.Operators(i) for i in range(sg.OperatorsLength())
+             if m.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode() == s.BuiltinOperator.CONV_2D]
+    assert all(m.OperatorCodes(op.OpcodeIndex()).Version() == INT4_CONV_VERSION for op in convs)
+    assert [sg.Tensors(op.Inputs(1)).Type() for op in convs] == [s.TensorType.INT4] * len(fg.convs)
+    t = sg.Tensors(convs[0].Inputs(1))
+    q, scale = qgraph.weights(next(iter(fg.convs.values())).weight, 4)
+    np.testing.assert_array_equal(unpack_nibbles(m.Buffers(t.Buffer()).DataAsNumpy().tobytes(), q.size),
                                   q.reshape(-1))
-    np.testing.assert_allclose(t.Quantization().ScaleAsNumpy(), scale, rtol=1e-6)
+    np.testing.assert_array_equal(t.Quantization().ScaleAsNumpy(), scale)
 
-    path = out.parent / "int4_all.tflite"
-    path.write_bytes(small)
-    from sqz.runtime.preprocess import Preprocess, normalize
-
-    x = normalize(small_dataset.test.x[:100], Preprocess.from_dict(rep["preprocess"]))
-    z8 = TFLiteSession(src, interpreter="ai-edge-litert").run(x)
-    z4 = TFLiteSession(path, interpreter="ai-edge-litert").run(x)
+    x = normalize(small_dataset.test.x[:100], pre)
+    z8 = TFLiteSession(files["int8"], interpreter="ai-edge-litert").run(x)
+    z4 = TFLiteSession(files["int4"], interpreter="ai-edge-litert").run(x)
     assert (z4.argmax(1) == z8.argmax(1)).mean() >= 0.8  # naive rounding, no QAT: close to int8, not equal
     if importlib.util.find_spec("tflite_micro") is None:
         pytest.skip("tflite-micro not installed")

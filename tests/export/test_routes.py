@@ -7,20 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import flatbuffers
-
 from sqz.export import routes
-from sqz.quantize import graph
 from sqz.export.report import verdict_lines
-from sqz.export.size import model_t
+from sqz.export.size import serialised
 from sqz.train.model import ArchConfig
 
 
 def _write(path: Path, cfg: ArchConfig, size: int) -> Path:
     """A .tflite with the exported structure of `cfg` (zero weights) — the bytes sqz-export would write."""
-    b = flatbuffers.Builder(1 << 16)
-    b.Finish(model_t(graph.ops(cfg, size), size).Pack(b), file_identifier=b"TFL3")
-    path.write_bytes(bytes(b.Output()))
+    path.write_bytes(serialised(cfg, size))
     return path
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sqz.export.int4 import quantize4
+from sqz.quantize.qgraph import weights
 from sqz.quantize import qat4
 
 
@@ -31,7 +31,7 @@ def test_qat_bakes_weights_onto_the_grid_the_int4_pass_rebuilds():
     for m in qat4.convs(net).values():
         assert not hasattr(m, "parametrizations")
         w = m.weight.detach().numpy()
-        q, scale = quantize4(w)
+        q, scale = weights(w, 4)
         np.testing.assert_allclose(q * scale.reshape(-1, 1, 1, 1), w, rtol=1e-5, atol=1e-7)
 
 
