@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,micro,dev
 APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi
 
-.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench tradeoff readme default-model clean
+.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench bench-convert tradeoff readme default-model clean
 
 all: setup export
 
@@ -54,6 +54,11 @@ verify-micro: export
 # (own venv in bench/.venv-litert-torch); writes docs/bench/ and the README's Performance block.
 bench: setup
 	nice -n 15 $(BIN)/python -m bench.run
+
+# Conversion time and peak RSS, sqz against the old onnx2tf path (sqz @1912957 in bench/.venv-onnx2tf) and
+# litert-torch (bench/.venv-litert-torch), interleaved rounds at 32² and 224²: docs/bench/convert.{json,md}.
+bench-convert: setup
+	nice -n 15 $(BIN)/python -m bench.convert
 
 # Size against accuracy for the compression variants (about 50 minutes; --quick about 25): docs/tradeoff/.
 tradeoff: setup

@@ -50,17 +50,19 @@ def test_markdown_from_a_record():
            "machine": {"cpu": "Test CPU", "cores": 2, "arch": "x86_64", "python": "3.11.7",
                        "loadavg_start": [1.0, 1.0, 1.0], "loadavg_end": [2.5, 1.0, 1.0]},
            "settings": {"rounds": 3, "calib": 500}, "duration_s": 600.0,
-           "peers": {"onnx2tf": {"available": True, "commit": "1912957e1bca", "python": "/x/bench/.venv-onnx2tf/bin/python",
+           "peers": {"onnx2tf": {"available": True, "commit": "1912957e1bca",
+                                 "python": "/x/bench/.venv-onnx2tf/bin/python",
                                  "venv": {"versions": {"onnx2tf": "1.29.24"}}},
                      "litert-torch": {"available": False, "why": "--no-peers"}},
-           "models": {"224": {"title": "224: test model", "calibration": {"images": 500, "source": "s", "sha256": "c" * 64},
+           "models": {"224": {"title": "224: test model",
+                              "calibration": {"images": 500, "source": "s", "sha256": "c" * 64},
                               "summary": s, "ratios": r, "goals": convert.goals("224", s, r)}}}
     md = convert.markdown(rec)
     assert "load average (1 min) 1.00 at start, 2.50 at end" in md and "`python -m bench.convert --rounds 3`" in md
     assert "Smoke settings" not in md
     row = next(ln for ln in md.splitlines() if ln.startswith("| conversion"))
-    assert row == (f"| conversion: TFLite float32 + int8, s | 11.0 (10.0–12.0) | 35.0 (30.0–40.0) | 22.0 (20.0–24.0) "
-                   f"| {11 / 35:.2f}× | {11 / 22:.2f}× |")
+    assert row == ("| conversion: TFLite float32 + int8, s | 11.0 (10.0–12.0) | 35.0 (30.0–40.0) "
+                   f"| 22.0 (20.0–24.0) | {11 / 35:.2f}× | {11 / 22:.2f}× |")
     assert "| peak RSS, process tree (largest round) | 550 MB | 6,500 MB | 1,200 MB |" in md
     assert "| rounds measured | 3/3 | 2/3 | 3/3 |" in md
     assert "onnx2tf path (sqz @1912957, onnx2tf 1.29.24)" in md
