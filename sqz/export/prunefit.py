@@ -83,7 +83,8 @@ def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUND
                                  "--fit budget or more --rounds")
             if r == 0:
                 straight = sensitivity.allocate(student.cfg, sens, lambda c: predict(c, size)["file_bytes"] <= budget)
-                record["test_acc_one_shot"] = evaluate(prune_to(student, counts(straight)), d.x_test, d.y_test)[1]
+                record["test_acc_one_shot"] = (None if straight is None else
+                                               evaluate(prune_to(student, counts(straight)), d.x_test, d.y_test)[1])
             student = prune_to(student, counts(cfg))
             pruned_acc = evaluate(student, d.x_test, d.y_test)[1]
             finetune(student, d.x, d.y, d.fill, epochs, lr=LR, seed=seed + r, progress=progress,

@@ -2,9 +2,8 @@
 a checkpoint saved with sqz.train.checkpoint.save, exported by sqz.export.pipeline.export on a small .npz of
 random pixels (calibration and evaluation counts kept small).
 
-Biases are drawn at random: the converter stores identical constant tensors once, so a fresh model's all-zero
-biases would share buffers and give a smaller file than any trained model. Beyond that, file bytes do not
-depend on the weight values."""
+Biases are drawn at random, as a trained model's are. sqz's writer stores every constant on its own, so file
+bytes do not depend on the weight values."""
 
 from __future__ import annotations
 

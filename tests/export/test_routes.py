@@ -29,7 +29,7 @@ def test_routes_for_224_rgb_all_fit():
 
 
 def test_routes_leave_out_what_cannot_reach_the_budget():
-    """1000 classes at 224²: INT4 (738,352 B) does not fit 500,000 B, and nothing fits 50,000 B."""
+    """1000 classes at 224²: INT4 (735,920 B) does not fit 500,000 B, and nothing fits 50,000 B."""
     cfg = ArchConfig(num_classes=1000, in_channels=3)
     kinds = [r["route"] for r in routes.routes(cfg, 224, 500_000)]
     assert "INT4 conv weights" not in kinds and "channels pruned to fit" in kinds

@@ -1,40 +1,7 @@
-"""float64 calibration ranges: equal to what the float32 graph computes, up to float32 rounding."""
+"""float64 calibration ranges: what the written float32 file computes, up to float32 rounding; the mse rule."""
 
 import numpy as np
 import pytest
-
-from sqz.quantize.ranges import float64_ranges
-
-
-@pytest.mark.slow
-def test_float64_ranges_match_the_float32_interpreter(tiny_export, small_dataset):
-    from ai_edge_litert.interpreter import Interpreter
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    from sqz.quantize.calibrate import calibration_set
-
-    out, rep = tiny_export
-    buf = (out / "model_float32.tflite").read_bytes()
-    x = calibration_set(small_dataset.train.x, small_dataset.preprocess, 40)
-    ranges = float64_ranges(schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0)), x)
-    it = Interpreter(model_content=buf, experimental_preserve_all_tensors=True)
-    it.allocate_tensors()
-    seen: dict[int, list[float]] = {}
-    for img in x:
-        it.set_tensor(it.get_input_details()[0]["index"], img[None])
-        it.invoke()
-        for i in ranges:
-            v = it.get_tensor(i)
-            lo, hi = seen.get(i, [np.inf, -np.inf])
-            seen[i] = [min(lo, float(v.min())), max(hi, float(v.max()))]
-    assert len(ranges) > 30 and set(seen) == set(ranges)
-    streamed = float64_ranges(schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0)),
-                              (x[i:i + 7] for i in range(0, len(x), 7)))
-    as_float32 = lambda r: {i: (np.float32(lo), np.float32(hi)) for i, (lo, hi) in r.items()}
-    assert as_float32(streamed) == as_float32(ranges)  # float64 sums may differ in the last bit by batch size
-    for i, (lo, hi) in ranges.items():
-        scale = max(abs(lo), abs(hi), 1e-6)
-        assert abs(lo - seen[i][0]) <= 1e-5 * scale and abs(hi - seen[i][1]) <= 1e-5 * scale, i
 
 
 def _error(hist: np.ndarray, lo: float, hi: float, r: tuple[float, float]) -> float:
@@ -61,26 +28,63 @@ def test_least_error_range_clips_a_long_tail_and_keeps_a_full_one():
     assert least_error_range(hist, 2.0, 2.0) == (2.0, 2.0)
 
 
-@pytest.mark.slow
-def test_mse_ranges_narrow_hidden_activations_only(tiny_export, small_dataset):
-    from tensorflow.lite.python import schema_py_generated as schema
+@pytest.fixture(scope="module")
+def tiny_graph(tiny_run, small_dataset):
+    from sqz.export.tflite import batches
+    from sqz.quantize import floatgraph
+    from sqz.train import checkpoint
+    from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
-    from sqz.quantize.calibrate import calibration_set
-    from sqz.quantize.ranges import full_range_tensors, mse_ranges, recalibrate
+    model, _ = checkpoint.load(tiny_run / "model.pt")
+    pre = small_dataset.preprocess
+    net, _ = remove_dead_taps(fold_batchnorm(model), pre.size)
+    images = small_dataset.train.x[:40]
+    return floatgraph.from_model(net, pre.size), lambda: batches(images, pre), images
 
-    out, _ = tiny_export
-    buf = (out / "model_float32.tflite").read_bytes()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
-    x = calibration_set(small_dataset.train.x, small_dataset.preprocess, 40)
-    full = float64_ranges(model, x)
-    mse = mse_ranges(model, x)
+
+def test_float64_ranges_match_the_float32_interpreter(tiny_graph, small_dataset):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from sqz.export.flatbuffer import serialise
+    from sqz.quantize.ranges import minmax_ranges, owners
+    from sqz.runtime.preprocess import normalize
+
+    fg, batches, images = tiny_graph
+    tensors = set(owners(fg).values())
+    ranges = minmax_ranges(fg, batches(), tensors)
+    buf = serialise(fg)
+    it = Interpreter(model_content=buf, experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    ops = it._get_ops_details()
+    index = {-1: it.get_input_details()[0]["index"], **{n: op["outputs"][0] for n, op in enumerate(ops)}}
+    seen: dict[int, list[float]] = {}
+    for img in normalize(images, small_dataset.preprocess).transpose(0, 2, 3, 1):
+        it.set_tensor(index[-1], img[None])
+        it.invoke()
+        for i in ranges:
+            v = it.get_tensor(index[i])
+            lo, hi = seen.get(i, [np.inf, -np.inf])
+            seen[i] = [min(lo, float(v.min())), max(hi, float(v.max()))]
+    assert len(ranges) > 25 and set(seen) == set(ranges) == tensors
+    whole = np.concatenate(list(batches()))
+    streamed = minmax_ranges(fg, (whole[i:i + 7] for i in range(0, len(whole), 7)), tensors)  # other sums
+    as_float32 = lambda r: {i: (np.float32(lo), np.float32(hi)) for i, (lo, hi) in r.items()}
+    assert as_float32(streamed) == as_float32(ranges)
+    for i, (lo, hi) in ranges.items():
+        scale = max(abs(lo), abs(hi), 1e-6)
+        assert abs(lo - seen[i][0]) <= 1e-5 * scale and abs(hi - seen[i][1]) <= 1e-5 * scale, i
+
+
+def test_mse_ranges_narrow_hidden_activations_only(tiny_graph):
+    from sqz.quantize.ranges import full_range_tensors, measure
+
+    fg, batches, _ = tiny_graph
+    full = measure(fg, batches, "minmax")
+    mse = measure(fg, batches, "mse")
     assert mse.keys() == full.keys()
-    keep = full_range_tensors(model)
-    sg = model.subgraphs[0]
-    last_conv = max(i for i, op in enumerate(sg.operators)
-                    if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.CONV_2D)
-    assert sg.inputs[0] in keep and set(sg.outputs) <= keep and sg.operators[last_conv].outputs[0] in keep
-    assert sg.operators[0].outputs[0] not in keep
+    keep = full_range_tensors(fg)
+    last_conv = max(i for i, op in enumerate(fg.ops) if op.kind == "conv")
+    assert -1 in keep and len(fg.ops) - 1 in keep and last_conv in keep and 0 not in keep
     for i, (lo, hi) in mse.items():
         assert full[i][0] <= lo <= 0.0 or lo == full[i][0]
         assert hi <= full[i][1]
@@ -89,4 +93,4 @@ def test_mse_ranges_narrow_hidden_activations_only(tiny_export, small_dataset):
     narrowed = [i for i in mse if mse[i][1] < full[i][1]]
     assert len(narrowed) >= len(mse) // 3
     with pytest.raises(ValueError, match="minmax"):
-        recalibrate(buf, buf, x, "percentile")
+        measure(fg, batches, "percentile")
