@@ -31,10 +31,16 @@ def export_onnx(model: SqueezeNet, path: Path, size: int, opset: int = OPSET) ->
     return path
 
 
+def chunk(x: np.ndarray, values: int = 1 << 20) -> int:
+    """Images per forward pass so that a batch holds about `values` input values (4 MB): 512 at 32², 6 at 224²."""
+    return max(1, min(512, values // max(1, x[0].size)))
+
+
 @torch.no_grad()
 def parity(model: SqueezeNet, onnx_path: Path, x: np.ndarray) -> dict:
     """Max abs logit difference and top-1 agreement of ONNX Runtime against torch on `x` (NCHW)."""
-    ref = torch.cat([model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)]).numpy()
-    got = ONNXSession(onnx_path).run(x)
+    rows = chunk(x)
+    ref = torch.cat([model(torch.from_numpy(x[i:i + rows])) for i in range(0, len(x), rows)]).numpy()
+    got = ONNXSession(onnx_path).run(x, batch=rows)
     return {"images": int(len(x)), "max_abs_diff": float(np.abs(ref - got).max()),
             "top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean())}

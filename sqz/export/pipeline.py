@@ -20,7 +20,7 @@ from sqz.errors import DatasetError, InputError
 from sqz.export import micro, report as report_mod, routes, weights as weights_mod
 from sqz.export.calibsource import calibration_pool, training_split
 from sqz.export.evalset import EvalSet, open_eval
-from sqz.export.onnx import export_onnx, parity
+from sqz.export.onnx import chunk, export_onnx, parity
 from sqz.export.shrink import pack_artifact
 from sqz.export.tflite import convert
 from sqz.files import write_text
@@ -238,8 +238,9 @@ def _add_routes(rep: dict, cfg, size: int, limit: int) -> None:
 def _dead_tap_record(model, slim, dead: list[int], x: np.ndarray) -> dict:
     """Parameters before/after the dead-tap pass and the largest logit change it caused on `x`."""
     count = lambda m: sum(p.numel() for p in m.parameters())
-    sample = torch.from_numpy(x[:512])
-    change = float((model(sample) - slim(sample)).abs().max()) if dead else 0.0
+    rows = chunk(x)
+    change = max((float((model(s) - slim(s)).abs().max()) for s in
+                  (torch.from_numpy(x[i:i + rows]) for i in range(0, min(len(x), 512), rows))), default=0.0) if dead else 0.0
     return {"fires": [i + 2 for i in dead], "parameters_before": count(model), "parameters_after": count(slim),
             "max_abs_logit_change": change}
 

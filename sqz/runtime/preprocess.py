@@ -137,6 +137,7 @@ def normalize(batch: np.ndarray, pre: Preprocess) -> np.ndarray:
                          f"got {h}x{w}x{c}; decode them with the model's preprocessing first")
     out = np.zeros((n, pre.size, pre.size, c), dtype=np.float32)
     top = (pre.size - pre.content) // 2
-    out[:, top:top + h, top:top + w, :] = batch.astype(np.float32) / 255.0
-    out = (out - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    np.divide(batch, np.float32(255.0), out=out[:, top:top + h, top:top + w, :], dtype=np.float32)
+    out -= np.asarray(pre.mean, np.float32)
+    out /= np.asarray(pre.std, np.float32)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
