@@ -23,7 +23,8 @@ def pads(size: int, k: int, stride: int, same: bool) -> tuple[int, int, int]:
 
 
 def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, same: bool) -> np.ndarray:
-    """ReLU(conv(x, w) + b) for NHWC `x` and OHWI `w` (both float64), as one matrix product per call."""
+    """ReLU(conv(x, w) + b) for NHWC `x` and OHWI `w` (both float64), as one matrix product: a k×k kernel reads
+    k² shifted copies of the input laid side by side (tap-major, channels innermost, as OHWI stores them)."""
     n, h, wd, c = x.shape
     o, kh, kw, _ = w.shape
     if kh == kw == 1 and stride == 1:
@@ -34,9 +35,11 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, same: bool) -
         ow, lf, r = pads(wd, kw, stride, same)
         if t or bt or lf or r:
             x = np.pad(x, ((0, 0), (t, bt), (lf, r), (0, 0)))
-        win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
-        win = win[:, : (oh - 1) * stride + 1: stride, : (ow - 1) * stride + 1: stride]
-        y = win.reshape(n * oh * ow, c * kh * kw) @ w.transpose(0, 3, 1, 2).reshape(o, c * kh * kw).T
+        cols = np.empty((n, oh, ow, kh * kw, c))
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i * kw + j] = x[:, i: i + (oh - 1) * stride + 1: stride, j: j + (ow - 1) * stride + 1: stride]
+        y = cols.reshape(n * oh * ow, kh * kw * c) @ w.reshape(o, kh * kw * c).T
     y += b
     np.maximum(y, 0.0, out=y)
     return y.reshape(n, oh, ow, o)
