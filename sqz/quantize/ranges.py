@@ -84,8 +84,8 @@ class Histogram:
     pos: np.ndarray = field(default_factory=lambda: np.zeros(BINS, np.int64))
     neg: np.ndarray = field(default_factory=lambda: np.zeros(BINS, np.int64))
 
-    def add(self, v: np.ndarray) -> None:
-        lo, hi = float(v.min()), float(v.max())
+    def add(self, v: np.ndarray, lo: float, hi: float) -> None:
+        """Count `v`, whose least and largest values are `lo` and `hi`."""
         reach = max(hi, -lo)
         if reach >= self.top:
             self._grow(math.ldexp(1.0, math.frexp(reach)[1]) if reach > 0 else 1.0)
@@ -96,8 +96,8 @@ class Histogram:
             self.neg += self._count(-v[v < 0])
 
     def _count(self, a: np.ndarray) -> np.ndarray:
-        idx = (a.reshape(-1) * (BINS / self.top)).astype(np.intp)
-        return np.bincount(idx, minlength=BINS)
+        scaled = np.multiply(a.reshape(-1), BINS / self.top)
+        return np.bincount(scaled.astype(np.intp), minlength=BINS)
 
     def _grow(self, top: float) -> None:
         f = int(round(top / self.top)) if self.top else 1
@@ -136,10 +136,10 @@ def observe(fg: FloatGraph, batches: Iterable[np.ndarray], tensors: set[int],
 
     def visit(i: int, v: np.ndarray) -> None:
         if i in tensors:
-            lo[i] = min(lo.get(i, np.inf), float(v.min()))
-            hi[i] = max(hi.get(i, -np.inf), float(v.max()))
-        if i in hists:
-            hists[i].add(v)
+            v_lo, v_hi = float(v.min()), float(v.max())
+            lo[i], hi[i] = min(lo.get(i, np.inf), v_lo), max(hi.get(i, -np.inf), v_hi)
+            if i in hists:
+                hists[i].add(v, v_lo, v_hi)
 
     _pass(fg, batches, visit)
     return {i: (lo[i], hi[i]) for i in lo}, hists

@@ -11,6 +11,17 @@ _MODULES = {"ai-edge-litert": "ai_edge_litert.interpreter", "tflite-runtime": "t
             "tensorflow": "tensorflow.lite"}
 
 
+def cannot_run(name: str) -> str | None:
+    """Why an installed interpreter cannot run beside this numpy, or None: tflite-runtime's last release (2.14)
+    was built for numpy 1 and fails on its first model under numpy 2."""
+    import numpy as np
+
+    if name == "tflite-runtime" and int(np.__version__.split(".")[0]) >= 2:
+        return (f"tflite-runtime was built for numpy 1 and cannot run beside numpy {np.__version__}; use "
+                "ai-edge-litert, or pip install 'numpy<2'")
+    return None
+
+
 def tflite_interpreter_class(prefer: str | None = None):
     """(name, Interpreter class) of the first available choice, or `prefer` alone when given."""
     order = [prefer] if prefer else list(TFLITE_CHOICES)
@@ -20,6 +31,11 @@ def tflite_interpreter_class(prefer: str | None = None):
         try:
             module = importlib.import_module(_MODULES[name])
         except ImportError:
+            continue
+        why = cannot_run(name)
+        if why and prefer:
+            raise ToolError(why)
+        if why:
             continue
         return name, module.Interpreter
     raise ToolError("no TFLite interpreter installed; pip install 'sqz[board]' "

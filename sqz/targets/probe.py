@@ -14,31 +14,33 @@ MISSING_DEPS = 121
 
 
 def outputs(model_path: str, images, threads: int | None = None, interpreter: str | None = None,
-            reference: bool = False) -> dict:
-    """Quantised output steps (N, classes), top-1 and the interpreter, through sqz.runtime."""
+            reference: bool = False, builtin: bool = False) -> dict:
+    """Quantised output steps (N, classes), top-1 and the interpreter, through sqz.runtime; `reference`: TFLite's
+    reference kernels, `builtin`: the built-in optimised kernels without default delegates (no XNNPACK)."""
     import numpy as np
 
     from sqz.runtime import load
 
     model = load(model_path, threads=threads, interpreter=interpreter)
     session = model.session
-    if reference:
-        session.interp = _reference_interpreter(model_path, interpreter or model.interpreter)
+    if reference or builtin:
+        session.interp = _kernel_interpreter(model_path, interpreter or model.interpreter,
+                                             "BUILTIN_REF" if reference else "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
     logits = model.logits(np.asarray(images, dtype=np.uint8))
     scale, zero = session.out["quantization"]
     steps = np.round(logits / scale + zero).astype(np.int32) if scale else logits
     return {"steps": steps, "top1": logits.argmax(axis=1).astype(np.int32), "interpreter": model.interpreter}
 
 
-def _reference_interpreter(model_path: str, name: str):
-    """The same interpreter with TFLite's reference kernels (no XNNPACK, no optimised paths)."""
+def _kernel_interpreter(model_path: str, name: str, resolver: str):
+    """The same interpreter with the op resolver `resolver` (BUILTIN_REF: TFLite's reference kernels)."""
     import importlib
 
     from sqz.runtime.interpreters import tflite_interpreter_class
 
     name, cls = tflite_interpreter_class(name)
     module = importlib.import_module(cls.__module__)
-    interp = cls(model_path=model_path, experimental_op_resolver_type=module.OpResolverType.BUILTIN_REF)
+    interp = cls(model_path=model_path, experimental_op_resolver_type=getattr(module.OpResolverType, resolver))
     interp.allocate_tensors()
     return interp
 

@@ -36,6 +36,7 @@ class Verification:
     max_step_default: int
     max_step_reference: int | None
     seconds: float
+    host_interpreter: str = ""
 
     @property
     def ok(self) -> bool:
@@ -46,8 +47,9 @@ class Verification:
     def line(self) -> str:
         ref = ("" if self.max_step_reference is None else
                f", reference kernels {'bit-identical' if self.max_step_reference == 0 else f'max {self.max_step_reference} steps'}")
+        host = f" vs {self.host_interpreter} here" if self.host_interpreter not in ("", self.interpreter) else ""
         return (f"{'PASS' if self.ok else 'FAIL'}  {self.arch} ({self.target}, qemu -cpu {self.qemu_cpu}, "
-                f"{self.interpreter}): top-1 {self.top1_agree}/{self.images} identical, default kernels max "
+                f"{self.interpreter}{host}): top-1 {self.top1_agree}/{self.images} identical, default kernels max "
                 f"{self.max_step_default} int8 step{'s' if self.max_step_default != 1 else ''}{ref} "
                 f"on {self.source} ({self.seconds:.1f} s)")
 
@@ -92,7 +94,8 @@ def verify(model: Path, arch: str | None = None, target: str | None = None, imag
     env = armenv.ensure(profile.arch, log)
     start = time.monotonic()
     kinds = [False, True] if reference else [False]
-    host = {ref: outputs(str(model), x, profile.threads, interp, ref) for ref in kinds}
+    host_interp, builtin = _host_interpreter(interp)
+    host = {ref: outputs(str(model), x, profile.threads, host_interp, ref, builtin and not ref) for ref in kinds}
     with tempfile.TemporaryDirectory(prefix="sqz-verify-") as tmp:
         work = Path(tmp)
         write_runtime(work)
@@ -101,7 +104,20 @@ def verify(model: Path, arch: str | None = None, target: str | None = None, imag
     steps = {ref: int(np.abs(host[ref]["steps"].astype(np.int64) - arm[ref]["steps"]).max()) for ref in kinds}
     return Verification(str(model), profile.arch, arm[False]["report"]["machine"], profile.name, profile.qemu_cpu, interp, len(x), source,
                         int((host[False]["top1"] == arm[False]["top1"]).sum()), steps[False],
-                        steps.get(True), time.monotonic() - start)
+                        steps.get(True), time.monotonic() - start,
+                        host_interp + (" (built-in kernels)" if builtin else ""))
+
+
+def _host_interpreter(name: str) -> tuple[str, bool]:
+    """(interpreter, built-in kernels only) to compute this machine's side: `name` where it runs here, else
+    ai-edge-litert with the built-in kernels `name` runs on a board (tflite-runtime applies no XNNPACK to int8)."""
+    from sqz.runtime.interpreters import tflite_interpreter_class
+
+    try:
+        tflite_interpreter_class(name)
+        return name, False
+    except ToolError:
+        return "ai-edge-litert", True
 
 
 def _emulated(env: armenv.Env, profile: Profile, work: Path, model: Path, interp: str, reference: bool) -> dict:

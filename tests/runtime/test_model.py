@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import shutil
 
@@ -54,6 +55,10 @@ def test_float_arrays_lists_and_uint8_batches_predict_the_same(tiny_export, smal
 
 
 def test_every_interpreter_and_format_agrees(tiny_export, small_dataset):
+    from sqz.runtime.interpreters import cannot_run
+
+    if importlib.util.find_spec("tflite_runtime") is None or cannot_run("tflite-runtime"):
+        pytest.skip("tflite-runtime cannot run here (not installed, or numpy 2: its wheels were built for numpy 1)")
     out, _ = tiny_export
     x = small_dataset.test.x[:100]
     ref = rt.load(out / "model.onnx").predict(x).argmax(1)
