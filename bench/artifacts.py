@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,30 +19,23 @@ from sqz.export.tflite import convert
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.train import checkpoint
 from sqz.train.model import ArchConfig, build
-from sqz.train.surgery import fold_batchnorm
+from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGENET = Preprocess(size=224, content=224, channels=3, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 ORT_INT8 = {"s8s8": ("QInt8", "QInt8"), "u8s8": ("QUInt8", "QInt8")}
+RANGES = inspect.signature(export).parameters["ranges"].default  # the activation-range rule sqz-export uses
+STAGE_ONNX = "ONNX export + check + parity"
 
 
 def _seconds(t: float) -> float:
     return round(time.perf_counter() - t, 2)
 
 
-def float_only_seconds(onnx_path: Path) -> float:
-    """Wall time of an onnx2tf run that writes only the float32 TFLite (the int8 run writes both)."""
-    with tempfile.TemporaryDirectory(prefix="sqz-bench-") as work:
-        t = time.perf_counter()
-        convert(onnx_path, Path(work))
-        return _seconds(t)
-
-
 def default_model(ckpt: Path, out: Path, calib: int, log) -> dict:
     """sqz's own export of the checkpoint (its report gives sizes, accuracy, stage times) + what the bench needs."""
     log(f"sqz export of {ckpt} (full int8, {calib} calibration images, every test image) …")
-    rep = export(ckpt, out=out, int8=True, calib=calib, log=lambda m: log("  " + m))
-    float_s = float_only_seconds(out / "model.onnx")
+    rep = export(ckpt, out=out, int8=True, calib=calib, ranges=RANGES, log=lambda m: log("  " + m))
     trained, payload = checkpoint.load(ckpt)
     from sqz.quantize.calibrate import calibration_set
     from sqz.train.data import load as load_data
@@ -52,9 +45,8 @@ def default_model(ckpt: Path, out: Path, calib: int, log) -> dict:
     pre = Preprocess.from_dict(payload["preprocess"])
     calib_nchw = calibration_set(ds.train.x, pre, calib, 0).transpose(0, 3, 1, 2).copy()
     t = rep["timings_s"]
-    both = t.get("tflite+int8", 0.0)
-    stages = {"ONNX export + check + parity": t.get("onnx"), "TFLite float32 (separate onnx2tf run)": float_s,
-              "int8 calibration + conversion (combined run − float run)": round(max(0.0, both - float_s), 2),
+    stages = {STAGE_ONNX: t.get("onnx"),
+              tflite_stage(rep.get("calibration_images"), rep.get("calibration_ranges")): t.get("tflite+int8"),
               "checks (every artifact on the test set)": t.get("evaluate")}
     return {"name": "default", "title": f"Fashion-MNIST SqueezeNet {payload['arch'].get('version', '1.1')} "
             f"({pre.size}², {pre.channels} channel, {len(payload['classes'])} classes)", "checkpoint": str(ckpt),
@@ -82,30 +74,35 @@ def squeezenet224(out: Path, calib: int, log) -> dict:
     stages = {}
     log("SqueezeNet 1.1 224²: ONNX …")
     t = time.perf_counter()
-    export_onnx(model, out / "model.onnx", 224)
-    par = parity(model, out / "model.onnx", bench_x)
-    stages["ONNX export + check + parity"] = _seconds(t)
-    stages["TFLite float32 (separate onnx2tf run)"] = float_only_seconds(out / "model.onnx")
-    log("SqueezeNet 1.1 224²: TFLite float32 + full int8 (onnx2tf) …")
+    net, dead = remove_dead_taps(fold_batchnorm(model), 224)  # what sqz-export converts (no-ops at 224², no BN)
+    export_onnx(net, out / "model.onnx", 224)
+    par = parity(net, out / "model.onnx", bench_x)
+    stages[STAGE_ONNX] = _seconds(t)
+    log(f"SqueezeNet 1.1 224²: TFLite float32 + full int8 (sqz's writer, {RANGES} ranges over {calib} images) …")
     t = time.perf_counter()
-    convert(out / "model.onnx", out, pixels[:calib], IMAGENET)
-    both = _seconds(t)
-    stages["int8 calibration + conversion (combined run − float run)"] = round(
-        max(0.0, both - stages["TFLite float32 (separate onnx2tf run)"]), 2)
+    tfl = convert(net, IMAGENET, out, pixels[:calib], RANGES)  # uint8 as decoded: convert normalises itself
+    stages[tflite_stage(calib, RANGES)] = _seconds(t)
     t = time.perf_counter()
     from sqz.runtime.model import Model, open_session
 
-    for name in ("model_float32.tflite", "model_int8.tflite"):
-        Model(out / name, open_session(out / name), IMAGENET, classes).logits(pixels[calib:])
-    stages["checks (every artifact on the test set)"] = _seconds(t)
+    for path in tfl.values():
+        Model(path, open_session(path), IMAGENET, classes).logits(pixels[calib:])
+    stages[f"checks (both .tflite files on the {len(pixels) - calib} bench images)"] = _seconds(t)
     return {"name": "squeezenet224", "title": "SqueezeNet 1.1, ImageNet shape (224², 3 channels, 1000 classes), "
             "random init", "checkpoint": str(out / "model.pt"), "dir": out, "torch": model,
             "preprocess": IMAGENET, "classes": classes, "calibration": calib_nchw,
             "calibration_kind": f"{calib} deterministic images (seeded uniform pixels; no ImageNet here)",
             "test_x": None, "test_y": None, "report": {"onnx_parity": par}, "stages_s": stages, "notes": [
                 "Random weights (torch.manual_seed(0); conv biases uniform in ±0.05); sqz's export stages were run "
-                "one by one here (no dataset to evaluate on), the same functions `sqz-export` calls."],
+                "one by one here (no dataset to evaluate on), the same functions `sqz-export` calls"
+                + (f" (dead taps removed in fires {', '.join(str(i + 2) for i in dead)})" if dead else "") + "."],
             "bench_x": bench_x, "bench_input": "16 deterministic images (seeded uniform pixels)"}
+
+
+def tflite_stage(images, ranges) -> str:
+    """The name of sqz's TFLite stage: both files written in-process by sqz's own flatbuffer writer."""
+    return (f"TFLite float32 + full int8 (sqz's own writer, both files; float64 {ranges} calibration over "
+            f"{images} images)")
 
 
 def export_notes(rep: dict) -> list[str]:
@@ -118,11 +115,6 @@ def export_notes(rep: dict) -> list[str]:
                      f"({dead['parameters_before']:,} → {dead['parameters_after']:,} parameters, max |Δlogit| "
                      f"{dead.get('max_abs_logit_change', 0):.2g}); torch and litert-torch run the checkpoint "
                      "as trained.")
-    strip = {k: v for k, v in (rep.get("strip") or {}).items() if v.get("applied")}
-    if strip:
-        saved = sum(v["bytes_before"] - v["bytes_after"] for v in strip.values())
-        notes.append(f"sqz's export stripped tensor names and metadata from its .tflite files ({saved:,} bytes "
-                     f"in all, outputs checked on {next(iter(strip.values())).get('checked_images', '?')} images).")
     return notes
 
 

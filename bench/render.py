@@ -91,6 +91,39 @@ def stage_table(rec: dict, name: str) -> list[str]:
     return out
 
 
+def _onnx2tf(rec: dict) -> bool:
+    """Whether the record is from before sqz wrote its own .tflite files (its versions name onnx2tf)."""
+    return "onnx2tf" in (rec.get("versions") or {})
+
+
+def sqz_label(rec: dict) -> str:
+    return "sqz (onnx2tf, full int8)" if _onnx2tf(rec) else "sqz (own writer, full int8)"
+
+
+def stage_note(rec: dict) -> str:
+    """How sqz's TFLite stage was timed, as the record's pipeline had it."""
+    if _onnx2tf(rec):
+        return ("onnx2tf writes the float32 and int8 files in one run; the int8 stage is that run's time minus a "
+                "separate float-only run.")
+    return ("sqz writes the float32 and int8 files itself, in-process (float graph from the folded model, float64 "
+            "calibration, quantised graph, flatbuffer); its TFLite stage is that one step, both files together.")
+
+
+def venv_note(rec: dict) -> str:
+    """Why litert-torch ran in its own venv, from the versions the record holds."""
+    v, mine = rec["peer_venv"]["versions"], rec["versions"].get("ai-edge-litert")
+    held = (f"litert-torch {v.get('litert-torch')}, torch {v.get('torch')}, ai-edge-litert {v.get('ai-edge-litert')}, "
+            f"numpy {v.get('numpy')}")
+    if _onnx2tf(rec):
+        why = "it cannot share a venv with onnx2tf's pins"
+    elif v.get("ai-edge-litert") != mine:
+        why = f"its pins (ai-edge-litert {v.get('ai-edge-litert')} among them) stay out of sqz's venv"
+    else:
+        why = "its pins stay out of sqz's venv"
+    return (f"litert-torch ran in its own venv (`bench/.venv-litert-torch`: {held}); {why}. Its files were timed "
+            f"here with the same interpreter as sqz's (ai-edge-litert {mine}).")
+
+
 def _sqz_convert_s(m: dict) -> float:
     s = m["export_s"]
     return sum(v for k, v in s.items() if v is not None and not k.startswith("checks"))
@@ -111,7 +144,7 @@ def peer_rows(rec: dict, name: str) -> tuple[list[str], list[str]]:
                      ["median"], lat["peer_int8_litert"]["latency_ms"]["median"], lambda v: _ms(v) + " ms", False))
     figs.append(("conversion wall time (ONNX + TFLite float + int8 vs PT2E + convert)", _sqz_convert_s(m),
                  m["peer"]["seconds"], lambda v: f"{v:.1f} s", False))
-    out = [f"| figure | sqz (onnx2tf, full int8) | litert-torch {m['peer'].get('litert_torch', '')} (PT2E int8) |",
+    out = [f"| figure | {sqz_label(rec)} | litert-torch {m['peer'].get('litert_torch', '')} (PT2E int8) |",
            "|---|---|---|"]
     losses = []
     for label, mine, theirs, fmt, higher_better in figs:
@@ -170,21 +203,16 @@ def markdown(rec: dict) -> str:
         if m["eval_images"] is None:
             md += ["Random weights: accuracy is meaningless here, so only sizes and latency are reported.", ""]
         md += ["### Export wall time per stage", ""] + stage_table(rec, name) + [""]
-        md += ["onnx2tf writes the float32 and int8 files in one run; the int8 stage is that run's time minus a "
-               "separate float-only run.", ""]
+        md += [stage_note(rec), ""]
         table, losses = peer_rows(rec, name)
         md += ["### Peer: the same checkpoint through litert-torch", ""] + table + [""]
         md += ["- " + ln for ln in losses] or ["- sqz does not lose on any of these figures."]
         md += [""]
     pv = rec.get("peer_venv") or {}
     if pv.get("versions"):
-        v = pv["versions"]
-        md += [f"litert-torch ran in its own venv (`bench/.venv-litert-torch`: litert-torch {v.get('litert-torch')}, "
-               f"torch {v.get('torch')}, ai-edge-litert {v.get('ai-edge-litert')}, numpy {v.get('numpy')}); it "
-               f"cannot share a venv with onnx2tf's pins. Its files were timed here with the same interpreter as "
-               f"sqz's (ai-edge-litert {rec['versions']['ai-edge-litert']}).", ""]
+        md += [venv_note(rec), ""]
     md += ["## Raspberry Pi context (published figures, not measured here)", ""] + pi_context() + [""]
-    md += ["Versions: " + ", ".join(f"{k} {v}" for k, v in rec["versions"].items()) +
+    md += ["Versions: " + ", ".join(f"{k} {v}" for k, v in rec["versions"].items() if v is not None) +
            f". Whole bench: {rec['duration_s'] / 60:.1f} min.", ""]
     return "\n".join(md)
 

@@ -33,10 +33,20 @@ def _cpu() -> str:
 
 
 def _versions() -> dict:
-    from importlib.metadata import version
+    """What sqz's export and the bench's runtimes are made of now: torch → ONNX (onnx, onnxruntime for the checks),
+    numpy + flatbuffers for the .tflite files sqz writes itself, the TFLite interpreters that run them (tflite-runtime
+    only where installed)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    names = ("torch", "onnxruntime", "onnx2tf", "tensorflow", "ai-edge-litert", "tflite-runtime", "numpy")
-    return {n: version(n) for n in names}
+    names = ("torch", "onnx", "onnxruntime", "ai-edge-litert", "flatbuffers", "numpy", "tflite-runtime")
+    out = {}
+    for n in names:
+        try:
+            out[n] = version(n)
+        except PackageNotFoundError:
+            if n != "tflite-runtime":
+                raise
+    return out
 
 
 def _accuracy(m: dict, peer: bool, log) -> dict:

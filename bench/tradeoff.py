@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.artifacts import IMAGENET
 from sqz.export.pipeline import default_checkpoint, export
 from sqz.gate.budget import parse_budget
 from sqz.quantize.compress import compress
@@ -89,16 +90,16 @@ def measure(v: dict, exp_dir: Path, rep: dict, test, ref: np.ndarray, runs: int)
 
 def paper_figure(best: dict, work: Path, log) -> list[dict]:
     """The 1000-class, 224², 3-channel SqueezeNets through `best`'s pruning + sharing + packing."""
-    from sqz.export.onnx import export_onnx
-    from sqz.export.shrink import pack_artifact, strip_verified
+    from sqz.export.shrink import pack_artifact
     from sqz.export.tflite import convert
     from sqz.quantize.cluster import WeightSharer
     from sqz.quantize.prune import GradualPruner
     from sqz.train.model import ArchConfig, build
+    from sqz.train.surgery import remove_dead_taps
 
     rows = []
     rng = np.random.default_rng(0)
-    calib = rng.uniform(-2, 2, size=(16, 224, 224, 3)).astype(np.float32)
+    calib = rng.integers(0, 256, size=(16, 224, 224, 3), dtype=np.uint8)  # uint8 as decoded; convert normalises
     for arch in ("1.0", "1.1"):
         torch.manual_seed(0)
         model = build(ArchConfig.named(arch)).eval()
@@ -107,12 +108,11 @@ def paper_figure(best: dict, work: Path, log) -> list[dict]:
             GradualPruner(model, sparsity)(1, 1)
         if bits:
             WeightSharer(model, bits)(1, 1)
+        net, _ = remove_dead_taps(fold_batchnorm(model), 224)  # as sqz-export converts it (no-ops here)
         d = work / f"imagenet_{arch}"
         d.mkdir(parents=True, exist_ok=True)
         log(f"[paper] SqueezeNet {arch}, 1000 classes, 224²: sparsity {sparsity}, {bits}-bit sharing …")
-        onnx_path = export_onnx(model, d / "model.onnx", 224)
-        tfl = convert(onnx_path, d, calib)["int8"]
-        strip_verified(tfl, calib[:4].transpose(0, 3, 1, 2).copy())
+        tfl = convert(net, IMAGENET, d, calib)["int8"]
         packed = pack_artifact(tfl)
         rows.append({"arch": arch, "parameters": sum(p.numel() for p in model.parameters()),
                      "sparsity": sparsity, "share_bits": bits, "file_bytes": tfl.stat().st_size,
