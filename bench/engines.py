@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from sqz.runtime.bench import delegate_of, interpreter_inputs, interpreter_version, invoker
-from sqz.runtime.interpreters import tflite_interpreter_class
+from sqz.runtime.interpreters import cannot_run, tflite_interpreter_class
 from sqz.runtime.model import Model, open_session
 
 REFERENCE = "ort_fp32"
@@ -66,9 +67,10 @@ def engines(m: dict, threads: int, peer: bool) -> list[Engine]:
            _file(m, "ort_int8_u8s8", "ONNX Runtime int8 QDQ (U8S8)", "model_ort_int8_u8s8.onnx", threads),
            _file(m, "tflite_fp32", "TFLite fp32 · ai-edge-litert", "model_float32.tflite", threads, "ai-edge-litert"),
            _file(m, SQZ_SHIPS, "TFLite int8 · ai-edge-litert" + (" (sqz default)" if default_name ==
-                 "ai-edge-litert" else ""), "model_int8.tflite", threads, "ai-edge-litert"),
-           _file(m, "tflite_int8_tflrt", "TFLite int8 · tflite-runtime" + (" (sqz default)" if default_name ==
-                 "tflite-runtime" else ""), "model_int8.tflite", threads, "tflite-runtime")]
+                 "ai-edge-litert" else ""), "model_int8.tflite", threads, "ai-edge-litert")]
+    if importlib.util.find_spec("tflite_runtime") and not cannot_run("tflite-runtime"):  # numpy 1 only
+        out.append(_file(m, "tflite_int8_tflrt", "TFLite int8 · tflite-runtime" + (" (sqz default)" if default_name ==
+                         "tflite-runtime" else ""), "model_int8.tflite", threads, "tflite-runtime"))
     if peer:
         out.append(_file(m, "peer_int8_litert", "litert-torch PT2E int8 · ai-edge-litert",
                          "model_litert_torch_int8.tflite", threads, "ai-edge-litert"))

@@ -98,9 +98,21 @@ def delegate_of(model: Model, load_log: str) -> tuple[str, str]:
     if not nodes:
         return "none (built-in kernels)", "no DELEGATE node in the execution graph: XNNPACK took no op" + logged
     covers = any(session.out["index"] in list(op["outputs"]) for op in nodes)
+    every = "; it takes every operator" if delegates_every_op(session.interp) else "; some operators stay on built-in kernels"
     return "XNNPACK", (f"{len(nodes)} DELEGATE node(s) in the execution graph"
-                       f"{', one producing the model output' if covers else ''}; XNNPACK is the interpreter's "
+                       f"{', one producing the model output' if covers else ''}{every}; XNNPACK is the interpreter's "
                        f"only default delegate{logged}")
+
+
+def delegates_every_op(interp) -> bool:
+    """Whether one DELEGATE node runs the whole graph: it makes the output and reads no tensor a model operator
+    makes (a partial delegation leaves operators whose outputs feed, or come from, delegate nodes)."""
+    ops = interp._get_ops_details()
+    nodes = [op for op in ops if op["op_name"] == "DELEGATE"]
+    made = {int(t) for op in ops if op["op_name"] != "DELEGATE" for t in op["outputs"]}
+    output = interp.get_output_details()[0]["index"]
+    return len(nodes) == 1 and [int(t) for t in nodes[0]["outputs"]] == [output] and \
+        not made & {int(t) for t in nodes[0]["inputs"]}
 
 
 def interpreter_version(model: Model) -> str:
