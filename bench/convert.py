@@ -90,6 +90,7 @@ def summarise(runs: list[dict]) -> dict:
             "onnx_s": spread(r.get("onnx_s") for r in ok),
             "wall_s": spread(r.get("wall_s") for r in ok),
             "peak_rss_bytes": max((r["peak_rss_bytes"] for r in ok), default=None),
+            "max_rss_bytes": max((r["max_rss_bytes"] for r in ok if r.get("max_rss_bytes")), default=None),
             "int8_bytes": sorted({r["int8_bytes"] for r in ok if r.get("int8_bytes")}),
             "float32_bytes": sorted({r["float32_bytes"] for r in ok if r.get("float32_bytes")}),
             "int8_sha256": sorted({r["int8_sha256"] for r in ok if r.get("int8_sha256")}),
@@ -101,7 +102,8 @@ def summarise(runs: list[dict]) -> dict:
 def ratios(summary: dict) -> dict:
     """sqz's median (conversion, process wall) and peak RSS over each peer's."""
     return {f"sqz/{peer}": {key: ratio(_med(summary, "sqz", key), _med(summary, peer, key))
-                            for key in ("conversion_s", "wall_s", "peak_rss_bytes")} for peer in PEERS}
+                            for key in ("conversion_s", "wall_s", "max_rss_bytes", "peak_rss_bytes")}
+            for peer in PEERS}
 
 
 def goals(name: str, summary: dict, rat: dict) -> list[dict]:
@@ -111,8 +113,8 @@ def goals(name: str, summary: dict, rat: dict) -> list[dict]:
         v = rat[f"sqz/{peer}"]["conversion_s"]
         out.append({"goal": f"sqz conversion {text} {peer}'s", "value": v, "met": None if v is None else met(v)})
     if name == "224":
-        rss = _med(summary, "sqz", "peak_rss_bytes")
-        out.append({"goal": f"sqz peak RSS ≤ {RSS_GOAL / 1e6:.0f} MB", "value": rss,
+        rss = _med(summary, "sqz", "max_rss_bytes")
+        out.append({"goal": f"sqz peak RSS (largest process) ≤ {RSS_GOAL / 1e6:.0f} MB", "value": rss,
                     "met": None if rss is None else rss <= RSS_GOAL})
     return out
 
@@ -170,7 +172,10 @@ def model_table(rec: dict, name: str) -> list[str]:
     row("conversion: TFLite float32 + int8, s", lambda t: _s(t["conversion_s"]), "conversion_s")
     row("ONNX export, s (not in conversion)", lambda t: _s(t["onnx_s"]))
     row("process wall, s", lambda t: _s(t["wall_s"]), "wall_s")
-    row("peak RSS, process tree (largest round)", lambda t: _mb(t["peak_rss_bytes"]), "peak_rss_bytes")
+    row("peak RSS, largest process (kernel high-water, largest round)", lambda t: _mb(t.get("max_rss_bytes")),
+        "max_rss_bytes")
+    row("peak RSS, process tree summed (forked children count shared pages twice)",
+        lambda t: _mb(t["peak_rss_bytes"]), "peak_rss_bytes")
     row("int8 file bytes", lambda t: _b(t["int8_bytes"]))
     row("float32 file bytes", lambda t: _b(t["float32_bytes"]))
     row("calibration images", lambda t: _b(t["calibration_images"]))
@@ -322,7 +327,8 @@ def run_tool(tool: str, model: dict, out: Path, calib: int, peers: dict, env: di
         env = {**env, "PYTHONPATH": str(REPO) if tool == "sqz" else peers[tool]["source"]}
     res = peak_rss(cmd, env)
     rec = {"tool": tool, "ok": False, "rc": res["rc"], "wall_s": res["seconds"],
-           "peak_rss_bytes": res["peak_rss_bytes"], "peak_single_process_bytes": res["peak_single_process_bytes"]}
+           "peak_rss_bytes": res["peak_rss_bytes"], "peak_single_process_bytes": res["peak_single_process_bytes"],
+           "max_rss_bytes": res["max_rss_bytes"]}
     if res["rc"] != 0:
         tail = [ln for ln in (res["stderr_tail"] + res["stdout_tail"]).splitlines() if ln.strip()][-2:]
         return {**rec, "error": f"exit {res['rc']}: {' | '.join(tail)[:300]}"}

@@ -36,7 +36,7 @@ from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
 PROBE = 256
-PROBE_BYTES = 48 * 2**20
+PROBE_BYTES = 24 * 2**20
 
 
 def default_checkpoint() -> Path:
@@ -202,7 +202,7 @@ def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Pre
 
 
 def _probe(evals, pool: np.ndarray, pre: Preprocess, n: int = PROBE) -> np.ndarray:
-    """Up to `n` normalised images (fewer at large sizes: about 48 MB) for the quick checks (ONNX parity
+    """Up to `n` normalised images (fewer at large sizes: about 24 MB) for the quick checks (ONNX parity
     without evaluation, dead taps, INT4): the first test images, else calibration images."""
     n = max(16, min(n, PROBE_BYTES // (4 * pre.channels * pre.size * pre.size)))
     if evals is not None:

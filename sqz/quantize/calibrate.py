@@ -17,7 +17,9 @@ def calibration_pick(images: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
         raise InputError(f"--calib must be at least 1, got {n}")
     if len(images) == 0:
         raise InputError("no training images to calibrate on")
-    pick = np.sort(np.random.default_rng(seed).permutation(len(images))[: min(n, len(images))])
+    if n >= len(images):
+        return images
+    pick = np.sort(np.random.default_rng(seed).permutation(len(images))[:n])
     return images[pick]
 
 
