@@ -31,7 +31,7 @@ export: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# The suite without the tests that train, convert with onnx2tf or emulate ARM (marked slow): a quick check.
+# The suite without the tests that train, export a trained model or emulate ARM (marked slow): a quick check.
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 

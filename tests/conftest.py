@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# Fixtures that train or convert with onnx2tf: every test using one is `slow` (`make test-fast` skips them).
+# Fixtures that train or export a trained model: every test using one is `slow` (`make test-fast` skips them).
 SLOW_FIXTURES = {"tiny_run", "tiny_export", "two_process_run", "default_export"}
 
 

@@ -83,7 +83,7 @@ def _weights_lines(r: dict, verdict: str) -> list[str]:
 @friendly
 def size(arch, input_size, channels, classes, base_e, incr_e, pct3x3, sr, freq, stem_stride, pools, weights, budget,
          as_json) -> None:
-    """Predict the bytes of the full-int8 .tflite sqz-export would write (dead taps removed, stripped)
+    """Predict the bytes of the full-int8 .tflite sqz-export would write (dead taps removed)
     for a SqueezeNet at an input size, before anything is trained."""
     meta = {k: v for k, v in dict(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq).items()
             if v is not None}

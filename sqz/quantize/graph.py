@@ -32,7 +32,7 @@ def conv_out(n: int, k: int, stride: int = 1, pad: int = 0) -> int:
 
 def pool_out(n: int) -> int:
     """MaxPool2d(3, 2, ceil_mode=True), as PyTorch sizes it (a window must start inside the map); where
-    ceil and floor differ onnx2tf pads the bottom and right first (a PAD op, then a VALID pool)."""
+    ceil and floor differ the export pads the bottom and right first (a PAD op, then a VALID pool)."""
     out = math.ceil((n - 3) / 2) + 1
     return out - 1 if (out - 1) * 2 >= n else out
 

@@ -157,7 +157,7 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, bn: bo
 class Fire(nn.Module):
     """Squeeze 1x1, then expand 1x1 and 3x3 concatenated; `point=True` keeps only the 3x3 centre tap. `skip`:
     "identity" adds the input, "conv" adds a 1x1 convolution of it, with BatchNorm (`bn`) and ReLU like every other
-    convolution here, so activations stay non-negative: onnx2tf's int8 conversion pads ceil-mode max-pools with
+    convolution here, so activations stay non-negative: the int8 export pads ceil-mode max-pools with
     zeros, which is exact only then."""
 
     def __init__(self, cin: int, s: int, e1: int, e3: int, bn: bool = False, skip: str = "",

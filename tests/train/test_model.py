@@ -125,7 +125,7 @@ def test_complex_bypass_puts_a_1x1_conv_on_the_other_skips(arch, conv_fires):
 
 
 def test_every_max_pool_sees_non_negative_activations():
-    """onnx2tf pads ceil-mode pools with zeros in the int8 conversion: exact only for inputs >= 0, so the complex
+    """The int8 export pads ceil-mode pools with zeros: exact only for inputs >= 0, so the complex
     bypass's 1x1 skip ends in a ReLU like every other convolution (all 8 fires get one with freq 1)."""
     torch.manual_seed(0)
     model = build(ArchConfig.named("1.0-complex", num_classes=5, in_channels=1, freq=1)).eval()
