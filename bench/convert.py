@@ -43,6 +43,7 @@ TIME_GOAL = {"onnx2tf": ("at most ⅓ of", lambda r: r <= 1 / 3), "litert-torch"
 LITERT_SCRIPT = r"""
 import json, sys, time
 import numpy as np, torch, litert_torch
+from bench.machine import cpu
 from bench.peer_convert import main
 from sqz.train import checkpoint
 from sqz.train.surgery import fold_batchnorm
@@ -231,16 +232,6 @@ def markdown(rec: dict) -> str:
 
 # ---- measuring ----------------------------------------------------------------------------------------------------
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _sha(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
@@ -402,7 +393,7 @@ def measure(args, log) -> dict:
                             "ratios": rat, "goals": goals(name, summary, rat), "runs": runs[name]}
     return {"generated_by": "python -m bench.convert", "command": "python -m bench.convert " + " ".join(args.argv),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "arch": platform.machine(),
+            "machine": {"cpu": cpu(), "cores": os.cpu_count(), "arch": platform.machine(),
                         "python": platform.python_version(), "loadavg_start": [round(v, 2) for v in load_start],
                         "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
             "settings": {"rounds": args.rounds, "calib": args.calib, "models": args.models, "tools": tools},

@@ -16,20 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import cpu
 from bench import artifacts, engines as eng, latency, peer_venv, render
 from sqz.export.pipeline import default_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _versions() -> dict:
@@ -126,7 +117,7 @@ def main(argv=None) -> int:
     record = {
         "generated_by": "make bench (python -m bench.run)",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "arch": platform.machine(),
+        "machine": {"cpu": cpu(), "cores": os.cpu_count(), "arch": platform.machine(),
                     "loadavg_start": [round(v, 2) for v in load_start],
                     "loadavg_end": [round(v, 2) for v in os.getloadavg()], "python": platform.python_version()},
         "versions": _versions(), "peer_venv": venv,
