@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import cpu
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "bench"
 DEFAULT_CKPT = REPO / "sqz" / "models" / "fashion_mnist_1.1.pt"
@@ -43,7 +45,6 @@ TIME_GOAL = {"onnx2tf": ("at most ⅓ of", lambda r: r <= 1 / 3), "litert-torch"
 LITERT_SCRIPT = r"""
 import json, sys, time
 import numpy as np, torch, litert_torch
-from bench.machine import cpu
 from bench.peer_convert import main
 from sqz.train import checkpoint
 from sqz.train.surgery import fold_batchnorm

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.machine import cpu
 from bench import artifacts, engines as eng, latency, peer_venv, render
+from bench.machine import cpu
 from sqz.export.pipeline import default_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
