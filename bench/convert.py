@@ -199,8 +199,10 @@ def markdown(rec: dict) -> str:
               "the peer's (below 1: sqz is faster or smaller). Conversion is the float32 and full-int8 TFLite work "
               "only: for sqz and the onnx2tf path the report's stages other than `onnx` (evaluation is off), for "
               "litert-torch its float32 conversion plus its PT2E int8 conversion. Process wall adds start-up, "
-              "imports, loading, the ONNX export and the strip / pack steps. Peak RSS sums the process and its "
-              "children, polled every 0.1 s.", ""]
+              "imports, loading, the ONNX export and packing (and, on the onnx2tf path, its strip step). Peak RSS: "
+              "the kernel's high-water mark of the largest process (GNU time's %M), and the process tree's RSS "
+              "summed, polled every 0.1 s (sqz forks a child to load each .tflite once, whose shared pages count "
+              "twice there).", ""]
     for name, m in rec["models"].items():
         lines += [f"## {m['title']}", "", *model_table(rec, name), ""]
         cal = m.get("calibration") or {}

@@ -31,8 +31,8 @@ def export_onnx(model: SqueezeNet, path: Path, size: int, opset: int = OPSET) ->
     return path
 
 
-def chunk(x: np.ndarray, values: int = 1 << 20) -> int:
-    """Images per forward pass so that a batch holds about `values` input values (4 MB): 512 at 32², 6 at 224²."""
+def chunk(x: np.ndarray, values: int = 1 << 19) -> int:
+    """Images per forward pass so that a batch holds about `values` input values (2 MB): 512 at 32², 3 at 224²."""
     return max(1, min(512, values // max(1, x[0].size)))
 
 
