@@ -45,7 +45,7 @@ class Model:
 
     def top_k(self, images, k: int = 3) -> list[list[tuple[str, float]]]:
         probs = self.predict(images)
-        order = np.argsort(-probs, axis=1)[:, :k]
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # ties by class index, the same on every CPU
         return [[(self.labels[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 

@@ -119,3 +119,18 @@ def test_preprocess_pads_centred_and_normalises():
     assert y[0, 0, 2:30, 2:30].min() == pytest.approx(1.0) and y[0, 0, 0, 0] == pytest.approx(-1.0)
     rgba = np.zeros((10, 20, 4), np.uint8)
     assert decode(rgba, pre).shape == (28, 28, 1)
+
+
+def test_top_k_lists_ties_in_class_order(monkeypatch):
+    """numpy's default argsort orders equal probabilities differently on x86-64 and aarch64 (nine classes tied
+    at 1.0 % in the README's ankle-boot example); ties go by class index on every CPU."""
+    from sqz.runtime.model import Model
+
+    probs = np.full((2, 10), 0.01)
+    probs[0, 9], probs[1, 4] = 0.91, 0.91
+    m = Model.__new__(Model)
+    m.labels = [f"c{i}" for i in range(10)]
+    monkeypatch.setattr(Model, "predict", lambda self, images: probs)
+    top = m.top_k([None, None], k=4)
+    assert [name for name, _ in top[0]] == ["c9", "c0", "c1", "c2"]
+    assert [name for name, _ in top[1]] == ["c4", "c0", "c1", "c2"]
