@@ -39,7 +39,8 @@ def compress(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limi
     r = run_compress(checkpoint, out, sparsity=sparsity, share_bits=share_bits, epochs=epochs, data=data,
                      limit=limit)
     click.echo(f"{out}: sparsity {100 * r['sparsity']:.1f} %, test accuracy {100 * r['test_acc_before']:.2f} % → "
-               f"{100 * r['test_acc']:.2f} %" + (f", ≤ {2 ** share_bits} values per layer" if share_bits else ""))
+               f"{100 * r['test_acc']:.2f} %" + (f", ≤ {2 ** share_bits} values per layer" if share_bits else "")
+               + _carried(r))
 
 
 def _fit(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limit, data) -> None:
@@ -54,4 +55,10 @@ def _fit(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limit, d
     r = fit(checkpoint, out, limit_bytes, epochs=epochs, rounds=rounds, data=data, limit=limit, log=click.echo)
     click.echo(f"{out}: {r['parameters_before']:,} → {r['parameters']:,} parameters, int8 file "
                f"{r['file_bytes_before']:,} → {r['file_bytes']:,} B (budget {limit_bytes:,} B), test accuracy "
-               f"{100 * r['test_acc_before']:.2f} % → {100 * r['test_acc']:.2f} %")
+               f"{100 * r['test_acc_before']:.2f} % → {100 * r['test_acc']:.2f} %" + _carried(r))
+
+
+def _carried(record: dict) -> str:
+    """What was copied beside the new checkpoint so that it exports without the training data."""
+    files = record.get("carried") or []
+    return f"; {' and '.join(files)} of the run copied beside it (export needs no training data)" if files else ""

@@ -10,6 +10,7 @@ import numpy as np
 from sqz.errors import InputError
 from sqz.export.evalset import config, locate
 from sqz.quantize.calibrate import folder_images
+from sqz.runtime.manifest import sha256
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import calibsample, folder
 from sqz.train.data import load as load_data
@@ -23,7 +24,8 @@ def calibration_pool(ckpt: Path, payload: dict, pre: Preprocess, n: int, calib_d
         return folder_images(Path(calib_data), pre, n, seed), f"images from {calib_data}"
     stored = calibsample.read(run_dir, pre)
     if stored is not None:
-        return stored[0], f"the run's stored sample ({calibsample.SAMPLE_FILE})"
+        path = run_dir / calibsample.SAMPLE_FILE
+        return stored[0], f"the run's stored sample {path} (sha256 {sha256(path)})"
     cfg = config(payload)
     spec = data or cfg.get("data", "fashion-mnist")
     path = spec if spec == "fashion-mnist" else locate(spec, run_dir)

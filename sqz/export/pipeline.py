@@ -95,6 +95,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
     classes = list(payload["classes"])
+    train = training_split(ckpt, payload, pre, data) if weights != "int8" else None  # refused before any output
     evals = open_eval(ckpt, payload, pre, data, eval_limit, log) if evaluate else None
     pool, calib_from = (calibration_pool(ckpt, payload, pre, calib, calib_data, data, seed) if int8
                         else (np.zeros((0, pre.content, pre.content, pre.channels), np.uint8), ""))
@@ -113,7 +114,6 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
             f"{rep['dead_taps']['parameters_after']:,} parameters, outputs unchanged)")
     net = slim
     if weights != "int8":
-        train = training_split(ckpt, payload, pre, data)
         net, rep["weights"] = weights_mod.prepare(copy.deepcopy(slim), weights, train, pre, qat_epochs, qat_images,
                                                   seed, log)
 

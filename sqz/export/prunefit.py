@@ -20,7 +20,7 @@ from sqz.export.size import predict
 from sqz.quantize import sensitivity
 from sqz.quantize.channels import counts, groups, prune_to, with_counts
 from sqz.quantize.compress import finetune_data
-from sqz.train import checkpoint
+from sqz.train import carry, checkpoint
 from sqz.train.distill import distillation
 from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune
@@ -45,8 +45,10 @@ def targets(start: int, budget: int, rounds: int) -> list[int]:
 
 def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUNDS, data: str | None = None,
         limit: int = 0, seed: int = 0, progress: bool = True, log=print) -> dict:
-    """Write a pruned, distilled checkpoint to `out` whose full-int8 export fits `budget` bytes; its record."""
+    """Write a pruned, distilled checkpoint to `out` whose full-int8 export fits `budget` bytes, the run's
+    calibration sample and split record beside it (`sqz.train.carry`); its record."""
     trained, payload = checkpoint.load(ckpt)
+    carried = carry.plan(ckpt, out)
     size = int(payload["preprocess"]["size"])
     if trained.cfg.bypass == "complex":
         raise InputError(f"{ckpt} is SqueezeNet {trained.cfg.name}: --fit prunes channels of plain and simple-bypass "
@@ -101,4 +103,5 @@ def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUND
                   test_acc=evaluate(student, d.x_test, d.y_test)[1], seconds=round(time.perf_counter() - t0, 1))
     full = {**payload.get("record", {}), "compression": {"fit": record}}
     checkpoint.save(out, student, d.pre, tuple(payload["classes"]), full)
+    record["carried"] = carry.copy(carried)
     return record

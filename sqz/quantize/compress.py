@@ -11,7 +11,7 @@ import torch
 from sqz.quantize.cluster import WeightSharer, distinct_values
 from sqz.quantize.prune import GradualPruner, sparsity_of
 from sqz.runtime.preprocess import Preprocess
-from sqz.train import checkpoint
+from sqz.train import carry, checkpoint
 from sqz.train.data import load as load_data, validation_split
 from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune
@@ -49,8 +49,10 @@ def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: 
 
 def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, epochs: int = 2,
              data: str | None = None, limit: int = 0, seed: int = 0, progress: bool = True) -> dict:
-    """Write a plain (BatchNorm-folded) checkpoint to `out` with the passes applied; returns its record."""
+    """Write a plain (BatchNorm-folded) checkpoint to `out` with the passes applied, the run's calibration sample
+    and split record beside it (`sqz.train.carry`); returns its record."""
     trained, payload = checkpoint.load(ckpt)
+    carried = carry.plan(ckpt, out)
     d = finetune_data(payload, data, limit, seed)
     pre, x, y, x_te, y_te, fill = d.pre, d.x, d.y, d.x_test, d.y_test, d.fill
     torch.manual_seed(seed)
@@ -71,4 +73,5 @@ def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, 
                   seconds=round(time.perf_counter() - t0, 1))
     full = {**payload.get("record", {}), "compression": record}
     checkpoint.save(out, model, pre, tuple(payload["classes"]), full)
+    record["carried"] = carry.copy(carried)
     return record
