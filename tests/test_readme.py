@@ -50,3 +50,16 @@ def test_cli_examples_are_what_the_commands_print_today(default_export):
     examples = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(examples)
     assert examples.render(cwd=root).rstrip("\n") == _block("docs/cli_examples.md").rstrip("\n")
+
+
+def test_the_board_step_installs_what_sqz_run_needs():
+    """`sqz run` on a board decodes images with Pillow and computes with numpy: the README's board preparation
+    installs both (Debian's packages) beside an interpreter."""
+    text = (ROOT / "README.md").read_text()
+    step = text[text.index("**3. Prepare the board**"):text.index("**4. Deploy.**")]
+    apt = re.search(r"apt install ([^`]+)`", step)
+    assert apt, "the board step names no apt install"
+    packages = set(apt.group(1).split())
+    assert {"python3-numpy", "python3-pil"} <= packages
+    assert "ai-edge-litert" in step and "tflite-runtime" in step
+    assert "from PIL import" in (ROOT / "sqz" / "runtime" / "preprocess.py").read_text()  # why Pillow is needed
