@@ -238,9 +238,12 @@ def _add_routes(rep: dict, cfg, size: int, limit: int) -> None:
 def _dead_tap_record(model, slim, dead: list[int], x: np.ndarray) -> dict:
     """Parameters before/after the dead-tap pass and the largest logit change it caused on `x`."""
     count = lambda m: sum(p.numel() for p in m.parameters())
-    rows = chunk(x)
-    change = max((float((model(s) - slim(s)).abs().max()) for s in
-                  (torch.from_numpy(x[i:i + rows]) for i in range(0, min(len(x), 512), rows))), default=0.0) if dead else 0.0
+    change = 0.0
+    if dead:
+        rows = chunk(x)
+        for i in range(0, min(len(x), 512), rows):
+            sample = torch.from_numpy(x[i:i + rows])
+            change = max(change, float((model(sample) - slim(sample)).abs().max()))
     return {"fires": [i + 2 for i in dead], "parameters_before": count(model), "parameters_after": count(slim),
             "max_abs_logit_change": change}
 
