@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from sqz.errors import ModelFileError
 from sqz.quantize.float64 import float64_params, forward
 from sqz.quantize.floatgraph import FloatGraph
 
@@ -137,6 +138,9 @@ def observe(fg: FloatGraph, batches: Iterable[np.ndarray], tensors: set[int],
     def visit(i: int, v: np.ndarray) -> None:
         if i in tensors:
             v_lo, v_hi = float(v.min()), float(v.max())
+            if not (np.isfinite(v_lo) and np.isfinite(v_hi)):
+                raise ModelFileError(f"operator {i} gives NaN or infinite values on the calibration images: the "
+                                     "checkpoint's weights are damaged or its training diverged; retrain it")
             lo[i], hi[i] = min(lo.get(i, np.inf), v_lo), max(hi.get(i, -np.inf), v_hi)
             if i in hists:
                 hists[i].add(v, v_lo, v_hi)

@@ -94,3 +94,18 @@ def test_mse_ranges_narrow_hidden_activations_only(tiny_graph):
     assert len(narrowed) >= len(mse) // 3
     with pytest.raises(ValueError, match="minmax"):
         measure(fg, batches, "percentile")
+
+
+def test_a_diverged_model_is_one_clear_error(tiny_graph):
+    from sqz.errors import ModelFileError
+    from sqz.quantize.ranges import measure
+
+    fg, batches, _ = tiny_graph
+    conv = next(iter(fg.convs.values()))
+    saved = conv.weight.copy()
+    conv.weight[0, 0, 0, 0] = np.nan
+    try:
+        with pytest.raises(ModelFileError, match="NaN or infinite.*retrain"):
+            measure(fg, batches, "mse")
+    finally:
+        conv.weight[...] = saved
