@@ -30,6 +30,10 @@ def targets(as_json) -> None:
 @click.argument("model", type=click.Path(path_type=Path), default="exports/default")
 @click.option("--arch", type=click.Choice(["aarch64", "armv7l"]), default=None, help="emulated architecture")
 @click.option("--target", default=None, help="board profile (see `sqz targets`): arch, qemu CPU, interpreter, threads")
+@click.option("--os", "os_name", type=click.Choice(["trixie", "bookworm"]), default=None,
+              help="emulated Debian release: trixie (13, Python 3.13) or bookworm (12, Python 3.11) [default: "
+                   "trixie where it runs the int8 file: aarch64; armv7l: bookworm, and --os trixie verifies "
+                   "model.onnx with Debian's onnxruntime]")
 @click.option("--images", multiple=True, type=click.Path(path_type=Path), help="images to compare on (default: Fashion-MNIST test)")
 @click.option("--samples", default=None, type=click.IntRange(1, 10000),
               help="Fashion-MNIST test images [default: 32; micro targets: as many as the export evaluated]")
@@ -39,7 +43,7 @@ def targets(as_json) -> None:
               help="also compare with TFLite's reference kernels (must be bit-identical)")
 @click.option("--json", "as_json", is_flag=True)
 @friendly
-def verify(model, arch, target, images, samples, interpreter, reference, as_json) -> None:
+def verify(model, arch, target, os_name, images, samples, interpreter, reference, as_json) -> None:
     """Run MODEL under qemu with real ARM Python and wheels; compare with this machine (exit 1 on a mismatch)."""
     from sqz.targets.micro import boards, commands
     from sqz.targets.verify import verify as run_verify
@@ -48,7 +52,7 @@ def verify(model, arch, target, images, samples, interpreter, reference, as_json
         sys.exit(commands.verify(model, target, arch, interpreter, list(images) or None, samples, as_json, click.echo,
                                  log=lambda msg: click.echo(msg, err=True)))
     v = run_verify(model, arch, target, list(images) or None, samples or 32, interpreter, reference,
-                   log=lambda msg: click.echo(msg, err=True))
+                   log=lambda msg: click.echo(msg, err=True), os=os_name)
     click.echo(json.dumps(v.to_dict(), indent=2) if as_json else v.line())
     sys.exit(0 if v.ok else 1)
 

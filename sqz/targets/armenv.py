@@ -1,8 +1,10 @@
-"""A cached ARM userland for qemu user-mode: Debian's arm64/armhf Python 3.11 plus ARM wheels, no root needed.
+"""A cached ARM userland for qemu user-mode: Debian's arm64/armhf Python plus ARM wheels, no root needed.
 
-Built once (apt-get download + dpkg -x with a private apt state, pip --platform wheels), under
-$SQZ_CACHE/arm/<arch> (default ~/.cache/sqz/arm/<arch>); a marker written last makes it idempotent.
-Needs the Debian archive and PyPI while it is built (install/test time), nothing afterwards.
+Two Debian releases: bookworm (Debian 12, Python 3.11, glibc 2.36) and trixie (Debian 13, Python 3.13,
+glibc 2.41). Built once (apt-get download + dpkg -x with a private apt state, pip --platform wheels), under
+$SQZ_CACHE/arm/<arch> for bookworm and $SQZ_CACHE/arm/<arch>-trixie for trixie (default $SQZ_CACHE:
+~/.cache/sqz); a marker written last makes it idempotent. Needs the Debian archive and PyPI while it is
+built (install/test time), nothing afterwards.
 """
 
 from __future__ import annotations
@@ -18,25 +20,35 @@ from pathlib import Path
 from sqz.errors import ToolError
 
 MIRROR = os.environ.get("SQZ_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-SUITES = ("bookworm", "bookworm-updates")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-GLIBC_MINOR = 36  # Debian bookworm's glibc 2.36: wheels tagged manylinux_2_17 … 2_36 run on it
 MARKER = ".sqz-arm-complete-v1"
-NOT_NEEDED = {"dpkg", "install-info", "tar", "perl", "perl-base", "perl-modules-5.36", "libperl5.36", "mailcap",
-              "mime-support", "media-types", "libgdbm-compat4"}
+NOT_NEEDED = {"dpkg", "install-info", "tar", "perl", "perl-base", "mailcap", "mime-support", "media-types",
+              "libgdbm-compat4",
+              # python3-onnxruntime's Python dependencies that `import onnxruntime` and an InferenceSession never
+              # load (sympy: the transformers tools; coloredlogs: the command-line tools)
+              "python3-sympy", "python3-mpmath", "python3-coloredlogs", "python3-humanfriendly"}
+NOT_NEEDED_PREFIXES = ("perl-modules-", "libperl5.")
 ALTERNATIVES = ("libopenblas", "libatlas", "libblis")  # other BLAS providers; the reference libblas3 is enough
 
 
 @dataclass(frozen=True)
 class Arch:
-    """How one ARM architecture is emulated and provisioned."""
+    """How one ARM architecture is emulated (the Debian packages and wheels per OS are in PACKAGES)."""
 
     name: str
     debian: str
     qemu: str
-    debs: tuple[str, ...]
-    wheels: tuple[str, ...]
     cpuinfo: str
+
+
+@dataclass(frozen=True)
+class OS:
+    """One Debian release: its suites, its Python and its glibc (wheels tagged manylinux_2_17 … 2_<glibc> run)."""
+
+    name: str
+    suites: tuple[str, ...]
+    python: str
+    glibc_minor: int
 
 
 _A72 = "".join(f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
@@ -48,12 +60,25 @@ _A7 = "".join(f"processor\t: {i}\nmodel name\t: ARMv7 Processor rev 3 (v7l)\nBog
               "CPU revision\t: 3\n\n" for i in range(4)) + "Hardware\t: BCM2835\n"
 
 ARCHS = {
-    "aarch64": Arch("aarch64", "arm64", "qemu-aarch64-static",
-                    ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6"), 
-                    ("numpy==1.26.4", "ai-edge-litert==2.1.0", "tflite-runtime==2.14.0"), _A72),
-    "armv7l": Arch("armv7l", "armhf", "qemu-arm-static",
-                   ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "python3-numpy"),
-                    ("tflite-runtime==2.14.0",), _A7),
+    "aarch64": Arch("aarch64", "arm64", "qemu-aarch64-static", _A72),
+    "armv7l": Arch("armv7l", "armhf", "qemu-arm-static", _A7),
+}
+OSES = {
+    "bookworm": OS("bookworm", ("bookworm", "bookworm-updates"), "3.11", 36),
+    "trixie": OS("trixie", ("trixie", "trixie-updates"), "3.13", 41),
+}
+DEFAULT_OS = "bookworm"
+# (os, arch) -> (Debian packages, ARM wheels). armv7l takes Debian's numpy; on trixie PyPI has no TFLite
+# interpreter and no onnxruntime for cp313 armv7l, so that userland runs model.onnx with Debian's onnxruntime.
+PACKAGES = {
+    ("bookworm", "aarch64"): (("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6"),
+                              ("numpy==1.26.4", "ai-edge-litert==2.1.0", "tflite-runtime==2.14.0")),
+    ("bookworm", "armv7l"): (("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "python3-numpy"),
+                             ("tflite-runtime==2.14.0",)),
+    ("trixie", "aarch64"): (("python3.13-minimal", "libpython3.13-stdlib", "libstdc++6"),
+                            ("numpy==2.5.5", "ai-edge-litert==2.1.0")),
+    ("trixie", "armv7l"): (("python3.13-minimal", "libpython3.13-stdlib", "libstdc++6", "python3-numpy",
+                            "python3-onnxruntime"), ()),
 }
 
 
@@ -69,16 +94,21 @@ class Env:
 
     arch: Arch
     root: Path
+    os: OS = OSES[DEFAULT_OS]
 
     @property
     def rootfs(self) -> Path:
         return self.root / "rootfs"
 
+    @property
+    def python(self) -> str:
+        return f"python{self.os.python}"
+
     def argv(self, cpu: str, *args: str) -> list[str]:
         qemu = shutil.which(self.arch.qemu)
         if not qemu:
             raise ToolError(f"{self.arch.qemu} not found; apt-get install qemu-user-static")
-        return [qemu, "-cpu", cpu, "-L", str(self.rootfs), str(self.rootfs / "usr/bin/python3.11"), *args]
+        return [qemu, "-cpu", cpu, "-L", str(self.rootfs), str(self.rootfs / "usr/bin" / self.python), *args]
 
     def env(self, extra_path: list[Path]) -> dict:
         paths = [*map(str, extra_path), str(self.root / "site"), str(self.rootfs / "usr/lib/python3/dist-packages")]
@@ -87,20 +117,30 @@ class Env:
                 "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def ensure(arch_name: str, log=lambda msg: None) -> Env:
-    """The cached environment for aarch64 or armv7l, building it first when missing."""
+def directory(arch_name: str, os_name: str = DEFAULT_OS) -> Path:
+    """Where the (os, arch) environment is cached: arm/<arch> for bookworm (as before), arm/<arch>-<os> else."""
+    return cache_root() / (arch_name if os_name == "bookworm" else f"{arch_name}-{os_name}")
+
+
+def ensure(arch_name: str, log=lambda msg: None, os_name: str = DEFAULT_OS) -> Env:
+    """The cached environment for aarch64 or armv7l on bookworm or trixie, building it first when missing."""
     if arch_name not in ARCHS:
         raise ToolError(f"unknown architecture {arch_name!r}; choose aarch64 or armv7l")
-    arch = ARCHS[arch_name]
-    final = cache_root() / arch.name
+    if os_name not in OSES:
+        raise ToolError(f"unknown OS {os_name!r}; choose {' or '.join(OSES)}")
+    arch, dist = ARCHS[arch_name], OSES[os_name]
+    final = directory(arch_name, os_name)
     if (final / MARKER).is_file():
-        return Env(arch, final)
+        return Env(arch, final, dist)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{arch.name}.", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    debs, wheels = PACKAGES[(dist.name, arch.name)]
     try:
-        log(f"building the {arch.name} environment in {final} (Debian {arch.debian} + wheels, once)")
-        _userland(arch, tmp)
-        _wheels(arch, tmp / "site")
+        log(f"building the {arch.name} {dist.name} environment in {final} (Debian {dist.name} {arch.debian} "
+            f"+ {'wheels' if wheels else 'no wheels'}, once)")
+        _userland(arch, dist, debs, tmp, log)
+        if wheels:
+            _wheels(arch, dist, wheels, tmp / "site")
         (tmp / "rootfs/proc").mkdir(parents=True, exist_ok=True)
         (tmp / "rootfs/proc/cpuinfo").write_text(arch.cpuinfo)
         (tmp / MARKER).write_text("complete\n")
@@ -113,7 +153,7 @@ def ensure(arch_name: str, log=lambda msg: None) -> Env:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Env(arch, final)
+    return Env(arch, final, dist)
 
 
 def _run(argv: list[str], what: str) -> str:
@@ -123,29 +163,40 @@ def _run(argv: list[str], what: str) -> str:
     return proc.stdout
 
 
-def _userland(arch: Arch, root: Path) -> None:
+def _userland(arch: Arch, dist: OS, debs: tuple[str, ...], root: Path, log=lambda msg: None) -> None:
     """Debian's ARM Python and its libraries, unpacked with dpkg -x (no maintainer scripts, no root)."""
     state = root / "apt"
     for d in ("lists/partial", "cache/archives/partial", "debs"):
         (state / d).mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
     (state / "sources.list").write_text("".join(
-        f"deb [arch={arch.debian} signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in SUITES))
+        f"deb [arch={arch.debian} signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in dist.suites))
     opts = [f"-oDir::State={state}", f"-oDir::State::Lists={state / 'lists'}",
             f"-oDir::State::status={state / 'status'}", f"-oDir::Cache={state / 'cache'}",
             f"-oDir::Etc::SourceList={state / 'sources.list'}", "-oDir::Etc::SourceParts=/nonexistent",
             f"-oAPT::Architecture={arch.debian}", f"-oAPT::Architectures::={arch.debian}", "-oDebug::NoLocking=1"]
     _run(["apt-get", *opts, "-qq", "update"], f"apt-get update ({arch.debian})")
     deps = _run(["apt-cache", *opts, "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
-                 "--no-breaks", "--no-replaces", "--no-enhances", *arch.debs], "apt-cache depends")
+                 "--no-breaks", "--no-replaces", "--no-enhances", *debs], "apt-cache depends")
     names = sorted({ln.strip() for ln in deps.splitlines() if ln and not ln.startswith((" ", "<"))
-                    and not ln.startswith(ALTERNATIVES)} - NOT_NEEDED)
+                    and not ln.startswith(ALTERNATIVES + NOT_NEEDED_PREFIXES)} - NOT_NEEDED)
     subprocess.run(["apt-get", *opts, "-qq", "download", *names], cwd=state / "debs", check=True,
                    capture_output=True)
-    for deb in sorted((state / "debs").glob("*.deb")):
+    got = sorted((state / "debs").glob("*.deb"))
+    log(f"downloaded {len(got)} Debian {dist.name} {arch.debian} packages, "
+        f"{sum(d.stat().st_size for d in got) / 1e6:.1f} MB")
+    for deb in got:
         _run(["dpkg", "-x", str(deb), str(root / "rootfs")], f"dpkg -x {deb.name}")
     shutil.rmtree(state)
+    _merged_usr(root / "rootfs")
     _alternatives(root / "rootfs")
+
+
+def _merged_usr(rootfs: Path) -> None:
+    """What base-files links on a merged-/usr system (trixie ships ld-linux only under /usr/lib): /lib -> usr/lib."""
+    for name in ("bin", "sbin", "lib"):
+        if (rootfs / "usr" / name).is_dir() and not (rootfs / name).exists():
+            (rootfs / name).symlink_to(f"usr/{name}")
 
 
 def _alternatives(rootfs: Path) -> None:
@@ -155,9 +206,10 @@ def _alternatives(rootfs: Path) -> None:
             (lib.parent.parent / lib.name).symlink_to(f"{lib.parent.name}/{lib.name}")
 
 
-def _wheels(arch: Arch, site: Path) -> None:
+def _wheels(arch: Arch, dist: OS, wheels: tuple[str, ...], site: Path) -> None:
     """ARM wheels for the interpreters (and numpy on aarch64); armv7l takes Debian's numpy instead."""
-    platforms = [f"--platform=manylinux_2_{minor}_{arch.name}" for minor in range(GLIBC_MINOR, 16, -1)]
+    platforms = [f"--platform=manylinux_2_{minor}_{arch.name}" for minor in range(dist.glibc_minor, 16, -1)]
+    abi = "cp" + dist.python.replace(".", "")
     _run([sys.executable, "-m", "pip", "install", "-q", "--target", str(site), "--only-binary=:all:",
-          *platforms, "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-          "--no-deps", "--no-compile", *arch.wheels], f"pip install {arch.name} wheels")
+          *platforms, "--python-version", dist.python, "--implementation", "cp", "--abi", abi,
+          "--no-deps", "--no-compile", *wheels], f"pip install {arch.name} {dist.name} wheels")

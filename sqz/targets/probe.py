@@ -1,4 +1,5 @@
-"""Board-side probe (numpy + sqz.runtime only): raw int8 outputs for verify, top-1 smoke check for deploy.
+"""Board-side probe (numpy + sqz.runtime only): raw int8 outputs (or a .onnx file's float logits) for verify,
+top-1 smoke check for deploy.
 
 Copied into ARM environments and deploy bundles, so it imports nothing else from sqz.
 """
@@ -21,6 +22,10 @@ def outputs(model_path: str, images, threads: int | None = None, interpreter: st
 
     from sqz.runtime import load
 
+    if str(model_path).endswith(".onnx"):
+        model = load(model_path, threads=threads)
+        logits = model.logits(np.asarray(images, dtype=np.uint8)).astype(np.float32)
+        return {"logits": logits, "top1": logits.argmax(axis=1).astype(np.int32), "interpreter": model.interpreter}
     model = load(model_path, threads=threads, interpreter=interpreter)
     session = model.session
     if reference or builtin:
@@ -71,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import numpy as np
 
-        from sqz.runtime.interpreters import tflite_interpreter_class
+        if str(args.model).endswith(".onnx"):
+            import onnxruntime  # noqa: F401
+        else:
+            from sqz.runtime.interpreters import tflite_interpreter_class
 
-        tflite_interpreter_class(args.interpreter)
+            tflite_interpreter_class(args.interpreter)
     except Exception as exc:
         print(json.dumps({"missing": f"{exc.__class__.__name__}: {exc}"}))
         return MISSING_DEPS
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
         return code
     got = outputs(args.model, np.load(args.inputs), args.threads, args.interpreter, args.reference)
-    np.savez(args.out, steps=got["steps"], top1=got["top1"])
+    np.savez(args.out, top1=got["top1"], **{k: got[k] for k in ("steps", "logits") if k in got})
     import platform
 
     print(json.dumps({"interpreter": got["interpreter"], "machine": platform.machine()}))

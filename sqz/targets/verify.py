@@ -1,4 +1,10 @@
-"""`sqz verify`: run a model under qemu with real ARM Python and wheels, compare with this machine bit by bit."""
+"""`sqz verify`: run a model under qemu with real ARM Python and wheels, compare with this machine bit by bit.
+
+Debian 13 (trixie, Python 3.13) and Debian 12 (bookworm, Python 3.11) userlands. What each (OS, arch) runs:
+aarch64 on either: model_int8.tflite with ai-edge-litert (tflite-runtime on bookworm only); armv7l on bookworm:
+model_int8.tflite with tflite-runtime; armv7l on trixie: model.onnx with Debian's python3-onnxruntime, because
+no TFLite interpreter exists for armv7l on Python 3.13 (PyPI's tflite-runtime wheels stop at 3.11).
+"""
 
 from __future__ import annotations
 
@@ -33,28 +39,51 @@ class Verification:
     images: int
     source: str
     top1_agree: int
-    max_step_default: int
+    max_step_default: int | None
     max_step_reference: int | None
     seconds: float
     host_interpreter: str = ""
+    os: str = ""
+    artifact: str = "model_int8.tflite"
+    why: str = ""
+    max_rel_diff: float | None = None
 
     @property
     def ok(self) -> bool:
+        if self.max_rel_diff is not None:  # a float model: same top-1, logits within ONNX_RTOL of the largest
+            return (self.machine == self.arch and self.top1_agree == self.images
+                    and self.max_rel_diff <= ONNX_RTOL)
         ref_ok = self.max_step_reference in (None, 0)
         return (self.machine == self.arch and self.top1_agree == self.images and self.max_step_default <= 1
                 and ref_ok)
 
     def line(self) -> str:
+        host = f" vs {self.host_interpreter} here" if self.host_interpreter not in ("", self.interpreter) else ""
+        where = f"{self.arch} Debian {self.os} (Python {armenv.OSES[self.os].python})" if self.os else self.arch
+        head = (f"{'PASS' if self.ok else 'FAIL'}  {where} ({self.target}, qemu -cpu {self.qemu_cpu}, "
+                f"{self.interpreter}{host}): {self.artifact}{f' ({self.why})' if self.why else ''}: "
+                f"top-1 {self.top1_agree}/{self.images} identical, ")
+        if self.max_rel_diff is not None:
+            return (f"{head}float logits max |diff| {self.max_rel_diff:.1e} of the largest logit "
+                    f"on {self.source} ({self.seconds:.1f} s)")
         ref = ("" if self.max_step_reference is None else
                f", reference kernels {'bit-identical' if self.max_step_reference == 0 else f'max {self.max_step_reference} steps'}")
-        host = f" vs {self.host_interpreter} here" if self.host_interpreter not in ("", self.interpreter) else ""
-        return (f"{'PASS' if self.ok else 'FAIL'}  {self.arch} ({self.target}, qemu -cpu {self.qemu_cpu}, "
-                f"{self.interpreter}{host}): top-1 {self.top1_agree}/{self.images} identical, default kernels max "
-                f"{self.max_step_default} int8 step{'s' if self.max_step_default != 1 else ''}{ref} "
-                f"on {self.source} ({self.seconds:.1f} s)")
+        return (f"{head}default kernels max {self.max_step_default} int8 step"
+                f"{'s' if self.max_step_default != 1 else ''}{ref} on {self.source} ({self.seconds:.1f} s)")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok}
+
+
+ONNX_RTOL = 1e-4  # float logits, emulated vs this machine: max |diff| over the largest |logit|
+NO_TFLITE = {("trixie", "armv7l"): "no TFLite interpreter for armv7l on Python 3.13"}
+NO_WHEEL = {("trixie", "tflite-runtime"): "tflite-runtime has no Python 3.13 wheel (they stop at 3.11)"}
+
+
+def default_os(arch: str, interpreter: str) -> str:
+    """Debian 13 (trixie) where it runs the int8 file with `interpreter`, else Debian 12 (bookworm)."""
+    runs = ("trixie", arch) not in NO_TFLITE and ("trixie", interpreter) not in NO_WHEEL
+    return "trixie" if runs else "bookworm"
 
 
 def _resolve(arch: str | None, target: str | None) -> Profile:
@@ -77,11 +106,34 @@ def _model_file(model: Path) -> Path:
     return model
 
 
+def _onnx_file(model: Path) -> Path:
+    """model.onnx of the export that MODEL (a directory, or a file in it) belongs to."""
+    model = Path(model)
+    onnx = model if model.suffix == ".onnx" else (model if model.is_dir() else model.parent) / "model.onnx"
+    if not onnx.is_file():
+        raise InputError(f"{onnx}: no such file; armv7l on Debian trixie runs the export's model.onnx "
+                         "(no TFLite interpreter for armv7l on Python 3.13); re-export, or use --os bookworm")
+    return onnx
+
+
 def verify(model: Path, arch: str | None = None, target: str | None = None, images: list[Path] | None = None,
            samples: int = 32, interpreter: str | None = None, reference: bool = True,
-           log=lambda msg: None) -> Verification:
-    """Run MODEL on this machine and under emulated ARM on the same images; compare their outputs."""
+           log=lambda msg: None, os: str | None = None) -> Verification:
+    """Run MODEL on this machine and under emulated ARM on the same images; compare their outputs.
+
+    `os`: the emulated Debian release, trixie or bookworm (default: `default_os`, trixie where it runs the
+    int8 file). armv7l on trixie verifies the export's model.onnx with onnxruntime instead (float logits)."""
     profile = _resolve(arch, target)
+    if os is not None and os not in armenv.OSES:
+        raise InputError(f"unknown OS {os!r}; choose {' or '.join(armenv.OSES)}")
+    if (os, profile.arch) in NO_TFLITE:
+        if interpreter:
+            raise InputError(f"--interpreter {interpreter}: {NO_TFLITE[(os, profile.arch)]}; armv7l on Debian "
+                             f"{os} verifies model.onnx with onnxruntime (drop --interpreter), or use --os bookworm")
+        return _verify_onnx(_onnx_file(model), profile, os, images, samples, log)
+    if Path(model).suffix == ".onnx":
+        raise InputError(f"{model}: only armv7l on Debian trixie runs model.onnx (--arch armv7l --os trixie); "
+                         "elsewhere verify the int8 .tflite (give the export directory)")
     model = _model_file(model)
     data, entry = manifests.entry_for(model)
     if entry.get("precision") != "int8":
@@ -91,7 +143,16 @@ def verify(model: Path, arch: str | None = None, target: str | None = None, imag
     interp = interpreter or profile.interpreter
     if profile.arch == "armv7l" and interp == "ai-edge-litert":
         raise InputError("ai-edge-litert has no armv7l wheel; use --interpreter tflite-runtime")
-    env = armenv.ensure(profile.arch, log)
+    why = ""
+    if os is None:
+        os = default_os(profile.arch, interp)
+        if os != "trixie":
+            why = (f"Debian {os} by default: " + (
+                f"{NO_TFLITE[('trixie', profile.arch)]}; --os trixie verifies model.onnx"
+                if ("trixie", profile.arch) in NO_TFLITE else NO_WHEEL[("trixie", interp)]))
+    if (os, interp) in NO_WHEEL:
+        raise InputError(f"--interpreter {interp} on Debian {os}: {NO_WHEEL[(os, interp)]}; use --os bookworm")
+    env = armenv.ensure(profile.arch, log, os)
     start = time.monotonic()
     kinds = [False, True] if reference else [False]
     host_interp, builtin = _host_interpreter(interp)
@@ -105,7 +166,29 @@ def verify(model: Path, arch: str | None = None, target: str | None = None, imag
     return Verification(str(model), profile.arch, arm[False]["report"]["machine"], profile.name, profile.qemu_cpu, interp, len(x), source,
                         int((host[False]["top1"] == arm[False]["top1"]).sum()), steps[False],
                         steps.get(True), time.monotonic() - start,
-                        host_interp + (" (built-in kernels)" if builtin else ""))
+                        host_interp + (" (built-in kernels)" if builtin else ""), os, model.name, why)
+
+
+def _verify_onnx(model: Path, profile: Profile, os: str, images: list[Path] | None, samples: int,
+                 log) -> Verification:
+    """armv7l on trixie: the export's model.onnx through Debian's onnxruntime vs this machine's onnxruntime."""
+    data, _ = manifests.entry_for(model)
+    x, source = sample_images(data, samples, images)
+    why = NO_TFLITE[(os, profile.arch)]
+    log(f"armv7l on Debian {os}: verifying {model.name} with Debian's python3-onnxruntime ({why})")
+    env = armenv.ensure(profile.arch, log, os)
+    start = time.monotonic()
+    host = outputs(str(model), x, profile.threads)
+    with tempfile.TemporaryDirectory(prefix="sqz-verify-") as tmp:
+        work = Path(tmp)
+        write_runtime(work)
+        np.save(work / "inputs.npy", x)
+        arm = _emulated(env, profile, work, model, None, False)
+    scale = float(np.abs(host["logits"]).max()) or 1.0
+    rel = float(np.abs(host["logits"].astype(np.float64) - arm["logits"]).max()) / scale
+    return Verification(str(model), profile.arch, arm["report"]["machine"], profile.name, profile.qemu_cpu,
+                        arm["report"]["interpreter"], len(x), source, int((host["top1"] == arm["top1"]).sum()),
+                        None, None, time.monotonic() - start, host["interpreter"], os, model.name, why, rel)
 
 
 def _host_interpreter(name: str) -> tuple[str, bool]:
@@ -120,15 +203,28 @@ def _host_interpreter(name: str) -> tuple[str, bool]:
         return "ai-edge-litert", True
 
 
-def _emulated(env: armenv.Env, profile: Profile, work: Path, model: Path, interp: str, reference: bool) -> dict:
+def _emulated(env: armenv.Env, profile: Profile, work: Path, model: Path, interp: str | None,
+              reference: bool) -> dict:
     out = work / f"out_{int(reference)}.npz"
-    args = ["--model", str(model.resolve()), "--inputs", str(work / "inputs.npy"), "--out", str(out),
-            "--threads", str(profile.threads), "--interpreter", interp] + (["--reference"] if reference else [])
+    args = (["--model", str(model.resolve()), "--inputs", str(work / "inputs.npy"), "--out", str(out),
+             "--threads", str(profile.threads)] + (["--interpreter", interp] if interp else [])
+            + (["--reference"] if reference else []))
     proc = subprocess.run(env.argv(profile.qemu_cpu, str(work / "probe.py"), *args), env=env.env([work / "lib"]),
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not out.is_file():
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        raise ToolError(f"the emulated {profile.arch} run failed (exit {proc.returncode}): {' | '.join(tail)}")
+        tail = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if not _noise(ln)][-3:]
+        raise ToolError(f"the emulated {profile.arch} {env.os.name} run failed (exit {proc.returncode}): "
+                        f"{' | '.join(tail)}")
+    report = json.loads([ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")][-1])
     with np.load(out) as got:
-        return {"steps": got["steps"].astype(np.int64), "top1": got["top1"],
-                "report": json.loads(proc.stdout.strip().splitlines()[-1])}
+        arrays = {"top1": got["top1"], "report": report}
+        if "steps" in got:
+            arrays["steps"] = got["steps"].astype(np.int64)
+        if "logits" in got:
+            arrays["logits"] = got["logits"].astype(np.float64)
+        return arrays
+
+
+def _noise(line: str) -> bool:
+    """Debian trixie's onnxruntime 1.21 prints "Schema error: … already registered" lines on import."""
+    return "Schema error" in line or "already registered" in line
