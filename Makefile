@@ -39,10 +39,15 @@ test-fast: setup
 gate: export
 	$(BIN)/sqz check exports/default/model_int8.tflite --budget 0.5MB
 
-# The exported default model under qemu (Debian arm64/armhf Python + ARM wheels, cached in ~/.cache/sqz/arm).
+# The exported default model under qemu (Debian arm64/armhf Python + ARM wheels, cached in ~/.cache/sqz/arm):
+# aarch64 on Debian 13 trixie (the default) and 12 bookworm, model_int8.tflite with ai-edge-litert; armv7l on
+# bookworm (the default there), model_int8.tflite with tflite-runtime; armv7l on trixie, model.onnx with
+# Debian's python3-onnxruntime (no TFLite interpreter exists for armv7l on Python 3.13).
 verify-arm: export
 	$(BIN)/sqz verify exports/default --arch aarch64
+	$(BIN)/sqz verify exports/default --arch aarch64 --os bookworm
 	$(BIN)/sqz verify exports/default --arch armv7l
+	$(BIN)/sqz verify exports/default --arch armv7l --os trixie
 
 # The exported default model in TensorFlow Lite Micro, bit-identical to the reference kernels, and its
 # flash / RAM gate on the Arduino Nano 33 BLE Sense.
