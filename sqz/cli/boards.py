@@ -49,6 +49,8 @@ def verify(model, arch, target, os_name, images, samples, interpreter, reference
     from sqz.targets.verify import verify as run_verify
 
     if boards.is_micro(target):
+        if os_name:
+            raise click.UsageError(f"--os {os_name}: {target} is a microcontroller (no Debian userland); drop --os")
         sys.exit(commands.verify(model, target, arch, interpreter, list(images) or None, samples, as_json, click.echo,
                                  log=lambda msg: click.echo(msg, err=True)))
     v = run_verify(model, arch, target, list(images) or None, samples or 32, interpreter, reference,
