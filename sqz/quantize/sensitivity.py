@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from sqz.quantize.channels import Group, bypassed, conv, counts, groups, weakest, with_counts
 from sqz.train.model import ArchConfig, fire_widths
+from sqz.train.progress import bar
 
 FRACTIONS = (0.25, 0.5, 0.75)
 STEPS = 16
@@ -43,7 +43,7 @@ def measure(model: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor,
     """Per prunable group, the KL rise at each of FRACTIONS (non-decreasing, >= 0)."""
     base = kl(teacher_logits, logits(model, x))
     out = {}
-    for g in tqdm(groups(model.cfg), desc="sensitivity", disable=not progress, leave=False):
+    for g in bar(groups(model.cfg), progress, desc="sensitivity", leave=False):
         c = conv(model, g)
         weight, bias = c.weight.clone(), c.bias.clone()
         order = weakest(model, g, c.out_channels)

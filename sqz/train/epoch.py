@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import torch
-from tqdm import tqdm
 
 from sqz.errors import InputError
 from sqz.train import distributed
 from sqz.train.augment import random_crop, random_flip
 from sqz.train.parts import Parts
+from sqz.train.progress import bar as progress_bar
 
 
 def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
@@ -20,8 +20,8 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
     p.model.train()
     t0 = time.perf_counter()
     seen, loss_sum, correct, bad = 0, 0.0, 0, []
-    bar = tqdm(src.train_batches(epoch, ctx, p.gen, cfg.batch_size), total=p.steps,
-               desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
+    bar = progress_bar(src.train_batches(epoch, ctx, p.gen, cfg.batch_size), progress, total=p.steps,
+                       desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, unit="batch")
     for xb, yb, unreadable in bar:
         # Batch norm cannot train on one image; a rank with fewer (all unreadable, or a trailing
         # single image) takes a zero-weight step on blank images so DDP's all-reduce stays in step.

@@ -6,10 +6,10 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from sqz.train.augment import random_crop, random_flip
 from sqz.train.distill import Criterion
+from sqz.train.progress import bar as progress_bar
 
 
 def finetune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fill: torch.Tensor, epochs: int,
@@ -31,7 +31,7 @@ def finetune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fill: torch.Ten
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(y), generator=gen)
-        bar = tqdm(range(steps), desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        bar = progress_bar(range(steps), progress, desc=f"{desc} {epoch + 1}/{epochs}", leave=False)
         for b in bar:
             idx = order[b * batch_size:(b + 1) * batch_size]
             xb = random_flip(random_crop(x[idx], 2, fill, gen), gen)
