@@ -45,8 +45,9 @@ EPOCHS = BATCH = _AutoOrCount()
               help="BatchNorm while training, folded into the convolutions at export [default: on; off from "
                    "torchvision weights, as in the file from an sqz checkpoint]")
 @click.option("--init", "init", default=None, type=click.Path(path_type=Path),
-              help="start from weights: torchvision's squeezenet1_0/1_1 .pth (downloaded yourself) or an sqz "
-                   "model.pt; switches to ImageNet mean/std and 3 channels for torchvision's")
+              help="start from weights: `imagenet` (torchvision's published SqueezeNet weights for --arch, "
+                   "downloaded once, checked and cached), a torchvision squeezenet1_0/1_1 .pth, or an sqz model.pt; "
+                   "torchvision's switch to ImageNet mean/std and 3 channels")
 @click.option("--freeze-features", is_flag=True, help="with --init: train only the classifier (linear probe)")
 @click.option("--base-e", type=click.IntRange(1, 4096), default=None,
               help="expand filters of the first fire module [paper: 128]")

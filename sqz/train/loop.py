@@ -11,12 +11,13 @@ import torch
 from tqdm import tqdm
 
 from sqz.errors import InputError
-from sqz.train import calibsample, distributed, folder, history, pretrained, schedule, snapshot, stream
+from sqz.train import calibsample, distributed, download, folder, history, pretrained, schedule, snapshot, stream
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
 from sqz.train.evaluate import evaluate
 from sqz.train.memory import MemorySource
+from sqz.train.model import ArchConfig
 from sqz.train.parts import build_parts, distribute, precision
 from sqz.train.record import new_record, note_skipped
 from sqz.train.snapshot import ARTIFACTS
@@ -92,6 +93,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     the data is known, may return `metaparameters` to train with and a `size_plan` to record
     (`sqz.export.fit.train_plan`: training to a size budget).
     """
+    if cfg.init == "imagenet":
+        cfg = replace(cfg, init=str(download.imagenet(ArchConfig.named(cfg.arch).version)))
     cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
     cfg = replace(cfg, epochs=schedule.parse(cfg.epochs),
                   batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
