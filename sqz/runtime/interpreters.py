@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from sqz.errors import ToolError
+from sqz.runtime.signals import held
 
 TFLITE_CHOICES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
 _MODULES = {"ai-edge-litert": "ai_edge_litert.interpreter", "tflite-runtime": "tflite_runtime.interpreter",
@@ -29,7 +30,8 @@ def tflite_interpreter_class(prefer: str | None = None):
         if name not in _MODULES:
             raise ToolError(f"unknown interpreter {name!r}; choose one of {', '.join(TFLITE_CHOICES)}")
         try:
-            module = importlib.import_module(_MODULES[name])
+            with held():  # a Ctrl-C or SIGTERM inside a native module's init comes out as ImportError
+                module = importlib.import_module(_MODULES[name])
         except ImportError:
             continue
         why = cannot_run(name)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import ModelFileError, ToolError
+from sqz.runtime.signals import held
 
 
 class ONNXSession:
@@ -14,7 +15,8 @@ class ONNXSession:
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
+            with held():  # a Ctrl-C or SIGTERM inside a native module's init comes out as ImportError
+                import onnxruntime as ort
         except ImportError:
             raise ToolError("onnxruntime is not installed; pip install 'sqz[board]' or 'sqz[export]'") from None
         opts = ort.SessionOptions()
