@@ -87,15 +87,19 @@ def _summary(results) -> None:
 @_ssh_options
 @click.option("--python", default="python3", show_default=True, help="interpreter on the board for the smoke test")
 @click.option("--images", multiple=True, type=click.Path(path_type=Path), help="smoke-test images (default: Fashion-MNIST)")
+@click.option("--os", "os_name", type=click.Choice(["trixie", "bookworm"]), default=None,
+              help="the board's Debian release; a 32-bit board on trixie (Raspberry Pi OS 13) gets model.onnx, "
+                   "as no TFLite interpreter exists there [default: the int8 .tflite]")
 @friendly
-def deploy(model, target, hosts, dest, port, identity, known_hosts, remote_dir, python, images) -> None:
+def deploy(model, target, hosts, dest, port, identity, known_hosts, remote_dir, python, images, os_name) -> None:
     """Bundle MODEL, upload it over SSH, check it on the board, smoke-test it, switch `current` atomically."""
     from sqz.targets.deploy import SSH, deploy_model
 
     if dest:
         writable(dest, "--dest")
     ssh = SSH(port=port, identity=identity, known_hosts=known_hosts)
-    _summary(deploy_model(model, target, list(hosts), dest, ssh, remote_dir, python, list(images) or None))
+    _summary(deploy_model(model, target, list(hosts), dest, ssh, remote_dir, python, list(images) or None,
+                          os=os_name, log=lambda msg: click.echo(msg, err=True)))
 
 
 @click.command()

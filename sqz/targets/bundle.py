@@ -15,6 +15,7 @@ import numpy as np
 import sqz
 from sqz.errors import InputError, ModelFileError
 from sqz.runtime import manifest as manifests
+from sqz.targets.artifact import board_model
 from sqz.targets.profiles import Profile
 from sqz.targets.samples import sample_images
 
@@ -37,15 +38,19 @@ def write_runtime(dest: Path) -> None:
     shutil.copyfile(PROBE, dest / "probe.py")
 
 
-def build(model: Path, out: Path, profile: Profile, images: list[Path] | None = None, samples: int = 8) -> Path:
-    """Write the bundle for `model` (a .tflite in an export directory) into `out`; returns `out`."""
+def build(model: Path, out: Path, profile: Profile, images: list[Path] | None = None, samples: int = 8,
+          os_name: str | None = None, log=lambda msg: None) -> Path:
+    """Write the bundle for `model` into `out`; returns `out`. MODEL: a .tflite or .onnx in an export directory,
+    or the directory (its int8 .tflite; model.onnx for armv7l on Debian trixie, see `sqz.targets.artifact`)."""
     from sqz.runtime import load
 
     model = Path(model)
-    if model.is_dir():
-        model = model / "model_int8.tflite"
-    if model.suffix != ".tflite":
-        raise InputError(f"{model}: deploy a .tflite model (the board runs TFLite), e.g. model_int8.tflite")
+    if model.suffix != ".onnx":
+        model, note = board_model(model, profile.arch, os_name)
+        if note:
+            log(f"{profile.name}: {note}; the board needs python3-onnxruntime")
+    if model.suffix not in (".tflite", ".onnx"):
+        raise InputError(f"{model}: deploy a .tflite or .onnx model of an export, e.g. model_int8.tflite")
     data, entry = manifests.entry_for(model)
     x, source = sample_images(data, samples, images)
     top1 = load(model).predict(x).argmax(axis=1)

@@ -228,8 +228,9 @@ def deploy_local(bundle: Path, dest: Path, lock_wait: int = LOCK_WAIT) -> Result
 
 
 def deploy_model(model: Path, target: str, hosts: list[str], dest: Path | None = None, ssh: SSH = SSH(),
-                 remote_dir: str = "sqz", python: str = "python3", images: list[Path] | None = None) -> list[Result]:
-    """Bundle MODEL for TARGET (in a temp directory) and install it on every host, or into DEST."""
+                 remote_dir: str = "sqz", python: str = "python3", images: list[Path] | None = None,
+                 os: str | None = None, log=lambda msg: None) -> list[Result]:
+    """Bundle MODEL for TARGET on Debian `os` (in a temp directory) and install it on every host, or into DEST."""
     import tempfile
 
     from sqz.targets.bundle import build
@@ -241,7 +242,7 @@ def deploy_model(model: Path, target: str, hosts: list[str], dest: Path | None =
     if hosts:
         distinct(hosts, ssh)
     with tempfile.TemporaryDirectory(prefix="sqz-bundle-") as tmp:
-        bundle = build(Path(model), Path(tmp) / "bundle", profile, images=images)
+        bundle = build(Path(model), Path(tmp) / "bundle", profile, images=images, os_name=os, log=log)
         if dest:
             return [deploy_local(bundle, dest)]
         return deploy(bundle, hosts, ssh, remote_dir, python, profile.threads)

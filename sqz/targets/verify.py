@@ -20,6 +20,7 @@ import numpy as np
 from sqz.errors import InputError, ToolError
 from sqz.runtime import manifest as manifests
 from sqz.targets import armenv
+from sqz.targets.artifact import NO_TFLITE, NO_WHEEL, check_os, default_os, onnx_file
 from sqz.targets.bundle import write_runtime
 from sqz.targets.probe import outputs
 from sqz.targets.profiles import Profile, for_arch, get
@@ -76,16 +77,6 @@ class Verification:
 
 
 ONNX_RTOL = 1e-4  # float logits, emulated vs this machine: max |diff| over the largest |logit|
-NO_TFLITE = {("trixie", "armv7l"): "no TFLite interpreter for armv7l on Python 3.13"}
-NO_WHEEL = {("trixie", "tflite-runtime"): "tflite-runtime has no Python 3.13 wheel (they stop at 3.11)"}
-
-
-def default_os(arch: str, interpreter: str) -> str:
-    """Debian 13 (trixie) where it runs the int8 file with `interpreter`, else Debian 12 (bookworm)."""
-    runs = ("trixie", arch) not in NO_TFLITE and ("trixie", interpreter) not in NO_WHEEL
-    return "trixie" if runs else "bookworm"
-
-
 def _resolve(arch: str | None, target: str | None) -> Profile:
     if target:
         profile = get(target)
@@ -106,16 +97,6 @@ def _model_file(model: Path) -> Path:
     return model
 
 
-def _onnx_file(model: Path) -> Path:
-    """model.onnx of the export that MODEL (a directory, or a file in it) belongs to."""
-    model = Path(model)
-    onnx = model if model.suffix == ".onnx" else (model if model.is_dir() else model.parent) / "model.onnx"
-    if not onnx.is_file():
-        raise InputError(f"{onnx}: no such file; armv7l on Debian trixie runs the export's model.onnx "
-                         "(no TFLite interpreter for armv7l on Python 3.13); re-export, or use --os bookworm")
-    return onnx
-
-
 def verify(model: Path, arch: str | None = None, target: str | None = None, images: list[Path] | None = None,
            samples: int = 32, interpreter: str | None = None, reference: bool = True,
            log=lambda msg: None, os: str | None = None) -> Verification:
@@ -124,13 +105,12 @@ def verify(model: Path, arch: str | None = None, target: str | None = None, imag
     `os`: the emulated Debian release, trixie or bookworm (default: `default_os`, trixie where it runs the
     int8 file). armv7l on trixie verifies the export's model.onnx with onnxruntime instead (float logits)."""
     profile = _resolve(arch, target)
-    if os is not None and os not in armenv.OSES:
-        raise InputError(f"unknown OS {os!r}; choose {' or '.join(armenv.OSES)}")
+    check_os(os)
     if (os, profile.arch) in NO_TFLITE:
         if interpreter:
             raise InputError(f"--interpreter {interpreter}: {NO_TFLITE[(os, profile.arch)]}; armv7l on Debian "
                              f"{os} verifies model.onnx with onnxruntime (drop --interpreter), or use --os bookworm")
-        return _verify_onnx(_onnx_file(model), profile, os, images, samples, log)
+        return _verify_onnx(onnx_file(model), profile, os, images, samples, log)
     if Path(model).suffix == ".onnx":
         raise InputError(f"{model}: only armv7l on Debian trixie runs model.onnx (--arch armv7l --os trixie); "
                          "elsewhere verify the int8 .tflite (give the export directory)")

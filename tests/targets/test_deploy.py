@@ -212,3 +212,26 @@ def test_remote_paths_keep_the_remote_home_and_quote_the_rest():
     assert dp.remote_quote("/opt/x;rm -rf /") == "'/opt/x;rm -rf /'"
     out = subprocess.run(["sh", "-c", f"HOME=/h; echo {dp.remote_quote('~/a b')}"], capture_output=True, text=True)
     assert out.stdout.strip() == "/h/a b"
+
+
+def test_a_32bit_board_on_trixie_gets_model_onnx_and_smokes_it(sshd, int8_model, tmp_path):
+    """No TFLite interpreter exists for armv7l on Python 3.13: the export directory deploys its model.onnx."""
+    root, notes = tmp_path / "board", []
+    [res] = dp.deploy_model(int8_model.parent, "rpi4-32", [sshd.host], ssh=ssh_for(sshd), remote_dir=str(root),
+                            python=sys.executable, os="trixie", log=notes.append)
+    assert res.ok, res.line()
+    assert (root / "current" / "model.onnx").is_file() and not (root / "current" / "model_int8.tflite").exists()
+    assert res.details["interpreter"].startswith("onnxruntime") and res.details["match"] == 8
+    assert notes == ["rpi4-32: armv7l on Debian trixie runs model.onnx (no TFLite interpreter for armv7l on "
+                     "Python 3.13); the board needs python3-onnxruntime"]
+    with pytest.raises(InputError, match="no TFLite interpreter for armv7l"):
+        dp.deploy_model(int8_model, "rpi4-32", [], dest=tmp_path / "sd", os="trixie")
+    [res] = dp.deploy_model(int8_model.parent, "rpi4-32", [], dest=tmp_path / "sd", os="bookworm")
+    assert res.ok and (tmp_path / "sd" / "current" / "model_int8.tflite").is_file()
+
+
+def test_cli_deploy_os_trixie_to_a_card(int8_model, tmp_path):
+    r = CliRunner().invoke(main, ["deploy", str(int8_model.parent), "--target", "rpi3-32", "--os", "trixie",
+                                  "--dest", str(tmp_path / "sd")])
+    assert r.exit_code == 0, r.output
+    assert "runs model.onnx" in r.output and (tmp_path / "sd" / "current" / "model.onnx").is_file()
