@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,micro,dev
 APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi
 
-.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench bench-convert tradeoff readme default-model clean
+.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench bench-convert tradeoff readme docs default-model clean
 
 all: setup export
 
@@ -56,7 +56,7 @@ verify-micro: export
 	$(BIN)/sqz check exports/default/model_int8.tflite --target nano33ble
 
 # Latency, size, accuracy and export time of every artifact, side by side, plus litert-torch as a peer
-# (own venv in bench/.venv-litert-torch); writes docs/bench/ and the README's Performance block.
+# (own venv in bench/.venv-litert-torch); writes docs/bench/ and the blocks of docs/performance.md.
 bench: setup
 	nice -n 15 $(BIN)/python -m bench.run
 
@@ -69,11 +69,15 @@ bench-convert: setup
 tradeoff: setup
 	$(BIN)/python -m bench.tradeoff
 
-# Refresh the README's generated blocks from a fresh export of the default model and the bench outputs.
+# Refresh the generated blocks of README.md and docs/*.md from a fresh export of the default model and the bench outputs.
 readme: export
 	cp exports/default/report.md docs/default_export.md
 	$(BIN)/python tools/examples.py
 	$(BIN)/python tools/readme.py
+
+# The documentation site (mkdocs.yml, pages in docs/) into site/; a broken link or a page left out of the nav fails it.
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
 
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
 default-model: setup
@@ -81,4 +85,4 @@ default-model: setup
 	$(BIN)/python tools/bundle_default.py runs/default sqz/models/fashion_mnist_1.1
 
 clean:
-	rm -rf exports runs .pytest_cache
+	rm -rf exports runs site .pytest_cache

@@ -1,5 +1,5 @@
 """The stages import each other only down the pipeline: parse every module of sqz/ and refuse any import
-against the order, or any import cycle. The order is the README's ("The pipeline")."""
+against the order, or any import cycle. The order is docs/pipeline.md's ("Stage order")."""
 
 from __future__ import annotations
 

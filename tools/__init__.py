@@ -1,1 +1,1 @@
-"""Maintainer scripts: README blocks, CLI examples, the fuzzer."""
+"""Maintainer scripts: generated blocks of the README and the docs pages, CLI examples, the fuzzer."""

@@ -1,4 +1,4 @@
-"""Run the README's example commands and write their real output to docs/cli_examples.md.
+"""Run the example commands of docs/commands.md and write their real output to docs/cli_examples.md.
 
 python tools/examples.py   (after `sqz-export --int8`, which writes exports/default/)
 """

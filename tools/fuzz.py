@@ -197,7 +197,7 @@ def _environment() -> dict:
 
 
 def markdown(r: dict) -> str:
-    """The README's Reliability block, rendered from the run's figures."""
+    """The Reliability block of docs/robustness.md, rendered from the run's figures."""
     env = r["environment"]
     head = ["artifact"] + list(OUTCOMES)
     md = [f"{r['cases']:,} cases (seed {r['seed']}, {r['seconds']:,.0f} s, {r['jobs']} at a time, "

@@ -123,7 +123,7 @@ def test_preprocess_pads_centred_and_normalises():
 
 def test_top_k_lists_ties_in_class_order(monkeypatch):
     """numpy's default argsort orders equal probabilities differently on x86-64 and aarch64 (nine classes tied
-    at 1.0 % in the README's ankle-boot example); ties go by class index on every CPU."""
+    at 1.0 % in the ankle-boot example of docs/commands.md); ties go by class index on every CPU."""
     from sqz.runtime.model import Model
 
     probs = np.full((2, 10), 0.01)
