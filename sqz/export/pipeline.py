@@ -156,7 +156,7 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         micro_files = micro.export(work, tfl, target, rep) if micro.applies(target) else []
         rep["timings_s"] = timings
         rep["gate"] = _gate(rep["artifacts"], limit, metric, target)
-        _add_routes(rep, trained.cfg, pre.size, limit)
+        _add_routes(rep, trained.cfg, pre.size, limit, tfl["int8"].name if "int8" in tfl else None)
         man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
                "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
                "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io", "packed")
@@ -227,9 +227,10 @@ def _gate(artifacts: dict, limit: int, metric: str, target: str | None) -> dict:
     return {"budget": limit, "metric": metric, "target": target, "artifacts": judged}
 
 
-def _add_routes(rep: dict, cfg, size: int, limit: int) -> None:
-    """When the int8 file is over the budget, the routes that would fit, in the gate record."""
-    v = rep["gate"]["artifacts"].get("model_int8.tflite")
+def _add_routes(rep: dict, cfg, size: int, limit: int, int8_name: str | None) -> None:
+    """When the int8 file (`int8_name`: model_int8.tflite, or model_int4.tflite with --weights int4|mixed) is
+    over the budget, the routes that would fit, in the gate record."""
+    v = rep["gate"]["artifacts"].get(int8_name)
     if v and not v["fits"]:
         rep["gate"]["routes"] = routes.routes(cfg, size, limit, v["packed_bytes"])
 

@@ -53,11 +53,15 @@ def test_qat_int4_export_is_half_the_conv_bytes_and_close_to_int8(tiny_run, tiny
     from sqz.export.pipeline import export
 
     _, rep8 = tiny_export
-    rep = export(tiny_run / "model.pt", out=tmp_path / "int4", int8=True, calib=64, eval_limit=500,
+    budget = rep8["artifacts"]["model_int8.tflite"]["bytes"] // 2  # the INT4 file is over it
+    rep = export(tiny_run / "model.pt", out=tmp_path / "int4", int8=True, calib=64, eval_limit=500, budget=budget,
                  weights="int4", qat_epochs=1, qat_images=3000, log=lambda m: None)
     names = set(rep["artifacts"])
     assert "model_int4.tflite" in names and "model_int8.tflite" not in names
     assert not (tmp_path / "int4" / "model_int8.tflite").exists()
+    gate = rep["gate"]
+    assert not gate["artifacts"]["model_int4.tflite"]["fits"]
+    assert gate["routes"] and all(r["bytes"] <= budget for r in gate["routes"])  # the int8-route record names any file
     w = rep["weights"]
     assert len(w["layers"]) == 26 and w["bytes"] == rep["artifacts"]["model_int4.tflite"]["bytes"]
     int8_bytes = rep8["artifacts"]["model_int8.tflite"]["bytes"]
