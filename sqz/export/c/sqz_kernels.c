@@ -1,0 +1,279 @@
+/* sqz int8 kernels: TFLite's reference integer arithmetic, bit for bit, in C99 without malloc.
+ * Cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) take SMLAD/SXTB16 dot products;
+ * every other core and the host take the plain C path (define SQZ_NO_DSP to force it). */
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && !defined(SQZ_NO_DSP)
+#include <arm_acle.h>
+#define SQZ_DSP 1
+#else
+#define SQZ_DSP 0
+#endif
+
+/* A model uses only some of these kernels; the others must not warn. */
+#if defined(__GNUC__)
+#define SQZ_KERNEL static __attribute__((unused))
+#else
+#define SQZ_KERNEL static
+#endif
+
+typedef struct {
+    int ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, ph, pw;
+    int32_t in_off, out_zp, act_min, act_max;
+    int out_stride; /* channels between two output pixels: oc, or the whole concatenation's */
+    int kp;         /* values per filter: kh·kw·ic, rounded up to 4 where `gather` is set */
+    int gather;     /* 1: gather every pixel's taps (rows too short to read in place) */
+    const int8_t *w;         /* OHWI, each filter padded with zeros to kp */
+    const int32_t *bias_in;  /* the model's bias + in_off · sum(w) */
+    const int32_t *mult;
+    const int8_t *shift;
+    int8_t *scratch;         /* 2·kp bytes for gathered taps */
+} sqz_conv_t;
+
+/* MultiplyByQuantizedMultiplier: SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT. The multiplier is
+ * never INT32_MIN (QuantizeMultiplier of a positive scale lies in [2^30, 2^31)), so the high multiply cannot
+ * saturate; (a·m + nudge) / 2^31 truncated, with nudge 2^30 or 1 − 2^30 by sign, equals floor((a·m + 2^30) / 2^31). */
+static inline int32_t sqz_requant(int32_t x, int32_t mult, int shift)
+{
+    int32_t a = shift > 0 ? (int32_t)((uint32_t)x << shift) : x;
+    int32_t high = (int32_t)(((int64_t)a * mult + ((int64_t)1 << 30)) >> 31);
+    int right = shift > 0 ? 0 : -shift;
+    int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t rem = high & mask, threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+    return (high >> right) + (rem > threshold ? 1 : 0);
+}
+
+static inline int8_t sqz_clamp(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+#if SQZ_DSP
+static inline uint32_t sqz_load4(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Bytes 1 and 3 of v sign-extended to two halfwords (SXTB16 with its ROR #8 operand, one instruction). */
+static inline int32_t sqz_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* Two pixels x0, x1 against two filters w0, w1 over n int8 values: acc[0..3] += x0·w0, x0·w1, x1·w0, x1·w1. */
+static inline void sqz_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1, int n,
+                              int32_t *acc)
+{
+    int32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t u0 = sqz_load4(x0 + i), u1 = sqz_load4(x1 + i), v;
+        int32_t x0e = (int32_t)__sxtb16(u0), x0o = sqz_sxtb16_ror8(u0);
+        int32_t x1e = (int32_t)__sxtb16(u1), x1o = sqz_sxtb16_ror8(u1);
+        int32_t we, wo;
+        v = sqz_load4(w0 + i);
+        we = (int32_t)__sxtb16(v);
+        wo = sqz_sxtb16_ror8(v);
+        a = __smlad(x0e, we, a);
+        a = __smlad(x0o, wo, a);
+        c = __smlad(x1e, we, c);
+        c = __smlad(x1o, wo, c);
+        v = sqz_load4(w1 + i);
+        we = (int32_t)__sxtb16(v);
+        wo = sqz_sxtb16_ror8(v);
+        b = __smlad(x0e, we, b);
+        b = __smlad(x0o, wo, b);
+        d = __smlad(x1e, we, d);
+        d = __smlad(x1o, wo, d);
+    }
+    for (; i < n; ++i) {
+        a += x0[i] * w0[i];
+        b += x0[i] * w1[i];
+        c += x1[i] * w0[i];
+        d += x1[i] * w1[i];
+    }
+    acc[0] = a; acc[1] = b; acc[2] = c; acc[3] = d;
+}
+#else
+static inline void sqz_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1, int n,
+                              int32_t *acc)
+{
+    int32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
+    int i;
+    for (i = 0; i < n; ++i) {
+        int32_t p = x0[i], q = x1[i], u = w0[i], v = w1[i];
+        a += p * u;
+        b += p * v;
+        c += q * u;
+        d += q * v;
+    }
+    acc[0] = a; acc[1] = b; acc[2] = c; acc[3] = d;
+}
+#endif
+
+/* The taps of output pixel (oy, ox) as one contiguous vector of kp values: the input where a tap lies inside the
+ * map, the input zero point where it lies in the padding (which then adds nothing: bias_in already holds
+ * in_off · w for every tap), the zero point again up to kp (whose weights are 0). */
+static void sqz_gather(const sqz_conv_t *p, const int8_t *in, int oy, int ox, int8_t *dst)
+{
+    int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw, ky, kx;
+    int8_t zp = (int8_t)(-p->in_off);
+    for (ky = 0; ky < p->kh; ++ky) {
+        for (kx = 0; kx < p->kw; ++kx) {
+            int y = y0 + ky, x = x0 + kx;
+            int inside = y >= 0 && y < p->ih && x >= 0 && x < p->iw;
+            if (p->ic == 1)
+                *dst = inside ? in[(long)y * p->iw + x] : zp;
+            else if (inside)
+                memcpy(dst, in + ((long)y * p->iw + x) * p->ic, (size_t)p->ic);
+            else
+                memset(dst, zp, (size_t)p->ic);
+            dst += p->ic;
+        }
+    }
+    memset(dst, zp, (size_t)(p->kp - p->kh * p->kw * p->ic));
+}
+
+static int sqz_inside(const sqz_conv_t *p, int oy, int ox)
+{
+    int y = oy * p->sh - p->ph, x = ox * p->sw - p->pw;
+    return !p->gather && y >= 0 && x >= 0 && y + p->kh <= p->ih && x + p->kw <= p->iw;
+}
+
+/* Output pixels a and b (may be equal) for all channels, two filters at a time: `rows` dot products of `len`
+ * values, the rows of x0 and x1 `pitch` bytes apart, each filter's rows back to back. */
+static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x1, long pitch, int rows, int len,
+                          int8_t *oa, int8_t *ob)
+{
+    int c, r;
+    for (c = 0; c < p->oc; c += 2) {
+        int c1 = c + 1 < p->oc ? c + 1 : c;
+        int32_t acc[4];
+        const int8_t *w0 = p->w + (long)c * p->kp, *w1 = p->w + (long)c1 * p->kp;
+        acc[0] = acc[2] = p->bias_in[c];
+        acc[1] = acc[3] = p->bias_in[c1];
+        for (r = 0; r < rows; ++r) sqz_dot2x2(x0 + r * pitch, x1 + r * pitch, w0 + r * len, w1 + r * len, len, acc);
+        oa[c] = sqz_clamp(sqz_requant(acc[0], p->mult[c], p->shift[c]) + p->out_zp, p->act_min, p->act_max);
+        ob[c] = sqz_clamp(sqz_requant(acc[2], p->mult[c], p->shift[c]) + p->out_zp, p->act_min, p->act_max);
+        if (c1 != c) {
+            oa[c1] = sqz_clamp(sqz_requant(acc[1], p->mult[c1], p->shift[c1]) + p->out_zp, p->act_min, p->act_max);
+            ob[c1] = sqz_clamp(sqz_requant(acc[3], p->mult[c1], p->shift[c1]) + p->out_zp, p->act_min, p->act_max);
+        }
+    }
+}
+
+/* CONV_2D (per-channel int8, fused NONE/RELU), two output pixels at a time: pixels whose taps all lie inside the
+ * map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
+static void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int n = p->oh * p->ow, direct = -1, gathered = -1, i;
+    long pitch = (long)p->iw * p->ic;
+    int len = p->kw * p->ic;
+    for (i = 0; i < n; ++i) {
+        int oy = i / p->ow, ox = i % p->ow;
+        if (sqz_inside(p, oy, ox)) {
+            if (direct < 0) {
+                direct = i;
+            } else {
+                const int8_t *xa = in + ((long)((direct / p->ow) * p->sh - p->ph) * p->iw +
+                                         (direct % p->ow) * p->sw - p->pw) * p->ic;
+                const int8_t *xb = in + ((long)(oy * p->sh - p->ph) * p->iw + ox * p->sw - p->pw) * p->ic;
+                sqz_conv_pair(p, xa, xb, pitch, p->kh, len, out + (long)direct * p->out_stride,
+                              out + (long)i * p->out_stride);
+                direct = -1;
+            }
+        } else {
+            sqz_gather(p, in, oy, ox, p->scratch + (gathered < 0 ? 0 : p->kp));
+            if (gathered < 0) {
+                gathered = i;
+            } else {
+                sqz_conv_pair(p, p->scratch, p->scratch + p->kp, 0, 1, p->kp, out + (long)gathered * p->out_stride,
+                              out + (long)i * p->out_stride);
+                gathered = -1;
+            }
+        }
+    }
+    if (direct >= 0) {
+        const int8_t *xa = in + ((long)((direct / p->ow) * p->sh - p->ph) * p->iw + (direct % p->ow) * p->sw - p->pw) *
+                                    p->ic;
+        sqz_conv_pair(p, xa, xa, pitch, p->kh, len, out + (long)direct * p->out_stride,
+                      out + (long)direct * p->out_stride);
+    }
+    if (gathered >= 0)
+        sqz_conv_pair(p, p->scratch, p->scratch, 0, 1, p->kp, out + (long)gathered * p->out_stride,
+                      out + (long)gathered * p->out_stride);
+}
+
+/* MAX_POOL_2D: the largest value in each window that lies inside the map, clamped to the activation range. */
+SQZ_KERNEL void sqz_maxpool(const int8_t *in, int8_t *out, int ih, int iw, int c, int oh, int ow, int fh, int fw,
+                        int sh, int sw, int ph, int pw, int32_t lo, int32_t hi)
+{
+    int oy, ox, ch;
+    for (oy = 0; oy < oh; ++oy) {
+        for (ox = 0; ox < ow; ++ox) {
+            int y0 = oy * sh - ph, x0 = ox * sw - pw;
+            int ys = y0 < 0 ? -y0 : 0, ye = ih - y0 < fh ? ih - y0 : fh;
+            int xs = x0 < 0 ? -x0 : 0, xe = iw - x0 < fw ? iw - x0 : fw;
+            for (ch = 0; ch < c; ++ch) {
+                int32_t m = -128;
+                int y, x;
+                for (y = ys; y < ye; ++y)
+                    for (x = xs; x < xe; ++x) {
+                        int32_t v = in[((long)(y0 + y) * iw + x0 + x) * c + ch];
+                        if (v > m) m = v;
+                    }
+                out[((long)oy * ow + ox) * c + ch] = sqz_clamp(m, lo, hi);
+            }
+        }
+    }
+}
+
+/* ADD of two same-shape tensors: both rescaled to twice the larger scale with 20 bits of headroom, summed,
+ * rescaled to the output (TFLite's int8 Add). */
+SQZ_KERNEL void sqz_add(const int8_t *a, const int8_t *b, int8_t *out, long n, int32_t a_off, int32_t b_off,
+                    int32_t a_mult, int a_shift, int32_t b_mult, int b_shift, int32_t o_mult, int o_shift,
+                    int32_t out_zp, int32_t lo, int32_t hi)
+{
+    long i;
+    for (i = 0; i < n; ++i) {
+        int32_t x = sqz_requant((a[i] + a_off) * (1 << 20), a_mult, a_shift);
+        int32_t y = sqz_requant((b[i] + b_off) * (1 << 20), b_mult, b_shift);
+        out[i] = sqz_clamp(sqz_requant(x + y, o_mult, o_shift) + out_zp, lo, hi);
+    }
+}
+
+/* MEAN over height and width (keep_dims): the sum rescaled, then divided rounding half away from zero. */
+SQZ_KERNEL void sqz_mean_hw(const int8_t *in, int8_t *out, int hw, int c, int32_t in_zp, int32_t mult, int shift,
+                     int32_t out_zp)
+{
+    int ch, i;
+    for (ch = 0; ch < c; ++ch) {
+        int32_t acc = 0;
+        for (i = 0; i < hw; ++i) acc += in[(long)i * c + ch] - in_zp;
+        acc = sqz_requant(acc, mult, shift);
+        acc = acc > 0 ? (acc + hw / 2) / hw : (acc - hw / 2) / hw;
+        out[ch] = sqz_clamp(acc + out_zp, -128, 127);
+    }
+}
+
+/* PAD of height and width with the zero point (top/left given, bottom/right what the output leaves). */
+SQZ_KERNEL void sqz_pad(const int8_t *in, int8_t *out, int ih, int iw, int c, int oh, int ow, int top, int left,
+                    int8_t value)
+{
+    int y;
+    memset(out, value, (size_t)oh * (size_t)ow * (size_t)c);
+    for (y = 0; y < ih; ++y)
+        memcpy(out + ((long)(y + top) * ow + left) * c, in + (long)y * iw * c, (size_t)iw * (size_t)c);
+}
+
+/* CONCATENATION on channels, for inputs not written in place: each input's channels at offset `at`. */
+SQZ_KERNEL void sqz_concat_one(const int8_t *in, int8_t *out, long pixels, int c, int at, int out_c)
+{
+    long i;
+    for (i = 0; i < pixels; ++i) memcpy(out + i * out_c + at, in + i * c, (size_t)c);
+}
