@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from sqz.runtime import manifest as manifests
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.targets.micro import boards, tflm
 from sqz.targets.samples import sample_images
+
+if TYPE_CHECKING:
+    from sqz.targets.micro.cverify import CVerification
 
 REFERENCE = "ai-edge-litert"
 
@@ -32,20 +36,27 @@ class MicroVerification:
     host_arena: int
     arena: int
     seconds: float
+    c: CVerification | None = None
 
     @property
     def ok(self) -> bool:
-        return self.images > 0 and self.identical == self.images and self.max_step == 0
+        tflm = self.images > 0 and self.identical == self.images and self.max_step == 0
+        return tflm and (self.c is None or self.c.ok)
+
+    def lines(self) -> list[str]:
+        """The TFLite Micro line, then one per C build."""
+        return [self.line()] + (self.c.lines() if self.c else [])
 
     def line(self) -> str:
-        verdict = "bit-identical" if self.ok else f"max {self.max_step} int8 steps apart"
-        return (f"{'PASS' if self.ok else 'FAIL'}  {self.target} (TFLite Micro on this machine vs {REFERENCE} "
+        same = self.images > 0 and self.identical == self.images and self.max_step == 0
+        verdict = "bit-identical" if same else f"max {self.max_step} int8 steps apart"
+        return (f"{'PASS' if same else 'FAIL'}  {self.target} (TFLite Micro on this machine vs {REFERENCE} "
                 f"reference kernels): {self.identical}/{self.images} outputs identical, {verdict}, on "
                 f"{self.source}; arena {self.host_arena:,} B here, {self.arena:,} B for the board "
                 f"({self.seconds:.1f} s)")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "ok": self.ok}
+        return {**asdict(self), "ok": self.ok, "c": self.c.to_dict() if self.c else None}
 
 
 def reference_outputs(content: bytes, x: np.ndarray) -> np.ndarray:
@@ -72,11 +83,12 @@ def quantised_inputs(images: np.ndarray, pre: Preprocess, io: dict) -> np.ndarra
     return np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
 
 
-def compare(content: bytes, x: np.ndarray) -> tuple[int, int, int]:
-    """(identical outputs, largest step difference, smallest arena) of TFLite Micro vs the reference kernels."""
+def compare(content: bytes, x: np.ndarray, ref: np.ndarray | None = None) -> tuple[int, int, int]:
+    """(identical outputs, largest step difference, smallest arena) of TFLite Micro vs the reference kernels
+    (their outputs `ref`, computed when not given)."""
     arena = tflm.smallest_arena(content)
     micro = tflm.outputs(content, x, arena).astype(np.int64)
-    ref = reference_outputs(content, x).astype(np.int64)
+    ref = (reference_outputs(content, x) if ref is None else ref).astype(np.int64)
     diff = np.abs(micro - ref).reshape(len(x), -1).max(axis=1)
     return int((diff == 0).sum()), int(diff.max()), arena
 
@@ -90,8 +102,10 @@ def _default_samples(export_dir: Path) -> int:
 
 
 def verify(model: Path, target: str, images: list[Path] | None = None, samples: int | None = None,
-           log=lambda msg: None) -> MicroVerification:
-    """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output."""
+           log=lambda msg: None, c_code: bool = True, qemu_images: int | None = None) -> MicroVerification:
+    """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output. With
+    `c_code`, also its generated C on this machine and on emulated Cortex-M4/M7/M55 (`qemu_images` images each:
+    default all given with --samples, else the first 1,000)."""
     profile = boards.get(target)
     model = Path(model)
     if model.is_dir():
@@ -106,6 +120,13 @@ def verify(model: Path, target: str, images: list[Path] | None = None, samples: 
     x = quantised_inputs(raw, Preprocess.from_dict(data["preprocess"]), entry["io"])
     log(f"TFLite Micro vs reference kernels on {len(x):,} images …")
     start = time.monotonic()
-    identical, step, arena = compare(model.read_bytes(), x)
-    return MicroVerification(str(model), profile.name, len(x), source, identical, step, arena,
-                             boards.board_arena(arena), time.monotonic() - start)
+    content = model.read_bytes()
+    ref = reference_outputs(content, x)
+    identical, step, arena = compare(content, x, ref)
+    v = MicroVerification(str(model), profile.name, len(x), source, identical, step, arena,
+                          boards.board_arena(arena), time.monotonic() - start)
+    if c_code:
+        from sqz.targets.micro.cverify import QEMU_IMAGES, verify_c
+
+        v.c = verify_c(model, data, entry, x, ref, qemu_images=qemu_images or (samples or QEMU_IMAGES), log=log)
+    return v
