@@ -1,4 +1,5 @@
-"""The export step for a microcontroller target: C sources, ops header and the measured arena, into the report."""
+"""The export step for a microcontroller target: the model compiled to C (sqz_model.c/.h, measured on the board's
+core when the cross tools are installed), the TFLite Micro sources and its measured arena, into the report."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import dataclasses
 from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
-from sqz.export import carray
-from sqz.targets.micro import boards, gate, modelinfo
+from sqz.export import carray, csource
+from sqz.targets.micro import boards, cmeasure, gate, modelinfo
 
 
 def applies(target: str | None) -> bool:
@@ -16,7 +17,8 @@ def applies(target: str | None) -> bool:
 
 
 def export(work: Path, tflite: dict[str, Path], target: str, rep: dict) -> list[str]:
-    """Write model_data.cc/.h and model_ops.h for the int8 model into `work`; record rep["micro"]; return names."""
+    """Write sqz_model.c/.h, model_data.cc/.h and model_ops.h for the int8 model into `work`; record rep["micro"];
+    return the names."""
     if "int8" not in tflite:
         raise InputError(f"target {target} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8")
     path = tflite["int8"]
@@ -29,10 +31,15 @@ def export(work: Path, tflite: dict[str, Path], target: str, rep: dict) -> list[
     art = rep["artifacts"][path.name]
     header = carray.model_data_h(len(content), rep["labels"], art["io"], rep["preprocess"], verdict.arena,
                                  verdict.host_arena, art["sha256"])
-    files = carray.write(work, content, header, carray.model_ops_h(methods, list(info.ops)))
+    sources = csource.generate(content, rep["labels"], rep["preprocess"], art["io"], art["sha256"])
+    files = csource.write(work, sources)
+    files += carray.write(work, content, header, carray.model_ops_h(methods, list(info.ops)))
+    build = cmeasure.measure(work, target)
     rep["micro"] = {"target": verdict.target, "model": path.name, "files": files, "ops": list(info.ops),
                     "arena": {"host_smallest": verdict.host_arena, "board": verdict.arena,
                               "margin": boards.margin()},
+                    "c": {"arena_bytes": sources.arena_bytes, "macs": sources.macs,
+                          "measured": build.to_dict() if build else None},
                     "verdict": verdict.to_dict(), "lines": verdict.lines()}
     return files
 
@@ -43,6 +50,13 @@ def markdown_lines(rep: dict) -> list[str]:
     if not m:
         return []
     a = m["arena"]
-    return ["", f"TensorFlow Lite Micro ({m['target']}): {', '.join(m['files'])}; ops {', '.join(m['ops'])}; "
+    c = m.get("c") or {}
+    b = c.get("measured")
+    cline = [f"C (sqz_model.c, no interpreter): arena {c['arena_bytes']:,} B, {c['macs']:,} MACs per inference" +
+             (f"; on {b['cpu']}: flash {b['flash_bytes']:,} B, RAM {b['ram_bytes']:,} B (static "
+              f"{b['static_ram_bytes']:,} + stack {b['stack_bytes'] or 0:,} + I/O {b['io_bytes']:,})" if b else "") +
+             (f", {b['instructions']:,} instructions per inference on emulated {b['machine']}"
+              if b and b["instructions"] else "") + "."] if c else []
+    return ["", *cline, "", f"TensorFlow Lite Micro ({m['target']}): {', '.join(f for f in m['files'] if not f.startswith('sqz_'))}; ops {', '.join(m['ops'])}; "
                 f"smallest arena {a['host_smallest']:,} B on this machine's 64-bit build, "
                 f"{a['board']:,} B for the board ({a['margin']['why']})."] + ["- " + ln for ln in m["lines"]]

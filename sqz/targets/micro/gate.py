@@ -28,6 +28,7 @@ class MicroVerdict:
     io_bytes: int
     ram_budget: int
     refused: str = ""
+    c: dict | None = None
 
     @property
     def ram_bytes(self) -> int:
@@ -35,14 +36,27 @@ class MicroVerdict:
 
     @property
     def fits(self) -> bool:
-        return not self.refused and self.flash_bytes <= self.flash_budget and self.ram_bytes <= self.ram_budget
+        if self.refused:
+            return False
+        if self.c:
+            return self.c["flash_bytes"] <= self.flash_budget and self.c["ram_bytes"] <= self.ram_budget
+        return self.flash_bytes <= self.flash_budget and self.ram_bytes <= self.ram_budget
 
     def lines(self) -> list[str]:
         if self.refused:
             return [f"FAIL  {self.path}: refused for {self.target}: {self.refused}"]
+        tflm = (f"arena {self.arena:,} B (host {self.host_arena:,} B + margin) + I/O {self.io_bytes:,} B")
+        if self.c:
+            c = self.c
+            stack = f"{c['stack_bytes']:,} B measured on {c['machine']}" if c["stack_bytes"] is not None else "not run"
+            return [_line(self.path, self.target, "flash", c["flash_bytes"], self.flash_budget,
+                          f"sqz_model.c for {c['cpu']}, text + data measured; TFLite Micro: model array "
+                          f"{self.flash_bytes:,} B + its library"),
+                    _line(self.path, self.target, "RAM", c["ram_bytes"], self.ram_budget,
+                          f"sqz_model.c static {c['static_ram_bytes']:,} B + stack {stack} + I/O {c['io_bytes']:,} B; "
+                          f"TFLite Micro: {self.ram_bytes:,} B = {tflm}")]
         return [_line(self.path, self.target, "flash", self.flash_bytes, self.flash_budget, "model array"),
-                _line(self.path, self.target, "RAM", self.ram_bytes, self.ram_budget,
-                      f"arena {self.arena:,} B (host {self.host_arena:,} B + margin) + I/O {self.io_bytes:,} B")]
+                _line(self.path, self.target, "RAM", self.ram_bytes, self.ram_budget, tflm)]
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ram_bytes": self.ram_bytes, "fits": self.fits}
@@ -94,4 +108,21 @@ def check(path: Path, target: str | boards.MicroProfile) -> MicroVerdict:
     if why:
         return MicroVerdict(**base, host_arena=0, arena=0, io_bytes=0, refused=why)
     host = tflm.smallest_arena(content)
-    return MicroVerdict(**base, host_arena=host, arena=boards.board_arena(host), io_bytes=io_bytes(content))
+    return MicroVerdict(**base, host_arena=host, arena=boards.board_arena(host), io_bytes=io_bytes(content),
+                        c=c_build(Path(path), content, profile))
+
+
+def c_build(path: Path, content: bytes, profile: boards.MicroProfile) -> dict | None:
+    """Measured figures of the export's sqz_model.c for this board when it sits beside `path`, was generated from
+    these model bytes and the cross tools are installed; else None."""
+    import hashlib
+
+    from sqz.targets.micro import cmeasure
+
+    header = path.parent / "sqz_model.h"
+    if not (header.is_file() and (path.parent / "sqz_model.c").is_file()):
+        return None
+    if hashlib.sha256(content).hexdigest() not in header.read_text(errors="replace").split("\n", 1)[0]:
+        return None
+    build = cmeasure.measure(path.parent, profile)
+    return build.to_dict() if build else None
