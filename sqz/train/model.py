@@ -15,6 +15,9 @@ CONV1 = {"1.0": (96, 7), "1.1": (64, 3)}
 BYPASSES = ("", "simple", "complex")
 PUBLISHED_POOLS = {"1.0": (0, 3, 7), "1.1": (0, 2, 4)}
 POOL_POSITIONS = range(9)
+# Initial bias of the classifier conv, whose ReLU clamps the logits at 0: starting every logit above 0 keeps
+# each class's gradient alive; at 0, small batches pushed whole classes below 0 for good (loss stuck at 2.30).
+HEAD_BIAS = 1.0
 _SIMPLE_BYPASS_AT = (1, 3, 5, 7)
 
 
@@ -208,7 +211,7 @@ class SqueezeNet(nn.Module):
                     nn.init.normal_(m.weight, 0.0, 0.01)
                 else:
                     nn.init.kaiming_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                nn.init.constant_(m.bias, HEAD_BIAS if m is final else 0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.classifier(self.features(x)), 1)

@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from sqz.errors import InputError
-from sqz.train import distributed, pretrained
+from sqz.train import distributed, pretrained, schedule
 from sqz.train.model import ArchConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -67,7 +67,8 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = distributed.steps(src.n_train, ctx.world, cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps,
+                                                pct_start=schedule.warmup_share(cfg.epochs))
     gen = torch.Generator().manual_seed(cfg.seed)
     if ctx.world > 1:
         torch.manual_seed(cfg.seed + 7919 * (ctx.rank + 1))

@@ -32,6 +32,22 @@ def test_steps_per_epoch_is_the_training_loops_count():
         assert schedule.steps_per_epoch(n, batch, world) == steps(n, world, batch)
 
 
+def test_warm_up_lasts_a_few_epochs_not_a_share_of_a_long_run():
+    assert schedule.warmup_share(134) == pytest.approx(schedule.WARMUP_EPOCHS / 134)
+    assert schedule.warmup_share(4) == schedule.WARMUP_MAX_SHARE
+
+
+def test_a_fresh_classifier_starts_every_logit_above_the_relu():
+    import torch
+
+    from sqz.train.model import ArchConfig, build
+
+    net = build(ArchConfig(num_classes=10, in_channels=1, batch_norm=True)).eval()
+    with torch.no_grad():
+        logits = net(torch.randn(64, 1, 32, 32))
+    assert (logits > 0).all(), "a class clamped at 0 for every image gets no gradient"
+
+
 def test_numbers_given_are_kept():
     assert schedule.resolve(8, 128, 2_750)[:2] == (8, 128)
     assert schedule.resolve("auto", 128, 2_750)[:2] == (182, 128)  # 22 steps an epoch
