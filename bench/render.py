@@ -1,4 +1,4 @@
-"""Render the bench record: docs/bench/performance.{json,md}, latency.png, and summary.md (the README's block).
+"""Render the bench record: docs/bench/performance.{json,md}, latency.png, and summary.md (the block on docs/performance.md).
 
 python -m bench.render [bench/out/results.json]   re-renders from a record without re-measuring.
 """

@@ -1,4 +1,4 @@
-"""`make bench`: make every artifact, time them side by side, write JSON + Markdown + PNG (README's figures).
+"""`make bench`: make every artifact, time them side by side, write JSON + Markdown + PNG (the figures on docs/performance.md).
 
 python -m bench.run [--checkpoint PT] [--rounds N] [--per-round N] [--threads 1,2] [--no-peer]
 """
