@@ -203,7 +203,10 @@ def _mean(r: _Reader, op, t: dict[int, Tensor]) -> dict:
     if axes != [1, 2] or len(x.shape) != 4 or not op.builtinOptions.keepDims:
         raise UnsupportedModel(f"MEAN over axes {axes} is not supported by the C generator (height and width, "
                                "keep_dims)")
-    return {"mul": quantize_multiplier(float(np.float64(x.scale) / np.float64(out.scale)))}
+    mult, shift = quantize_multiplier(float(np.float64(x.scale) / np.float64(out.scale)))
+    n = x.hwc[0] * x.hwc[1]
+    k = min(n.bit_length() - 1, 32, 31 + shift)  # 1/n folded into the multiplier, as TFLite's reference MEAN
+    return {"mul": ((mult << k) // n, shift - k)}
 
 
 def _pad(r: _Reader, op, t: dict[int, Tensor]) -> dict:

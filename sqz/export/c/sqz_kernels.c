@@ -169,7 +169,7 @@ static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x
 
 /* CONV_2D (per-channel int8, fused NONE/RELU), two output pixels at a time: pixels whose taps all lie inside the
  * map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
-static void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
 {
     int n = p->oh * p->ow, direct = -1, gathered = -1, i;
     long pitch = (long)p->iw * p->ic;
@@ -247,17 +247,15 @@ SQZ_KERNEL void sqz_add(const int8_t *a, const int8_t *b, int8_t *out, long n, i
     }
 }
 
-/* MEAN over height and width (keep_dims): the sum rescaled, then divided rounding half away from zero. */
+/* MEAN over height and width (keep_dims): the sum of (x - in_zp) times a multiplier that holds 1/hw. */
 SQZ_KERNEL void sqz_mean_hw(const int8_t *in, int8_t *out, int hw, int c, int32_t in_zp, int32_t mult, int shift,
-                     int32_t out_zp)
+                            int32_t out_zp)
 {
     int ch, i;
     for (ch = 0; ch < c; ++ch) {
         int32_t acc = 0;
         for (i = 0; i < hw; ++i) acc += in[(long)i * c + ch] - in_zp;
-        acc = sqz_requant(acc, mult, shift);
-        acc = acc > 0 ? (acc + hw / 2) / hw : (acc - hw / 2) / hw;
-        out[ch] = sqz_clamp(acc + out_zp, -128, 127);
+        out[ch] = sqz_clamp(sqz_requant(acc, mult, shift) + out_zp, -128, 127);
     }
 }
 
