@@ -44,8 +44,7 @@ def tiny_run(tmp_path_factory, small_dataset) -> Path:
     from sqz.train.loop import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny_run")
-    train(TrainConfig(out=str(out), epochs=4, batch_size=64, lr=3e-3, seed=0), dataset=small_dataset,
-          progress=False)
+    train(TrainConfig(out=str(out), epochs=4, batch_size=64, lr=3e-3, seed=0), dataset=small_dataset, progress=False)
     return out
 
 
@@ -68,7 +67,12 @@ def default_export(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("default_export") / "exports" / "default"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    r = subprocess.run([sys.executable, "-c", "from sqz.cli import export_main; export_main()", "--int8",
-                        "--out", str(out)], capture_output=True, text=True, env=env, timeout=1800)
+    r = subprocess.run(
+        [sys.executable, "-c", "from sqz.cli import export_main; export_main()", "--int8", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     return out, r

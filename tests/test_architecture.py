@@ -47,7 +47,7 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             if base.split(".")[0] != "sqz":
                 continue
             for a in node.names:
@@ -67,8 +67,12 @@ def test_the_order_is_a_dag_and_every_module_has_a_stage():
 
 
 def test_imports_follow_the_pipeline_order():
-    against = [f"{m} ({stage(m)}) imports {d} ({stage(d)})" for m, deps in sorted(graph().items()) for d in sorted(deps)
-               if stage(d) != stage(m) and stage(d) not in ALLOWED[stage(m)]]
+    against = [
+        f"{m} ({stage(m)}) imports {d} ({stage(d)})"
+        for m, deps in sorted(graph().items())
+        for d in sorted(deps)
+        if stage(d) != stage(m) and stage(d) not in ALLOWED[stage(m)]
+    ]
     assert not against, "imports against the pipeline order:\n" + "\n".join(against)
 
 
@@ -81,7 +85,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
         state[m] = 1
         for d in sorted(g[m]):
             if state.get(d) == 1:
-                found.append((path + [m])[(path + [m]).index(d):] + [d])
+                found.append((path + [m])[(path + [m]).index(d) :] + [d])
             elif d not in state:
                 visit(d, path + [m])
         state[m] = 2

@@ -3,14 +3,22 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from PIL import Image
 
 # What TensorFlow's C++ start-up writes to the terminal when it is imported (CUDA stubs, factory
 # registrations, the computation placer, absl's pre-init notice, CPU-feature and oneDNN notes).
-TF_NOISE = ("cudart_stub", "cuda_dnn", "cuda_blas", "cuda_fft", "computation_placer", "absl::InitializeLog",
-            "cpu_feature_guard", "oneDNN custom operations", "Unable to register")
+TF_NOISE = (
+    "cudart_stub",
+    "cuda_dnn",
+    "cuda_blas",
+    "cuda_fft",
+    "computation_placer",
+    "absl::InitializeLog",
+    "cpu_feature_guard",
+    "oneDNN custom operations",
+    "Unable to register",
+)
 
 
 def _run(*args, cwd=None):
@@ -54,8 +62,19 @@ def test_export_takes_budget_and_metric_from_a_target(tiny_run, tmp_path):
     from sqz.targets.profiles import get
 
     out = tmp_path / "exp"
-    r = _run("export", str(tiny_run / "model.pt"), "--int8", "--calib", "16", "--eval-limit", "100",
-             "--target", "rpi-zero2w", "--out", str(out))
+    r = _run(
+        "export",
+        str(tiny_run / "model.pt"),
+        "--int8",
+        "--calib",
+        "16",
+        "--eval-limit",
+        "100",
+        "--target",
+        "rpi-zero2w",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     gate = json.loads((out / "report.json").read_text())["gate"]
     profile = get("rpi-zero2w")
@@ -77,12 +96,36 @@ def test_train_takes_the_papers_metaparameters(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (80, 16, 16), dtype=np.uint8), y=np.arange(80) % 2)
     out = tmp_path / "run"
-    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "16", "--out", str(out),
-             "--base-e", "96", "--incr-e", "32", "--pct3x3", "0.25", "--sr", "0.25", "--freq", "4")
+    r = _run(
+        "train",
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--out",
+        str(out),
+        "--base-e",
+        "96",
+        "--incr-e",
+        "32",
+        "--pct3x3",
+        "0.25",
+        "--sr",
+        "0.25",
+        "--freq",
+        "4",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     model, payload = checkpoint.load(out / "model.pt")
-    assert payload["record"]["config"]["metaparameters"] == {"base_e": 96, "incr_e": 32, "pct3x3": 0.25,
-                                                             "sr": 0.25, "freq": 4}
+    assert payload["record"]["config"]["metaparameters"] == {
+        "base_e": 96,
+        "incr_e": 32,
+        "pct3x3": 0.25,
+        "sr": 0.25,
+        "freq": 4,
+    }
     fires = [m for m in model.features if isinstance(m, Fire)]
     widths = [(f.squeeze[0].out_channels, f.expand1x1[0].out_channels, f.expand3x3[0].out_channels) for f in fires]
     assert widths == [(24, 72, 24)] * 4 + [(32, 96, 32)] * 4
@@ -107,13 +150,25 @@ def test_sqz_train_budget_picks_and_records_metaparameters(tmp_path):
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8), y=np.arange(40) % 10)
-    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8",
-             "--out", str(tmp_path / "a"), "--budget", "300KB")
+    r = _run(
+        "train",
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        str(tmp_path / "a"),
+        "--budget",
+        "300KB",
+    )
     assert r.returncode == 0, r.stderr
     assert "budget 300,000 B: SqueezeNet 1.1 with base_e" in r.stderr and "predicted full-int8 file" in r.stderr
     plan = json.loads((tmp_path / "a" / "metrics.json").read_text())["size_plan"]
     assert plan["predicted_bytes"] <= 300_000 and plan["metaparameters"]["base_e"]
-    r = _run("train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8",
-             "--out", str(tmp_path / "b"))
+    r = _run(
+        "train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "b")
+    )
     assert r.returncode == 0 and "warning" not in r.stderr
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["size_plan"]["fits"] is True

@@ -24,7 +24,7 @@ def _photo(rng, label):
     x = np.clip(rng.normal(TINTS[label], 40, (h, w, 3)), 0, 255).astype(np.uint8)
     s = min(w, h) // 3
     top, left = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
-    x[top:top + s, left:left + s] = 255 - np.asarray(TINTS[label], np.uint8)
+    x[top : top + s, left : left + s] = 255 - np.asarray(TINTS[label], np.uint8)
     return Image.fromarray(x)
 
 
@@ -49,13 +49,45 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = _write(tmp_path / "photos")
     runner = CliRunner()
-    r = runner.invoke(main, ["train", "--data", str(data), "--size", "64", "--epochs", "1", "--batch-size", "8",
-                             "--lr", "1e-3", "--workers", "0", "--out", "run"])
+    r = runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--size",
+            "64",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--lr",
+            "1e-3",
+            "--workers",
+            "0",
+            "--out",
+            "run",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "run" / "calibration.npz").is_file()
     moved = shutil.move(str(data), tmp_path / "moved")
-    r = runner.invoke(export_main, ["run/model.pt", "--int8", "--calib", "16", "--ranges", "minmax", "--out", "exp",
-                                    "--data", str(moved), "--json"])
+    r = runner.invoke(
+        export_main,
+        [
+            "run/model.pt",
+            "--int8",
+            "--calib",
+            "16",
+            "--ranges",
+            "minmax",
+            "--out",
+            "exp",
+            "--data",
+            str(moved),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "exp" / "report.json").read_text())
     assert "calibration.npz" in rep["calibration_source"] and rep["calibration_images"] == 16
@@ -66,7 +98,7 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
 
     r = runner.invoke(main, ["run", "exp/model_int8.tflite", *[p for p, _ in held_out], "--top", "1", "--json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output[r.output.index("{"):])
+    out = json.loads(r.output[r.output.index("{") :])
     by_run = [CLASSES.index(p["top"][0]["label"]) for p in out["predictions"]]
     model = load(tmp_path / "exp" / "model_int8.tflite")
     logits = np.concatenate([model.logits(x) for x, _ in EvalSet("t", items=held_out).batches(model.preprocess)])
@@ -77,5 +109,7 @@ def test_own_rgb_photos_train_move_export_and_run_agree(tmp_path, monkeypatch):
 
     r = runner.invoke(export_main, ["run/model.pt", "--out", "exp-nodata"])
     assert r.exit_code == 0, r.output
-    assert "evaluation skipped: the training data" in r.output and "Evaluation skipped" in (
-        tmp_path / "exp-nodata" / "report.md").read_text()
+    assert (
+        "evaluation skipped: the training data" in r.output
+        and "Evaluation skipped" in (tmp_path / "exp-nodata" / "report.md").read_text()
+    )

@@ -12,9 +12,18 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMING = "Export time:"  # the one line that differs from run to run
 # Every file a command writes for the docs; each must be shown in a page (README.md or docs/*.md).
 SOURCES = {
-    "docs/default_export.md", "docs/cli_examples.md", "docs/reliability.md", "docs/tradeoff/tradeoff.md",
-    "docs/bench/agreement.md", "docs/bench/ranges.md", "docs/bench/small_sets.md", "docs/bench/frontier_96.md",
-    "docs/bench/frontier_224.md", "docs/bench/convert.md", "docs/bench/summary.md", "docs/bench/pi_context.md",
+    "docs/default_export.md",
+    "docs/cli_examples.md",
+    "docs/reliability.md",
+    "docs/tradeoff/tradeoff.md",
+    "docs/bench/agreement.md",
+    "docs/bench/ranges.md",
+    "docs/bench/small_sets.md",
+    "docs/bench/frontier_96.md",
+    "docs/bench/frontier_224.md",
+    "docs/bench/convert.md",
+    "docs/bench/summary.md",
+    "docs/bench/pi_context.md",
 }
 
 
@@ -86,8 +95,13 @@ def test_readme_is_a_five_minute_read():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 300
     heads = [ln for ln in text.splitlines() if ln.startswith("## ")]
-    assert heads == ["## What sqz gives", "## Two commands", "## From a photo folder to a board",
-                     "## The pipeline and its records", "## Read more"]
+    assert heads == [
+        "## What sqz gives",
+        "## Two commands",
+        "## From a photo folder to a board",
+        "## The pipeline and its records",
+        "## Read more",
+    ]
     assert "make  " in text and "make test  " in text
 
 
@@ -117,7 +131,7 @@ def test_the_board_step_installs_what_sqz_run_needs():
     """`sqz run` on a board decodes images with Pillow and computes with numpy: the board preparation in
     docs/raspberry-pi.md installs both (Debian's packages) beside an interpreter."""
     text = (ROOT / "docs" / "raspberry-pi.md").read_text()
-    step = text[text.index("**3. Prepare the board**"):text.index("**4. Deploy.**")]
+    step = text[text.index("**3. Prepare the board**") : text.index("**4. Deploy.**")]
     apt = re.search(r"apt install ([^`]+)`", step)
     assert apt, "the board step names no apt install"
     packages = set(apt.group(1).split())

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +30,17 @@ REGISTRY_GAP = {"train": "nvidia-nccl-cu13==2.29.7", "dev": "nvidia-nccl-cu13==2
 def requirements(extra: str, python: str, machine: str) -> list[str]:
     """sqz's dependencies plus `extra`'s that apply on Linux `machine` with CPython `python`, without markers."""
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    env = {"python_version": python, "python_full_version": f"{python}.0", "platform_machine": machine,
-           "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "extra": "",
-           "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+    env = {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "platform_machine": machine,
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "extra": "",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
     out = []
     for text in meta["dependencies"] + meta["optional-dependencies"][extra]:
         r = Requirement(text)
@@ -44,9 +52,22 @@ def requirements(extra: str, python: str, machine: str) -> list[str]:
 def resolve(extra: str, python: str, machine: str) -> tuple[int, str, dict]:
     """(pip's exit status, its last error line, {package: version} it would install)."""
     platforms = [a for tag in MANYLINUX for a in ("--platform", f"{tag}_{machine}")]
-    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-           "--only-binary=:all:", "--python-version", python, *platforms, "--report", "-",
-           *requirements(extra, python, machine)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--quiet",
+        "--ignore-installed",
+        "--only-binary=:all:",
+        "--python-version",
+        python,
+        *platforms,
+        "--report",
+        "-",
+        *requirements(extra, python, machine),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR") and "Ignored the following" not in ln]
     installs = {}

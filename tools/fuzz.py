@@ -87,8 +87,15 @@ def classify(status: int | None, out: Path) -> str:
     return "clean error" if len(lines) == 1 else "unclear error"
 
 
-def run(export_dir: Path, checkpoint: Path, cases: int = 2000, seed: int = 0, jobs: int = 2,
-        timeout: float = 120, log=lambda msg: None) -> dict:
+def run(
+    export_dir: Path,
+    checkpoint: Path,
+    cases: int = 2000,
+    seed: int = 0,
+    jobs: int = 2,
+    timeout: float = 120,
+    log=lambda msg: None,
+) -> dict:
     """Run `cases` commands on damaged files; returns the tally and every bad case."""
     _preload()
     start = time.monotonic()
@@ -138,21 +145,45 @@ def run(export_dir: Path, checkpoint: Path, cases: int = 2000, seed: int = 0, jo
                     line = next(ln for ln in err.splitlines() if ln.startswith("sqz: error:"))
                     messages[_reason(line)] = messages.get(_reason(line), 0) + 1
                 if outcome in BAD:
-                    bad.append({**desc, "command": command, "outcome": outcome,
-                                "status": status, "stderr_tail": err.strip().splitlines()[-5:]})
+                    bad.append(
+                        {
+                            **desc,
+                            "command": command,
+                            "outcome": outcome,
+                            "status": status,
+                            "stderr_tail": err.strip().splitlines()[-5:],
+                        }
+                    )
                     keep = ROOT / "build" / "fuzz-failures" / f"case{len(bad):04d}"
-                    shutil.copytree(Path(cmd[1]).parent, keep, dirs_exist_ok=True,
-                                    ignore=lambda d, names: [n for n in names if os.path.getsize(os.path.join(d, n)) > HUGE - 1])
+                    shutil.copytree(
+                        Path(cmd[1]).parent,
+                        keep,
+                        dirs_exist_ok=True,
+                        ignore=lambda d, names: [n for n in names if os.path.getsize(os.path.join(d, n)) > HUGE - 1],
+                    )
                 if done % 100 == 0:
                     log(f"{done}/{cases} cases: " + ", ".join(f"{k} {v}" for k, v in tally.items() if v))
             if running:
                 time.sleep(0.005)
-    return {"cases": cases, "seed": seed, "export_dir": str(export_dir), "checkpoint": str(checkpoint), "jobs": jobs, "timeout_s": timeout,
-            "seconds": round(time.monotonic() - start, 1), "outcomes": tally,
-            "crashes": tally["crash"], "tracebacks": tally["traceback"], "hangs": tally["hang"],
-            "unclear": tally["unclear error"], "by_artifact": by_artifact, "by_command": by_command,
-            "reasons": dict(sorted(messages.items(), key=lambda kv: -kv[1])), "bad": bad,
-            "environment": _environment()}
+    return {
+        "cases": cases,
+        "seed": seed,
+        "export_dir": str(export_dir),
+        "checkpoint": str(checkpoint),
+        "jobs": jobs,
+        "timeout_s": timeout,
+        "seconds": round(time.monotonic() - start, 1),
+        "outcomes": tally,
+        "crashes": tally["crash"],
+        "tracebacks": tally["traceback"],
+        "hangs": tally["hang"],
+        "unclear": tally["unclear error"],
+        "by_artifact": by_artifact,
+        "by_command": by_command,
+        "reasons": dict(sorted(messages.items(), key=lambda kv: -kv[1])),
+        "bad": bad,
+        "environment": _environment(),
+    }
 
 
 def _reason(line: str) -> str:
@@ -191,30 +222,43 @@ def _environment() -> dict:
 
     name, _ = tflite_interpreter_class()
     pkgs = {"ai-edge-litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime", "tensorflow": "tensorflow"}
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "interpreter": f"{name} {version(pkgs[name])}", "onnxruntime": version("onnxruntime"),
-            "onnx": version("onnx"), "torch": version("torch")}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "interpreter": f"{name} {version(pkgs[name])}",
+        "onnxruntime": version("onnxruntime"),
+        "onnx": version("onnx"),
+        "torch": version("torch"),
+    }
 
 
 def markdown(r: dict) -> str:
     """The Reliability block of docs/robustness.md, rendered from the run's figures."""
     env = r["environment"]
     head = ["artifact"] + list(OUTCOMES)
-    md = [f"{r['cases']:,} cases (seed {r['seed']}, {r['seconds']:,.0f} s, {r['jobs']} at a time, "
-          f"timeout {r['timeout_s']:.0f} s each): **{r['crashes']} crashes, {r['tracebacks']} tracebacks, "
-          f"{r['hangs']} hangs**, {r['unclear']} errors without one clear line.", "",
-          "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    md = [
+        f"{r['cases']:,} cases (seed {r['seed']}, {r['seconds']:,.0f} s, {r['jobs']} at a time, "
+        f"timeout {r['timeout_s']:.0f} s each): **{r['crashes']} crashes, {r['tracebacks']} tracebacks, "
+        f"{r['hangs']} hangs**, {r['unclear']} errors without one clear line.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for table in (r["by_artifact"], r["by_command"]):
         for key, row in sorted(table.items()):
             label = key if table is r["by_artifact"] else f"command: `{_command_label(key)}`"
             md.append("| " + " | ".join([label] + [f"{row[o]:,}" for o in OUTCOMES]) + " |")
-    md += ["", "Most frequent clean errors: " + "; ".join(f"{k} ({v:,})" for k, v in list(r["reasons"].items())[:6])
-           + ".", "",
-           f"Damaged inputs: {', '.join(f'`{n}`' for n in sorted(set(SEEDS.values())))} of the export "
-           f"`{r['export_dir']}` and the checkpoint `{r['checkpoint']}`.", "",
-           f"Run with {env['interpreter']}, onnxruntime {env['onnxruntime']}, onnx {env['onnx']}, torch "
-           f"{env['torch']}, Python {env['python']} on {env['machine']}, by `python tools/fuzz.py` "
-           f"(`--cases {r['cases']} --seed {r['seed']}`)."]
+    md += [
+        "",
+        "Most frequent clean errors: " + "; ".join(f"{k} ({v:,})" for k, v in list(r["reasons"].items())[:6]) + ".",
+        "",
+        f"Damaged inputs: {', '.join(f'`{n}`' for n in sorted(set(SEEDS.values())))} of the export "
+        f"`{r['export_dir']}` and the checkpoint `{r['checkpoint']}`.",
+        "",
+        f"Run with {env['interpreter']}, onnxruntime {env['onnxruntime']}, onnx {env['onnx']}, torch "
+        f"{env['torch']}, Python {env['python']} on {env['machine']}, by `python tools/fuzz.py` "
+        f"(`--cases {r['cases']} --seed {r['seed']}`).",
+    ]
     return "\n".join(md) + "\n"
 
 
@@ -233,8 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--write", type=Path, help="write the Markdown summary here (e.g. docs/reliability.md)")
     args = ap.parse_args(argv)
-    r = run(args.export_dir, args.checkpoint, args.cases, args.seed, args.jobs, args.timeout,
-            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    r = run(
+        args.export_dir,
+        args.checkpoint,
+        args.cases,
+        args.seed,
+        args.jobs,
+        args.timeout,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     if args.write:
         from sqz.files import write_text
 

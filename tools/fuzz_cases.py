@@ -12,10 +12,22 @@ import random
 from pathlib import Path
 
 MUTATIONS = ("truncate", "bit flips", "insert", "delete", "zero", "swap", "smash int")
-SEEDS = {"tflite int8": "model_int8.tflite", "tflite float32": "model_float32.tflite", "onnx": "model.onnx",
-         "packed (container)": "model_int8.tflite.xz", "packed (model inside)": "model_int8.tflite.xz"}
-WEIGHTS = {"tflite int8": 30, "tflite float32": 8, "onnx": 12, "packed (container)": 8,
-           "packed (model inside)": 10, "checkpoint": 22, "foreign": 10}
+SEEDS = {
+    "tflite int8": "model_int8.tflite",
+    "tflite float32": "model_float32.tflite",
+    "onnx": "model.onnx",
+    "packed (container)": "model_int8.tflite.xz",
+    "packed (model inside)": "model_int8.tflite.xz",
+}
+WEIGHTS = {
+    "tflite int8": 30,
+    "tflite float32": 8,
+    "onnx": 12,
+    "packed (container)": 8,
+    "packed (model inside)": 10,
+    "checkpoint": 22,
+    "foreign": 10,
+}
 FOREIGN = ("empty", "png", "text", "random", "huge sparse", "tflite header only")
 HUGE = (1 << 31) + 4096
 
@@ -44,20 +56,20 @@ def mutate(data: bytes, rng: random.Random) -> tuple[str, bytes]:
         b[p:p] = rng.randbytes(rng.choice([1, 4, rng.randint(1, 256)]))
     elif kind == "delete":
         p = pos()
-        del b[p: p + rng.choice([1, 4, rng.randint(1, 256)])]
+        del b[p : p + rng.choice([1, 4, rng.randint(1, 256)])]
     elif kind == "zero":
         p = pos()
         size = rng.choice([4, 16, rng.randint(1, 4096)])
-        b[p: p + size] = bytes(len(b[p: p + size]))
+        b[p : p + size] = bytes(len(b[p : p + size]))
     elif kind == "swap":
         size = rng.randint(4, 1024)
         p, q = sorted(rng.randrange(max(1, n - size)) for _ in range(2))
         if q >= p + size:
-            b[p:p + size], b[q:q + size] = b[q:q + size], b[p:p + size]
+            b[p : p + size], b[q : q + size] = b[q : q + size], b[p : p + size]
     else:
         p = pos() & ~3
         value = rng.choice([0, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, n, n - 4, rng.getrandbits(32), rng.getrandbits(8)])
-        b[p:p + 4] = value.to_bytes(4, "little")
+        b[p : p + 4] = value.to_bytes(4, "little")
     return kind, bytes(b)
 
 
@@ -70,7 +82,8 @@ def foreign(kind: str, path: Path, rng: random.Random) -> None:
         from PIL import Image
 
         Image.fromarray(np.random.default_rng(rng.getrandbits(32)).integers(0, 256, (28, 28), np.uint8)).save(
-            path, format="PNG")
+            path, format="PNG"
+        )
     elif kind == "text":
         path.write_text("this is not a model\n" * rng.randint(1, 50))
     elif kind == "random":

@@ -34,12 +34,14 @@ def pages() -> list[Path]:
 
 def rebase(text: str, page: Path) -> str:
     """`text`, written for the repository root, with its relative links pointing the same place from `page`."""
+
     def link(m: re.Match) -> str:
         target = m.group(2)
         if target.startswith(("#", "/")) or re.match(r"[a-z][a-z0-9+.-]*:", target):
             return m.group(0)
         rel = os.path.relpath(ROOT / target, page.parent).replace(os.sep, "/")
         return m.group(1) + rel + m.group(3)
+
     return LINK.sub(link, text)
 
 
@@ -54,6 +56,7 @@ def refresh(text: str, paths: Iterable[str] | None = None, page: Path = README) 
         src = ROOT / m.group("path")
         content = src.read_text() if src.exists() else f"(run the command that writes {m.group('path')})\n"
         return m.group(1) + rebase(content.rstrip("\n"), page) + "\n" + m.group(4)
+
     return BLOCK.sub(body, text)
 
 

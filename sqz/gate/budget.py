@@ -8,8 +8,7 @@ import re
 from sqz.errors import BudgetError
 
 DEFAULT_BUDGET = "0.5MB"
-UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3,
-         "KIB": 1024, "MIB": 1024 ** 2, "GIB": 1024 ** 3}
+UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
 _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 MAX_BYTES = 1 << 40
 

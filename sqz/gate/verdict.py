@@ -31,10 +31,14 @@ class Verdict:
 
     def line(self) -> str:
         if self.fits:
-            return (f"PASS  {self.path}: {self.bytes:,} B {self.metric} ≤ budget {self.budget:,} B "
-                    f"({self.budget - self.bytes:,} B to spare)")
-        return (f"FAIL  {self.path}: {self.bytes:,} B {self.metric} > budget {self.budget:,} B "
-                f"(over by {self.over_bytes:,} B, {self.over_percent:.1f} %)")
+            return (
+                f"PASS  {self.path}: {self.bytes:,} B {self.metric} ≤ budget {self.budget:,} B "
+                f"({self.budget - self.bytes:,} B to spare)"
+            )
+        return (
+            f"FAIL  {self.path}: {self.bytes:,} B {self.metric} > budget {self.budget:,} B "
+            f"(over by {self.over_bytes:,} B, {self.over_percent:.1f} %)"
+        )
 
 
 def model_kind(path: Path) -> str:

@@ -105,6 +105,9 @@ def _copy(dst: nn.Conv2d, src: nn.Conv2d, out_idx: torch.Tensor, in_idx: torch.T
 def prune_to(model: SqueezeNet, target: dict[Group, int]) -> SqueezeNet:
     """A smaller model with `target[g]` channels in each group, keeping the most important ones."""
     have = counts(model.cfg)
-    keep = {g: torch.argsort(importance(model, g), descending=True, stable=True)[:n]
-            for g, n in target.items() if n < have[g]}
+    keep = {
+        g: torch.argsort(importance(model, g), descending=True, stable=True)[:n]
+        for g, n in target.items()
+        if n < have[g]
+    }
     return slim(model, keep)

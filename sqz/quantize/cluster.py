@@ -31,7 +31,7 @@ class WeightSharer:
     def __init__(self, model: nn.Module, bits: int) -> None:
         if not 1 <= bits <= 8:
             raise InputError(f"--share-bits must be 1..8, got {bits}")
-        self.weights, self.k = prunable(model), 2 ** bits
+        self.weights, self.k = prunable(model), 2**bits
         self.assign, self.nonzero = [], []
         with torch.no_grad():
             for w in self.weights:

@@ -12,7 +12,8 @@ from sqz.quantize.cluster import WeightSharer, distinct_values
 from sqz.quantize.prune import GradualPruner, sparsity_of
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import carry, checkpoint
-from sqz.train.data import load as load_data, validation_split
+from sqz.train.data import load as load_data
+from sqz.train.data import validation_split
 from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune
 from sqz.train.memory import Images, as_images
@@ -40,15 +41,24 @@ def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: 
     ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0), preprocess=pre)
     train_split, val_split = validation_split(ds.train, cfg.get("val_fraction", 1 / 12), cfg.get("seed", 0))
     if limit:
-        train_split = train_split.take(torch.randperm(len(train_split), generator=torch.Generator()
-                                                      .manual_seed(seed))[:limit].numpy())
+        train_split = train_split.take(
+            torch.randperm(len(train_split), generator=torch.Generator().manual_seed(seed))[:limit].numpy()
+        )
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
-    return FinetuneData(pre, *as_images(train_split, pre), *as_images(val_split, pre), *as_images(ds.test, pre),
-                        fill)
+    return FinetuneData(pre, *as_images(train_split, pre), *as_images(val_split, pre), *as_images(ds.test, pre), fill)
 
 
-def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, epochs: int = 2,
-             data: str | None = None, limit: int = 0, seed: int = 0, progress: bool = True) -> dict:
+def compress(
+    ckpt: Path,
+    out: Path,
+    sparsity: float = 0.0,
+    share_bits: int = 0,
+    epochs: int = 2,
+    data: str | None = None,
+    limit: int = 0,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Write a plain (BatchNorm-folded) checkpoint to `out` with the passes applied, the run's calibration sample
     and split record beside it (`sqz.train.carry`); returns its record."""
     trained, payload = checkpoint.load(ckpt)
@@ -57,8 +67,14 @@ def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, 
     pre, x, y, x_te, y_te, fill = d.pre, d.x, d.y, d.x_test, d.y_test, d.fill
     torch.manual_seed(seed)
     model, dead = remove_dead_taps(fold_batchnorm(trained), pre.size)
-    record = {"source": str(ckpt), "dead_tap_fires": [i + 2 for i in dead], "sparsity_target": sparsity,
-              "share_bits": share_bits, "epochs": epochs, "test_acc_before": evaluate(model, x_te, y_te)[1]}
+    record = {
+        "source": str(ckpt),
+        "dead_tap_fires": [i + 2 for i in dead],
+        "sparsity_target": sparsity,
+        "share_bits": share_bits,
+        "epochs": epochs,
+        "test_acc_before": evaluate(model, x_te, y_te)[1],
+    }
     t0 = time.perf_counter()
     if sparsity > 0:
         pruner = GradualPruner(model, sparsity)
@@ -66,11 +82,22 @@ def compress(ckpt: Path, out: Path, sparsity: float = 0.0, share_bits: int = 0, 
         record["test_acc_pruned"] = evaluate(model, x_te, y_te)[1]
     if share_bits:
         sharer = WeightSharer(model, share_bits)
-        finetune(model, x, y, fill, max(1, epochs // 2), lr=1e-4, seed=seed + 1, after_step=sharer,
-                 progress=progress, desc="share")
+        finetune(
+            model,
+            x,
+            y,
+            fill,
+            max(1, epochs // 2),
+            lr=1e-4,
+            seed=seed + 1,
+            after_step=sharer,
+            progress=progress,
+            desc="share",
+        )
         record["distinct_values_max"] = max(distinct_values(model))
-    record.update(sparsity=sparsity_of(model), test_acc=evaluate(model, x_te, y_te)[1],
-                  seconds=round(time.perf_counter() - t0, 1))
+    record.update(
+        sparsity=sparsity_of(model), test_acc=evaluate(model, x_te, y_te)[1], seconds=round(time.perf_counter() - t0, 1)
+    )
     full = {**payload.get("record", {}), "compression": record}
     checkpoint.save(out, model, pre, tuple(payload["classes"]), full)
     record["carried"] = carry.copy(carried)

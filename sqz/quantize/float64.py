@@ -38,7 +38,9 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, same: bool) -
         cols = np.empty((n, oh, ow, kh * kw, c))
         for i in range(kh):
             for j in range(kw):
-                cols[:, :, :, i * kw + j] = x[:, i: i + (oh - 1) * stride + 1: stride, j: j + (ow - 1) * stride + 1: stride]
+                cols[:, :, :, i * kw + j] = x[
+                    :, i : i + (oh - 1) * stride + 1 : stride, j : j + (ow - 1) * stride + 1 : stride
+                ]
         y = cols.reshape(n * oh * ow, kh * kw * c) @ w.reshape(o, kh * kw * c).T
     y += b
     np.maximum(y, 0.0, out=y)
@@ -51,13 +53,14 @@ def max_pool(x: np.ndarray, k: int = 3, stride: int = 2) -> np.ndarray:
     y = None
     for i in range(k):
         for j in range(k):
-            s = x[:, i: i + (oh - 1) * stride + 1: stride, j: j + (ow - 1) * stride + 1: stride]
+            s = x[:, i : i + (oh - 1) * stride + 1 : stride, j : j + (ow - 1) * stride + 1 : stride]
             y = s.copy() if y is None else np.maximum(y, s, out=y)
     return y
 
 
-def forward(fg: FloatGraph, x: np.ndarray, visit: Callable[[int, np.ndarray], None] | None = None,
-            params: dict | None = None) -> np.ndarray:
+def forward(
+    fg: FloatGraph, x: np.ndarray, visit: Callable[[int, np.ndarray], None] | None = None, params: dict | None = None
+) -> np.ndarray:
     """The output of `fg` on NHWC `x` in float64; `visit(i, value)` sees each op's output (-1: the input).
     `params`: float64 weights by op index (from `float64_params`), to convert them once for many batches."""
     params = params or float64_params(fg)

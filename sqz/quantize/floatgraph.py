@@ -55,8 +55,10 @@ def from_model(model, size: int) -> FloatGraph:
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
     at = [i for i, op in enumerate(graph) if op.kind == "conv"]
     if len(layers) != len(at) or any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()):
-        raise ValueError(f"model does not match its architecture's graph ({len(layers)} convs, {len(at)} expected; "
-                         "fold BatchNorm first)")
+        raise ValueError(
+            f"model does not match its architecture's graph ({len(layers)} convs, {len(at)} expected; "
+            "fold BatchNorm first)"
+        )
     convs = {}
     with torch.no_grad():
         for i, (name, m) in zip(at, layers):
@@ -71,6 +73,9 @@ def from_model(model, size: int) -> FloatGraph:
 def placeholder(cfg: ArchConfig, size: int, dead_taps: bool = True) -> FloatGraph:
     """The graph of `cfg` at `size`² with zero weights: the file it writes has the bytes a trained one has."""
     graph = ops(cfg, size, dead_taps)
-    convs = {i: Conv(np.zeros(op.consts[0][0], np.float32), np.zeros(op.consts[1][0], np.float32), f"conv{i}")
-             for i, op in enumerate(graph) if op.kind == "conv"}
+    convs = {
+        i: Conv(np.zeros(op.consts[0][0], np.float32), np.zeros(op.consts[1][0], np.float32), f"conv{i}")
+        for i, op in enumerate(graph)
+        if op.kind == "conv"
+    }
     return FloatGraph(graph, size, cfg.in_channels, convs)

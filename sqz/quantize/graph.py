@@ -37,11 +37,19 @@ def pool_out(n: int) -> int:
     return out - 1 if (out - 1) * 2 >= n else out
 
 
-def _conv(ops: list[Op], src: int, hw: int, cin: int, cout: int, k: int, stride: int = 1, pad: int = 0,
-          first: bool = False) -> int:
+def _conv(
+    ops: list[Op], src: int, hw: int, cin: int, cout: int, k: int, stride: int = 1, pad: int = 0, first: bool = False
+) -> int:
     out = conv_out(hw, k, stride, pad)
-    ops.append(Op("conv", [src], (1, out, out, cout), [((cout, k, k, cin), "int8"), ((cout,), "int32")],
-                  {"padding": "valid" if first or (pad == 0 and k > 1) else "same", "stride": stride}))
+    ops.append(
+        Op(
+            "conv",
+            [src],
+            (1, out, out, cout),
+            [((cout, k, k, cin), "int8"), ((cout,), "int32")],
+            {"padding": "valid" if first or (pad == 0 and k > 1) else "same", "stride": stride},
+        )
+    )
     return len(ops) - 1
 
 
@@ -53,9 +61,11 @@ def fire_sides(cfg: ArchConfig, size: int) -> list[int]:
     for i in range(9):
         hw = pool_out(hw) if hw >= 1 and i in pools else hw
         if hw < 1:
-            raise InputError(f"input {size}x{size} is too small for SqueezeNet {cfg.name} with stem stride "
-                             f"{cfg.stem_stride} and max-pools at {','.join(map(str, pools))}: a feature map "
-                             "vanishes; give a larger input, --stem-stride 1 or fewer/later --pools")
+            raise InputError(
+                f"input {size}x{size} is too small for SqueezeNet {cfg.name} with stem stride "
+                f"{cfg.stem_stride} and max-pools at {','.join(map(str, pools))}: a feature map "
+                "vanishes; give a larger input, --stem-stride 1 or fewer/later --pools"
+            )
         sides.append(hw)
     return sides[:8]
 

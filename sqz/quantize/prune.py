@@ -15,8 +15,7 @@ from sqz.train.model import Fire
 
 def prunable(model: nn.Module) -> list[nn.Parameter]:
     """The weights of every convolution inside a fire module."""
-    return [m.weight for f in model.modules() if isinstance(f, Fire) for m in f.modules()
-            if isinstance(m, nn.Conv2d)]
+    return [m.weight for f in model.modules() if isinstance(f, Fire) for m in f.modules() if isinstance(m, nn.Conv2d)]
 
 
 def cubic_schedule(step: int, total: int, final: float, ramp: float = 0.75) -> float:

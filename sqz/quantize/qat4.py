@@ -53,7 +53,7 @@ def sensitivity(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     for name, m in convs(model).items():
         keep = m.weight.data.clone()
         m.weight.data = fake_quant4(keep)
-        out[name] = float(((model(x) - ref) ** 2).sum() / (ref ** 2).sum().clamp_min(1e-12))
+        out[name] = float(((model(x) - ref) ** 2).sum() / (ref**2).sum().clamp_min(1e-12))
         m.weight.data = keep
     return out
 
@@ -70,8 +70,17 @@ def choose_mixed(model: nn.Module, sens: dict[str, float], share: float = MIXED_
     return [n for n in sizes if n in chosen]
 
 
-def qat4(model: nn.Module, names, x: torch.Tensor, y: torch.Tensor, fill: torch.Tensor, epochs: int = 1,
-         lr: float = 1e-4, seed: int = 0, progress: bool = False) -> nn.Module:
+def qat4(
+    model: nn.Module,
+    names,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    fill: torch.Tensor,
+    epochs: int = 1,
+    lr: float = 1e-4,
+    seed: int = 0,
+    progress: bool = False,
+) -> nn.Module:
     """Fine-tune `model` with 4-bit fake-quant on the convs `names`; returns it with those weights on the grid."""
     attach(model, names)
     if epochs > 0:

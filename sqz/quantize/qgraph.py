@@ -3,8 +3,8 @@
 TFLite's int8 scheme: weights symmetric per output channel (zero point 0, values in -127..127, or -7..7 for
 INT4), biases int32 at input scale × weight scale, activations asymmetric with 0 exactly representable. Scales
 and values follow TFLite's quantiser: elementwise float32 arithmetic (IEEE-exact on every CPU) from the float32
-ranges, rounding half away from zero. Max-pool, pad and reshape keep their input's scale, a concatenation's inputs its output's
-(`sqz.quantize.ranges.owners`).
+ranges, rounding half away from zero. Max-pool, pad and reshape keep their input's scale, a concatenation's
+inputs its output's (`sqz.quantize.ranges.owners`).
 """
 
 from __future__ import annotations

@@ -55,8 +55,9 @@ def full_range_tensors(fg: FloatGraph) -> set[int]:
     return keep
 
 
-def least_error_range(hist: np.ndarray, lo: float, hi: float, levels: int = 255,
-                      centres: np.ndarray | None = None) -> tuple[float, float]:
+def least_error_range(
+    hist: np.ndarray, lo: float, hi: float, levels: int = 255, centres: np.ndarray | None = None
+) -> tuple[float, float]:
     """The sub-range of [lo, hi] (0 kept inside) whose `levels` uniform steps give the least squared error
     over values histogrammed in `hist` (at `centres`; default: equal bins over [lo, hi]): rounding plus clipping."""
     if hi <= lo or hist.sum() == 0:
@@ -117,8 +118,9 @@ class Histogram:
         """`least_error_range` of [lo, hi] over these counts."""
         width = self.top / BINS
         centres = (np.arange(BINS) + 0.5) * width
-        return least_error_range(np.concatenate([self.neg[::-1], self.pos]), lo, hi,
-                                 centres=np.concatenate([-centres[::-1], centres]))
+        return least_error_range(
+            np.concatenate([self.neg[::-1], self.pos]), lo, hi, centres=np.concatenate([-centres[::-1], centres])
+        )
 
 
 def _pass(fg: FloatGraph, batches: Iterable[np.ndarray], visit: Callable[[int, np.ndarray], None]) -> None:
@@ -127,8 +129,9 @@ def _pass(fg: FloatGraph, batches: Iterable[np.ndarray], visit: Callable[[int, n
         forward(fg, x, visit, params)
 
 
-def observe(fg: FloatGraph, batches: Iterable[np.ndarray], tensors: set[int],
-            histogram: set[int] = frozenset()) -> tuple[Ranges, dict[int, Histogram]]:
+def observe(
+    fg: FloatGraph, batches: Iterable[np.ndarray], tensors: set[int], histogram: set[int] = frozenset()
+) -> tuple[Ranges, dict[int, Histogram]]:
     """({tensor: (min, max)} in float64 over every image of `batches` (NHWC), {tensor: Histogram} for those in
     `histogram`), in one pass."""
     lo: dict[int, float] = {}
@@ -139,8 +142,10 @@ def observe(fg: FloatGraph, batches: Iterable[np.ndarray], tensors: set[int],
         if i in tensors:
             v_lo, v_hi = float(v.min()), float(v.max())
             if not (np.isfinite(v_lo) and np.isfinite(v_hi)):
-                raise ModelFileError(f"operator {i} gives NaN or infinite values on the calibration images: the "
-                                     "checkpoint's weights are damaged or its training diverged; retrain it")
+                raise ModelFileError(
+                    f"operator {i} gives NaN or infinite values on the calibration images: the "
+                    "checkpoint's weights are damaged or its training diverged; retrain it"
+                )
             lo[i], hi[i] = min(lo.get(i, np.inf), v_lo), max(hi.get(i, -np.inf), v_hi)
             if i in hists:
                 hists[i].add(v, v_lo, v_hi)

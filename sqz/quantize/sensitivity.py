@@ -27,19 +27,19 @@ QUANT_BYTES_PER_CHANNEL = 28  # int32 bias + a float32 scale and an int64 zero p
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
     model.eval()
-    return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> float:
     """Mean KL(teacher ‖ student) over the images, in nats."""
     t = torch.log_softmax(teacher_logits, 1)
-    return nn.functional.kl_div(torch.log_softmax(student_logits, 1), t, reduction="batchmean",
-                                log_target=True).item()
+    return nn.functional.kl_div(torch.log_softmax(student_logits, 1), t, reduction="batchmean", log_target=True).item()
 
 
 @torch.no_grad()
-def measure(model: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor,
-            progress: bool = True) -> dict[Group, list[float]]:
+def measure(
+    model: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor, progress: bool = True
+) -> dict[Group, list[float]]:
     """Per prunable group, the KL rise at each of FRACTIONS (non-decreasing, >= 0)."""
     base = kl(teacher_logits, logits(model, x))
     out = {}
@@ -49,7 +49,7 @@ def measure(model: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor,
         order = weakest(model, g, c.out_channels)
         rises = []
         for f in FRACTIONS:
-            gone = order[:min(c.out_channels - 1, round(f * c.out_channels))]
+            gone = order[: min(c.out_channels - 1, round(f * c.out_channels))]
             c.weight[gone] = 0
             c.bias[gone] = 0
             rises.append(max(0.0, kl(teacher_logits, logits(model, x)) - base))
@@ -76,8 +76,7 @@ def floors(cfg: ArchConfig) -> dict[Group, int]:
     return {g: max(1, math.ceil(have[g] * (1 - FRACTIONS[-1]))) for g in groups(cfg)}
 
 
-def allocate(cfg: ArchConfig, sens: dict[Group, list[float]], fits: Callable[[ArchConfig], bool]
-             ) -> ArchConfig | None:
+def allocate(cfg: ArchConfig, sens: dict[Group, list[float]], fits: Callable[[ArchConfig], bool]) -> ArchConfig | None:
     """The channel counts (as an ArchConfig with explicit widths) that pass `fits` at the least summed
     sensitivity, greedily; None when even the floors of every group do not fit."""
     base, low = counts(cfg), floors(cfg)

@@ -24,9 +24,24 @@ from sqz.runtime.tflite import quantize_input
 
 SYNTHETIC_IMAGES = 8
 LATENCY_KEYS = ("median", "p90", "min", "max", "mean")
-KEYS = ("model", "format", "precision", "interpreter", "delegate", "delegate_evidence", "threads", "input",
-        "runs", "warmup", "latency_ms", "load_ms", "peak_rss_mib", "rss_before_load_mib", "machine",
-        "sqz_version")
+KEYS = (
+    "model",
+    "format",
+    "precision",
+    "interpreter",
+    "delegate",
+    "delegate_evidence",
+    "threads",
+    "input",
+    "runs",
+    "warmup",
+    "latency_ms",
+    "load_ms",
+    "peak_rss_mib",
+    "rss_before_load_mib",
+    "machine",
+    "sqz_version",
+)
 _XNNPACK_LINE = re.compile(r"[^\n]*XNNPACK delegate[^\n]*")
 
 
@@ -35,8 +50,13 @@ def summarize(samples_s) -> dict:
     ms = np.asarray(samples_s, dtype=np.float64) * 1e3
     if ms.size == 0:
         raise InputError("no timings to summarise; --runs must be at least 1")
-    return {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)), "min": float(ms.min()),
-            "max": float(ms.max()), "mean": float(ms.mean())}
+    return {
+        "median": float(np.median(ms)),
+        "p90": float(np.percentile(ms, 90)),
+        "min": float(ms.min()),
+        "max": float(ms.max()),
+        "mean": float(ms.mean()),
+    }
 
 
 def peak_rss_mib() -> float:
@@ -98,10 +118,16 @@ def delegate_of(model: Model, load_log: str) -> tuple[str, str]:
     if not nodes:
         return "none (built-in kernels)", "no DELEGATE node in the execution graph: XNNPACK took no op" + logged
     covers = any(session.out["index"] in list(op["outputs"]) for op in nodes)
-    every = "; it takes every operator" if delegates_every_op(session.interp) else "; some operators stay on built-in kernels"
-    return "XNNPACK", (f"{len(nodes)} DELEGATE node(s) in the execution graph"
-                       f"{', one producing the model output' if covers else ''}{every}; XNNPACK is the interpreter's "
-                       f"only default delegate{logged}")
+    every = (
+        "; it takes every operator"
+        if delegates_every_op(session.interp)
+        else "; some operators stay on built-in kernels"
+    )
+    return "XNNPACK", (
+        f"{len(nodes)} DELEGATE node(s) in the execution graph"
+        f"{', one producing the model output' if covers else ''}{every}; XNNPACK is the interpreter's "
+        f"only default delegate{logged}"
+    )
 
 
 def delegates_every_op(interp) -> bool:
@@ -111,8 +137,11 @@ def delegates_every_op(interp) -> bool:
     nodes = [op for op in ops if op["op_name"] == "DELEGATE"]
     made = {int(t) for op in ops if op["op_name"] != "DELEGATE" for t in op["outputs"]}
     output = interp.get_output_details()[0]["index"]
-    return len(nodes) == 1 and [int(t) for t in nodes[0]["outputs"]] == [output] and \
-        not made & {int(t) for t in nodes[0]["inputs"]}
+    return (
+        len(nodes) == 1
+        and [int(t) for t in nodes[0]["outputs"]] == [output]
+        and not made & {int(t) for t in nodes[0]["inputs"]}
+    )
 
 
 def interpreter_version(model: Model) -> str:
@@ -134,8 +163,10 @@ def inputs_for(model: Model, images=()) -> tuple[list[np.ndarray], str]:
     else:
         rng = np.random.default_rng(0)
         batch = rng.integers(0, 256, (SYNTHETIC_IMAGES, pre.content, pre.content, pre.channels), dtype=np.uint8)
-        what = (f"{SYNTHETIC_IMAGES} synthetic images (seeded uniform uint8 pixels, {pre.content}x{pre.content}"
-                f"x{pre.channels} from the manifest) through the model's preprocessing; no images given")
+        what = (
+            f"{SYNTHETIC_IMAGES} synthetic images (seeded uniform uint8 pixels, {pre.content}x{pre.content}"
+            f"x{pre.channels} from the manifest) through the model's preprocessing; no images given"
+        )
     return interpreter_inputs(model, normalize(batch, pre)), what
 
 
@@ -147,7 +178,7 @@ def interpreter_inputs(model: Model, x: np.ndarray) -> list[np.ndarray]:
     inp = getattr(session, "inp", None)
     if inp is not None:
         x = quantize_input(x, inp)
-    return [np.ascontiguousarray(x[i:i + 1]) for i in range(len(x))]
+    return [np.ascontiguousarray(x[i : i + 1]) for i in range(len(x))]
 
 
 def invoker(model: Model):
@@ -162,6 +193,7 @@ def invoker(model: Model):
         interp.set_tensor(i, x)
         interp.invoke()
         return interp.get_tensor(o)
+
     return call
 
 
@@ -178,8 +210,9 @@ def time_calls(call, inputs: list, runs: int, warmup: int) -> list[float]:
     return samples
 
 
-def bench(path, threads: int | None = None, runs: int = 100, warmup: int = 10, images=(),
-          interpreter: str | None = None) -> dict:
+def bench(
+    path, threads: int | None = None, runs: int = 100, warmup: int = 10, images=(), interpreter: str | None = None
+) -> dict:
     """Benchmark one model file of an export directory; returns a dict with exactly the keys in KEYS."""
     if runs < 1:
         raise InputError(f"--runs must be at least 1, got {runs}")
@@ -198,11 +231,24 @@ def bench(path, threads: int | None = None, runs: int = 100, warmup: int = 10, i
     io = model.session.io_spec()
     i_dt, o_dt = io["input"]["dtype"], io["output"]["dtype"]
     fmt = model.path.suffix[1:] + ("" if Path(path).name == model.path.name else f" (unpacked from {Path(path).name})")
-    return {"model": str(path), "format": fmt, "precision": f"{i_dt} in / {o_dt} out",
-            "interpreter": interpreter_version(model), "delegate": delegate, "delegate_evidence": evidence,
-            "threads": threads, "input": what, "runs": runs, "warmup": warmup, "latency_ms": latency,
-            "load_ms": load_ms, "peak_rss_mib": peak_rss_mib(), "rss_before_load_mib": before,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s)", "sqz_version": __version__}
+    return {
+        "model": str(path),
+        "format": fmt,
+        "precision": f"{i_dt} in / {o_dt} out",
+        "interpreter": interpreter_version(model),
+        "delegate": delegate,
+        "delegate_evidence": evidence,
+        "threads": threads,
+        "input": what,
+        "runs": runs,
+        "warmup": warmup,
+        "latency_ms": latency,
+        "load_ms": load_ms,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_load_mib": before,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s)",
+        "sqz_version": __version__,
+    }
 
 
 def text(r: dict) -> str:
@@ -210,13 +256,16 @@ def text(r: dict) -> str:
     lat = r["latency_ms"]
     threads = r["threads"] if r["threads"] is not None else "interpreter default"
     before = "" if r["rss_before_load_mib"] is None else f"; {r['rss_before_load_mib']:.1f} MiB before loading"
-    return "\n".join([
-        f"model        {r['model']} ({r['format']}, {r['precision']})",
-        f"interpreter  {r['interpreter']}; delegate {r['delegate']} ({r['delegate_evidence']})",
-        f"threads      {threads}",
-        f"input        {r['input']}",
-        f"latency      median {lat['median']:.3f} ms, p90 {lat['p90']:.3f}, min {lat['min']:.3f}, "
-        f"max {lat['max']:.3f} (batch 1, {r['runs']} runs after {r['warmup']} warm-up)",
-        f"load         {r['load_ms']:.1f} ms (manifest, sha256 check, interpreter ready)",
-        f"peak RSS     {r['peak_rss_mib']:.1f} MiB (whole process{before})",
-        f"machine      {r['machine']}; sqz {r['sqz_version']}"])
+    return "\n".join(
+        [
+            f"model        {r['model']} ({r['format']}, {r['precision']})",
+            f"interpreter  {r['interpreter']}; delegate {r['delegate']} ({r['delegate_evidence']})",
+            f"threads      {threads}",
+            f"input        {r['input']}",
+            f"latency      median {lat['median']:.3f} ms, p90 {lat['p90']:.3f}, min {lat['min']:.3f}, "
+            f"max {lat['max']:.3f} (batch 1, {r['runs']} runs after {r['warmup']} warm-up)",
+            f"load         {r['load_ms']:.1f} ms (manifest, sha256 check, interpreter ready)",
+            f"peak RSS     {r['peak_rss_mib']:.1f} MiB (whole process{before})",
+            f"machine      {r['machine']}; sqz {r['sqz_version']}",
+        ]
+    )

@@ -8,8 +8,11 @@ from sqz.errors import ToolError
 from sqz.runtime.signals import held
 
 TFLITE_CHOICES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
-_MODULES = {"ai-edge-litert": "ai_edge_litert.interpreter", "tflite-runtime": "tflite_runtime.interpreter",
-            "tensorflow": "tensorflow.lite"}
+_MODULES = {
+    "ai-edge-litert": "ai_edge_litert.interpreter",
+    "tflite-runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite",
+}
 
 
 def cannot_run(name: str) -> str | None:
@@ -18,8 +21,10 @@ def cannot_run(name: str) -> str | None:
     import numpy as np
 
     if name == "tflite-runtime" and int(np.__version__.split(".")[0]) >= 2:
-        return (f"tflite-runtime was built for numpy 1 and cannot run beside numpy {np.__version__}; use "
-                "ai-edge-litert, or pip install 'numpy<2'")
+        return (
+            f"tflite-runtime was built for numpy 1 and cannot run beside numpy {np.__version__}; use "
+            "ai-edge-litert, or pip install 'numpy<2'"
+        )
     return None
 
 
@@ -40,5 +45,6 @@ def tflite_interpreter_class(prefer: str | None = None):
         if why:
             continue
         return name, module.Interpreter
-    raise ToolError("no TFLite interpreter installed; pip install 'sqz[board]' "
-                    "(ai-edge-litert, or tflite-runtime on armv7l)")
+    raise ToolError(
+        "no TFLite interpreter installed; pip install 'sqz[board]' (ai-edge-litert, or tflite-runtime on armv7l)"
+    )

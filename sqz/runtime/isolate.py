@@ -56,6 +56,8 @@ def isolated(fn, path, timeout: float = 60.0) -> bool:
         raise
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
-        raise ModelFileError(f"{path}: the interpreter crashed ({name}) loading it; the file is damaged "
-                             "or not a model this interpreter can run")
+        raise ModelFileError(
+            f"{path}: the interpreter crashed ({name}) loading it; the file is damaged "
+            "or not a model this interpreter can run"
+        )
     return os.WEXITSTATUS(status) == 0

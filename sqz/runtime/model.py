@@ -36,8 +36,11 @@ class Model:
         """Class probabilities (N, classes) for image paths, PIL images or arrays; an (N, H, W, C) array gives
         what the list of its images gives (float arrays in 0..1 are scaled to 0..255 once, in `decode`)."""
         pre = self.preprocess
-        if (isinstance(images, np.ndarray) and images.dtype == np.uint8
-                and images.shape[1:] == (pre.content, pre.content, pre.channels)):
+        if (
+            isinstance(images, np.ndarray)
+            and images.dtype == np.uint8
+            and images.shape[1:] == (pre.content, pre.content, pre.channels)
+        ):
             batch = images
         else:
             batch = np.stack([decode(im, pre) for im in images])
@@ -49,8 +52,7 @@ class Model:
         return [[(self.labels[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
-def open_session(path: Path, threads: int | None = None, interpreter: str | None = None,
-                 content: bytes | None = None):
+def open_session(path: Path, threads: int | None = None, interpreter: str | None = None, content: bytes | None = None):
     """The interpreter session for a .tflite or .onnx file (`content`: its bytes, already unpacked)."""
     if path.suffix == ".tflite":
         from sqz.runtime.tflite import TFLiteSession
@@ -76,8 +78,9 @@ def load(path, threads: int | None = None, interpreter: str | None = None) -> Mo
         data, entry = manifest.entry_for(inner)
         want = (entry.get("packed") or {}).get("sha256")
         if want is None or manifest.sha256(path) != want:
-            raise ModelFileError(f"{path}: sha256 does not match the manifest's packed entry; "
-                                 "the file is damaged or was replaced")
+            raise ModelFileError(
+                f"{path}: sha256 does not match the manifest's packed entry; the file is damaged or was replaced"
+            )
         content = packed.unpack_file(path)
         if packed.sha256_bytes(content) != entry["sha256"]:
             raise ModelFileError(f"{path}: unpacked bytes do not match the manifest's sha256")

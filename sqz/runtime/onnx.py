@@ -32,10 +32,13 @@ class ONNXSession:
         self.layout = "NCHW"
 
     def run(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
-        outs = [self.sess.run(None, {self.input_name: x[i:i + batch]})[0] for i in range(0, len(x), batch)]
+        outs = [self.sess.run(None, {self.input_name: x[i : i + batch]})[0] for i in range(0, len(x), batch)]
         return np.concatenate(outs).reshape(len(x), -1)
 
     def io_spec(self) -> dict:
         i, o = self.sess.get_inputs()[0], self.sess.get_outputs()[0]
-        return {"input": {"dtype": "float32", "shape": list(i.shape), "layout": "NCHW"},
-                "output": {"dtype": "float32", "shape": list(o.shape)}, "interpreter": self.interpreter_name}
+        return {
+            "input": {"dtype": "float32", "shape": list(i.shape), "layout": "NCHW"},
+            "output": {"dtype": "float32", "shape": list(o.shape)},
+            "interpreter": self.interpreter_name,
+        }

@@ -39,8 +39,14 @@ class Preprocess:
         resize = str(d.get("resize", "squash"))
         if resize not in RESIZE_MODES:
             raise ValueError(f"preprocess resize {resize!r} is not one of {', '.join(RESIZE_MODES)}")
-        return cls(size=int(d["size"]), content=int(d["content"]), channels=int(d["channels"]),
-                   mean=tuple(float(v) for v in d["mean"]), std=tuple(float(v) for v in d["std"]), resize=resize)
+        return cls(
+            size=int(d["size"]),
+            content=int(d["content"]),
+            channels=int(d["channels"]),
+            mean=tuple(float(v) for v in d["mean"]),
+            std=tuple(float(v) for v in d["std"]),
+            resize=resize,
+        )
 
 
 def open_image(path):
@@ -53,8 +59,9 @@ def open_image(path):
             im.load()
             return upright(im)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__}); "
-                         "give a PNG, JPEG or other file PIL can open") from None
+        raise InputError(
+            f"{path}: not a readable image ({exc.__class__.__name__}); give a PNG, JPEG or other file PIL can open"
+        ) from None
 
 
 def upright(image):
@@ -133,11 +140,13 @@ def normalize(batch: np.ndarray, pre: Preprocess) -> np.ndarray:
         batch = batch[..., None]
     n, h, w, c = batch.shape
     if (h, w, c) != (pre.content, pre.content, pre.channels):
-        raise InputError(f"expected images of {pre.content}x{pre.content}x{pre.channels}, "
-                         f"got {h}x{w}x{c}; decode them with the model's preprocessing first")
+        raise InputError(
+            f"expected images of {pre.content}x{pre.content}x{pre.channels}, "
+            f"got {h}x{w}x{c}; decode them with the model's preprocessing first"
+        )
     out = np.zeros((n, pre.size, pre.size, c), dtype=np.float32)
     top = (pre.size - pre.content) // 2
-    np.divide(batch, np.float32(255.0), out=out[:, top:top + h, top:top + w, :], dtype=np.float32)
+    np.divide(batch, np.float32(255.0), out=out[:, top : top + h, top : top + w, :], dtype=np.float32)
     out -= np.asarray(pre.mean, np.float32)
     out /= np.asarray(pre.std, np.float32)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))

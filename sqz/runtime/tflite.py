@@ -43,8 +43,9 @@ def _first_run(cls, content: bytes, threads: int | None) -> None:
 class TFLiteSession:
     """A loaded interpreter with its input/output details; `run` takes float NCHW batches."""
 
-    def __init__(self, path: Path, threads: int | None = None, interpreter: str | None = None,
-                 content: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path, threads: int | None = None, interpreter: str | None = None, content: bytes | None = None
+    ) -> None:
         """Open `path`, or `content` (the unpacked bytes of a packed file) when given."""
         if content is None:
             content = validate.read_model(path)
@@ -72,12 +73,14 @@ class TFLiteSession:
         outs = []
         try:
             for i in range(len(x)):
-                self.interp.set_tensor(self.inp["index"], x[i:i + 1])
+                self.interp.set_tensor(self.inp["index"], x[i : i + 1])
                 self.interp.invoke()
                 outs.append(self.interp.get_tensor(self.out["index"]).copy())
         except (ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{self.path}: cannot run it on {tuple(x.shape[1:])} images as its manifest "
-                                 f"describes them ({_first_line(exc)})") from None
+            raise ModelFileError(
+                f"{self.path}: cannot run it on {tuple(x.shape[1:])} images as its manifest "
+                f"describes them ({_first_line(exc)})"
+            ) from None
         y = np.concatenate(outs)
         o_scale, o_zero = self.out["quantization"]
         if self.out["dtype"] != np.float32:
@@ -86,9 +89,18 @@ class TFLiteSession:
 
     def io_spec(self) -> dict:
         """Input/output dtype, shape, layout and quantisation as the file declares them."""
+
         def spec(d: dict) -> dict:
             scale, zero = d["quantization"]
-            return {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]],
-                    "scale": float(scale), "zero_point": int(zero)}
-        return {"input": {**spec(self.inp), "layout": self.layout}, "output": spec(self.out),
-                "interpreter": self.interpreter_name}
+            return {
+                "dtype": np.dtype(d["dtype"]).name,
+                "shape": [int(v) for v in d["shape"]],
+                "scale": float(scale),
+                "zero_point": int(zero),
+            }
+
+        return {
+            "input": {**spec(self.inp), "layout": self.layout},
+            "output": spec(self.out),
+            "interpreter": self.interpreter_name,
+        }

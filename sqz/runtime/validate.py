@@ -29,8 +29,28 @@ METADATA_NAME, METADATA_BUFFER = 0, 1
 SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH = 0, 1, 2, 4
 TENSORMAP_NAME, TENSORMAP_INDEX = 0, 1
 # TensorType → bytes per element (None: variable size, not checked against the shape)
-ELEMENT_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 5: None, 6: 1, 7: 2, 8: 8, 9: 1, 10: 8, 11: 16, 12: 8,
-                 13: None, 14: None, 15: 4, 16: 2, 17: 0.5, 18: 2, 19: 0.25}
+ELEMENT_BYTES = {
+    0: 4,
+    1: 2,
+    2: 4,
+    3: 1,
+    4: 8,
+    5: None,
+    6: 1,
+    7: 2,
+    8: 8,
+    9: 1,
+    10: 8,
+    11: 16,
+    12: 8,
+    13: None,
+    14: None,
+    15: 4,
+    16: 2,
+    17: 0.5,
+    18: 2,
+    19: 0.25,
+}
 MAX_ELEMENTS = 1 << 40
 MAX_MODEL_BYTES = 1 << 31  # a flatbuffer or protobuf cannot address more
 
@@ -116,8 +136,13 @@ def tflite(buf: bytes, path="model") -> dict:
         _index(fb, i, len(buffers), "metadata_buffer entry", "buffers")
     for i, md in enumerate(fb.tables(model, MODEL_METADATA, "metadata")):
         fb.string(md, METADATA_NAME, f"metadata[{i}].name")
-        _index(fb, fb.scalar(md, METADATA_BUFFER, "<I", 0, "metadata buffer"), len(buffers),
-               f"metadata[{i}].buffer", "buffers")
+        _index(
+            fb,
+            fb.scalar(md, METADATA_BUFFER, "<I", 0, "metadata buffer"),
+            len(buffers),
+            f"metadata[{i}].buffer",
+            "buffers",
+        )
     counts = [_subgraph(fb, sg, s, len(codes), sizes) for s, sg in enumerate(subgraphs)]
     for i, sig in enumerate(fb.tables(model, MODEL_SIGNATURES, "signature_defs")):
         s = fb.scalar(sig, SIGNATURE_SUBGRAPH, "<I", 0, "signature subgraph_index")
@@ -126,10 +151,20 @@ def tflite(buf: bytes, path="model") -> dict:
         for fid in (SIGNATURE_INPUTS, SIGNATURE_OUTPUTS):
             for m in fb.tables(sig, fid, f"signature_defs[{i}] tensor map"):
                 fb.string(m, TENSORMAP_NAME, "signature tensor name")
-                _index(fb, fb.scalar(m, TENSORMAP_INDEX, "<I", 0, "signature tensor_index"), counts[s][0],
-                       f"signature_defs[{i}] tensor_index", "tensors")
-    return {"subgraphs": len(subgraphs), "tensors": sum(c[0] for c in counts),
-            "operators": sum(c[1] for c in counts), "buffers": len(buffers), "operator_codes": len(codes)}
+                _index(
+                    fb,
+                    fb.scalar(m, TENSORMAP_INDEX, "<I", 0, "signature tensor_index"),
+                    counts[s][0],
+                    f"signature_defs[{i}] tensor_index",
+                    "tensors",
+                )
+    return {
+        "subgraphs": len(subgraphs),
+        "tensors": sum(c[0] for c in counts),
+        "operators": sum(c[1] for c in counts),
+        "buffers": len(buffers),
+        "operator_codes": len(codes),
+    }
 
 
 def _index(fb: _Flatbuffer, i: int, n: int, what: str, table: str, optional: bool = False) -> None:
@@ -162,8 +197,9 @@ def _subgraph(fb: _Flatbuffer, sg: tuple, s: int, n_codes: int, sizes: list[int]
     ops = fb.tables(sg, SUBGRAPH_OPERATORS, f"{where}.operators")
     for o, op in enumerate(ops):
         w = f"{where}.operators[{o}]"
-        _index(fb, fb.scalar(op, OP_OPCODE, "<I", 0, f"{w}.opcode_index"), n_codes, f"{w}.opcode_index",
-               "operator_codes")
+        _index(
+            fb, fb.scalar(op, OP_OPCODE, "<I", 0, f"{w}.opcode_index"), n_codes, f"{w}.opcode_index", "operator_codes"
+        )
         for i in fb.ints(op, OP_INPUTS, "<i", f"{w}.inputs"):
             _index(fb, i, n, f"{w} input", "tensors", optional=True)
         for i in fb.ints(op, OP_OUTPUTS, "<i", f"{w}.outputs"):

@@ -22,11 +22,23 @@ from sqz.errors import ToolError
 MIRROR = os.environ.get("SQZ_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 MARKER = ".sqz-arm-complete-v1"
-NOT_NEEDED = {"dpkg", "install-info", "tar", "perl", "perl-base", "mailcap", "mime-support", "media-types",
-              "libgdbm-compat4",
-              # python3-onnxruntime's Python dependencies that `import onnxruntime` and an InferenceSession never
-              # load (sympy: the transformers tools; coloredlogs: the command-line tools)
-              "python3-sympy", "python3-mpmath", "python3-coloredlogs", "python3-humanfriendly"}
+NOT_NEEDED = {
+    "dpkg",
+    "install-info",
+    "tar",
+    "perl",
+    "perl-base",
+    "mailcap",
+    "mime-support",
+    "media-types",
+    "libgdbm-compat4",
+    # python3-onnxruntime's Python dependencies that `import onnxruntime` and an InferenceSession never
+    # load (sympy: the transformers tools; coloredlogs: the command-line tools)
+    "python3-sympy",
+    "python3-mpmath",
+    "python3-coloredlogs",
+    "python3-humanfriendly",
+}
 NOT_NEEDED_PREFIXES = ("perl-modules-", "libperl5.")
 ALTERNATIVES = ("libopenblas", "libatlas", "libblis")  # other BLAS providers; the reference libblas3 is enough
 
@@ -51,13 +63,22 @@ class OS:
     glibc_minor: int
 
 
-_A72 = "".join(f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
-               "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\n"
-               "CPU revision\t: 3\n\n" for i in range(4))
-_A7 = "".join(f"processor\t: {i}\nmodel name\t: ARMv7 Processor rev 3 (v7l)\nBogoMIPS\t: 108.00\n"
-              "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm crc32\n"
-              "CPU implementer\t: 0x41\nCPU architecture: 7\nCPU variant\t: 0x0\nCPU part\t: 0xd08\n"
-              "CPU revision\t: 3\n\n" for i in range(4)) + "Hardware\t: BCM2835\n"
+_A72 = "".join(
+    f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
+    "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\n"
+    "CPU revision\t: 3\n\n"
+    for i in range(4)
+)
+_A7 = (
+    "".join(
+        f"processor\t: {i}\nmodel name\t: ARMv7 Processor rev 3 (v7l)\nBogoMIPS\t: 108.00\n"
+        "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm crc32\n"
+        "CPU implementer\t: 0x41\nCPU architecture: 7\nCPU variant\t: 0x0\nCPU part\t: 0xd08\n"
+        "CPU revision\t: 3\n\n"
+        for i in range(4)
+    )
+    + "Hardware\t: BCM2835\n"
+)
 
 ARCHS = {
     "aarch64": Arch("aarch64", "arm64", "qemu-aarch64-static", _A72),
@@ -71,20 +92,29 @@ DEFAULT_OS = "bookworm"
 # (os, arch) -> (Debian packages, ARM wheels). armv7l takes Debian's numpy; on trixie PyPI has no TFLite
 # interpreter and no onnxruntime for cp313 armv7l, so that userland runs model.onnx with Debian's onnxruntime.
 PACKAGES = {
-    ("bookworm", "aarch64"): (("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6"),
-                              ("numpy==1.26.4", "ai-edge-litert==2.1.0", "tflite-runtime==2.14.0")),
-    ("bookworm", "armv7l"): (("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "python3-numpy"),
-                             ("tflite-runtime==2.14.0",)),
-    ("trixie", "aarch64"): (("python3.13-minimal", "libpython3.13-stdlib", "libstdc++6"),
-                            ("numpy==2.5.5", "ai-edge-litert==2.1.0")),
-    ("trixie", "armv7l"): (("python3.13-minimal", "libpython3.13-stdlib", "libstdc++6", "python3-numpy",
-                            "python3-onnxruntime"), ()),
+    ("bookworm", "aarch64"): (
+        ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6"),
+        ("numpy==1.26.4", "ai-edge-litert==2.1.0", "tflite-runtime==2.14.0"),
+    ),
+    ("bookworm", "armv7l"): (
+        ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "python3-numpy"),
+        ("tflite-runtime==2.14.0",),
+    ),
+    ("trixie", "aarch64"): (
+        ("python3.13-minimal", "libpython3.13-stdlib", "libstdc++6"),
+        ("numpy==2.5.5", "ai-edge-litert==2.1.0"),
+    ),
+    ("trixie", "armv7l"): (
+        ("python3.13-minimal", "libpython3.13-stdlib", "libstdc++6", "python3-numpy", "python3-onnxruntime"),
+        (),
+    ),
 }
 
 
 def cache_root() -> Path:
-    base = os.environ.get("SQZ_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                                                       os.path.expanduser("~/.cache"), "sqz")
+    base = os.environ.get("SQZ_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sqz"
+    )
     return Path(base) / "arm"
 
 
@@ -112,9 +142,15 @@ class Env:
 
     def env(self, extra_path: list[Path]) -> dict:
         paths = [*map(str, extra_path), str(self.root / "site"), str(self.rootfs / "usr/lib/python3/dist-packages")]
-        return {"PATH": "/usr/bin:/bin", "HOME": str(self.root), "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
-                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(paths),
-                "TF_CPP_MIN_LOG_LEVEL": "3"}
+        return {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.pathsep.join(paths),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
 
 
 def directory(arch_name: str, os_name: str = DEFAULT_OS) -> Path:
@@ -136,8 +172,10 @@ def ensure(arch_name: str, log=lambda msg: None, os_name: str = DEFAULT_OS) -> E
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     debs, wheels = PACKAGES[(dist.name, arch.name)]
     try:
-        log(f"building the {arch.name} {dist.name} environment in {final} (Debian {dist.name} {arch.debian} "
-            f"+ {'wheels' if wheels else 'no wheels'}, once)")
+        log(
+            f"building the {arch.name} {dist.name} environment in {final} (Debian {dist.name} {arch.debian} "
+            f"+ {'wheels' if wheels else 'no wheels'}, once)"
+        )
         _userland(arch, dist, debs, tmp, log)
         if wheels:
             _wheels(arch, dist, wheels, tmp / "site")
@@ -169,22 +207,51 @@ def _userland(arch: Arch, dist: OS, debs: tuple[str, ...], root: Path, log=lambd
     for d in ("lists/partial", "cache/archives/partial", "debs"):
         (state / d).mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
-    (state / "sources.list").write_text("".join(
-        f"deb [arch={arch.debian} signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in dist.suites))
-    opts = [f"-oDir::State={state}", f"-oDir::State::Lists={state / 'lists'}",
-            f"-oDir::State::status={state / 'status'}", f"-oDir::Cache={state / 'cache'}",
-            f"-oDir::Etc::SourceList={state / 'sources.list'}", "-oDir::Etc::SourceParts=/nonexistent",
-            f"-oAPT::Architecture={arch.debian}", f"-oAPT::Architectures::={arch.debian}", "-oDebug::NoLocking=1"]
+    (state / "sources.list").write_text(
+        "".join(f"deb [arch={arch.debian} signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in dist.suites)
+    )
+    opts = [
+        f"-oDir::State={state}",
+        f"-oDir::State::Lists={state / 'lists'}",
+        f"-oDir::State::status={state / 'status'}",
+        f"-oDir::Cache={state / 'cache'}",
+        f"-oDir::Etc::SourceList={state / 'sources.list'}",
+        "-oDir::Etc::SourceParts=/nonexistent",
+        f"-oAPT::Architecture={arch.debian}",
+        f"-oAPT::Architectures::={arch.debian}",
+        "-oDebug::NoLocking=1",
+    ]
     _run(["apt-get", *opts, "-qq", "update"], f"apt-get update ({arch.debian})")
-    deps = _run(["apt-cache", *opts, "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
-                 "--no-breaks", "--no-replaces", "--no-enhances", *debs], "apt-cache depends")
-    names = sorted({ln.strip() for ln in deps.splitlines() if ln and not ln.startswith((" ", "<"))
-                    and not ln.startswith(ALTERNATIVES + NOT_NEEDED_PREFIXES)} - NOT_NEEDED)
-    subprocess.run(["apt-get", *opts, "-qq", "download", *names], cwd=state / "debs", check=True,
-                   capture_output=True)
+    deps = _run(
+        [
+            "apt-cache",
+            *opts,
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            *debs,
+        ],
+        "apt-cache depends",
+    )
+    names = sorted(
+        {
+            ln.strip()
+            for ln in deps.splitlines()
+            if ln and not ln.startswith((" ", "<")) and not ln.startswith(ALTERNATIVES + NOT_NEEDED_PREFIXES)
+        }
+        - NOT_NEEDED
+    )
+    subprocess.run(["apt-get", *opts, "-qq", "download", *names], cwd=state / "debs", check=True, capture_output=True)
     got = sorted((state / "debs").glob("*.deb"))
-    log(f"downloaded {len(got)} Debian {dist.name} {arch.debian} packages, "
-        f"{sum(d.stat().st_size for d in got) / 1e6:.1f} MB")
+    log(
+        f"downloaded {len(got)} Debian {dist.name} {arch.debian} packages, "
+        f"{sum(d.stat().st_size for d in got) / 1e6:.1f} MB"
+    )
     for deb in got:
         _run(["dpkg", "-x", str(deb), str(root / "rootfs")], f"dpkg -x {deb.name}")
     shutil.rmtree(state)
@@ -210,6 +277,26 @@ def _wheels(arch: Arch, dist: OS, wheels: tuple[str, ...], site: Path) -> None:
     """ARM wheels for the interpreters (and numpy on aarch64); armv7l takes Debian's numpy instead."""
     platforms = [f"--platform=manylinux_2_{minor}_{arch.name}" for minor in range(dist.glibc_minor, 16, -1)]
     abi = "cp" + dist.python.replace(".", "")
-    _run([sys.executable, "-m", "pip", "install", "-q", "--target", str(site), "--only-binary=:all:",
-          *platforms, "--python-version", dist.python, "--implementation", "cp", "--abi", abi,
-          "--no-deps", "--no-compile", *wheels], f"pip install {arch.name} {dist.name} wheels")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--target",
+            str(site),
+            "--only-binary=:all:",
+            *platforms,
+            "--python-version",
+            dist.python,
+            "--implementation",
+            "cp",
+            "--abi",
+            abi,
+            "--no-deps",
+            "--no-compile",
+            *wheels,
+        ],
+        f"pip install {arch.name} {dist.name} wheels",
+    )

@@ -39,8 +39,10 @@ def onnx_file(model: Path) -> Path:
     model = Path(model)
     onnx = model if model.suffix == ".onnx" else (model if model.is_dir() else model.parent) / "model.onnx"
     if not onnx.is_file():
-        raise InputError(f"{onnx}: no such file; armv7l on Debian trixie runs the export's model.onnx "
-                         "(no TFLite interpreter for armv7l on Python 3.13); re-export, or use --os bookworm")
+        raise InputError(
+            f"{onnx}: no such file; armv7l on Debian trixie runs the export's model.onnx "
+            "(no TFLite interpreter for armv7l on Python 3.13); re-export, or use --os bookworm"
+        )
     return onnx
 
 
@@ -51,10 +53,13 @@ def board_model(model: Path, arch: str, os: str | None) -> tuple[Path, str]:
     model = Path(model)
     if runs_onnx(os, arch):
         if model.suffix == ".tflite":
-            raise InputError(f"{model.name}: {NO_TFLITE[(os, arch)]}; give model.onnx or the export directory, "
-                             "or use --os bookworm")
+            raise InputError(
+                f"{model.name}: {NO_TFLITE[(os, arch)]}; give model.onnx or the export directory, or use --os bookworm"
+            )
         return onnx_file(model), f"{arch} on Debian {os} runs model.onnx ({NO_TFLITE[(os, arch)]})"
     if model.suffix == ".onnx":
-        raise InputError(f"{model}: only armv7l on Debian trixie runs model.onnx (--os trixie on a 32-bit "
-                         "board); elsewhere give the int8 .tflite or the export directory")
+        raise InputError(
+            f"{model}: only armv7l on Debian trixie runs model.onnx (--os trixie on a 32-bit "
+            "board); elsewhere give the int8 .tflite or the export directory"
+        )
     return (model / "model_int8.tflite" if model.is_dir() else model), ""

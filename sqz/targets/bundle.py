@@ -38,8 +38,15 @@ def write_runtime(dest: Path) -> None:
     shutil.copyfile(PROBE, dest / "probe.py")
 
 
-def build(model: Path, out: Path, profile: Profile, images: list[Path] | None = None, samples: int = 8,
-          os_name: str | None = None, log=lambda msg: None) -> Path:
+def build(
+    model: Path,
+    out: Path,
+    profile: Profile,
+    images: list[Path] | None = None,
+    samples: int = 8,
+    os_name: str | None = None,
+    log=lambda msg: None,
+) -> Path:
     """Write the bundle for `model` into `out`; returns `out`. MODEL: a .tflite or .onnx in an export directory,
     or the directory (its int8 .tflite; model.onnx for armv7l on Debian trixie, see `sqz.targets.artifact`)."""
     from sqz.runtime import load
@@ -64,11 +71,18 @@ def build(model: Path, out: Path, profile: Profile, images: list[Path] | None = 
         (tmp / "smoke").mkdir()
         np.save(tmp / "smoke" / "inputs.npy", x)
         write_runtime(tmp)
-        bundle = {"model": model.name, "target": profile.to_dict(), "sqz_version": sqz.__version__,
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "smoke": {"images": "smoke/inputs.npy", "source": source, "top1": [int(v) for v in top1]}}
-        man = {**{k: v for k, v in data.items() if k != "artifacts"}, "artifacts": {model.name: entry},
-               "bundle": bundle}
+        bundle = {
+            "model": model.name,
+            "target": profile.to_dict(),
+            "sqz_version": sqz.__version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "smoke": {"images": "smoke/inputs.npy", "source": source, "top1": [int(v) for v in top1]},
+        }
+        man = {
+            **{k: v for k, v in data.items() if k != "artifacts"},
+            "artifacts": {model.name: entry},
+            "bundle": bundle,
+        }
         (tmp / manifests.MANIFEST).write_text(json.dumps(man, indent=2) + "\n")
         write_sums(tmp)
         if out.exists():

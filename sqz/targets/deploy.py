@@ -42,10 +42,13 @@ while :; do
 done
 """
 
-UPLOAD = r"""set -e
+UPLOAD = (
+    r"""set -e
 R={root}; ID={id}
 mkdir -p "$R/releases"
-""" + LOCK + r"""rm -rf "$R"/releases/.incoming.*
+"""
+    + LOCK
+    + r"""rm -rf "$R"/releases/.incoming.*
 T=$(mktemp -d "$R/releases/.incoming.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 chmod 755 "$T"
@@ -60,6 +63,7 @@ if ! {{ [ -d "$R/releases/$ID" ] && (cd "$R/releases/$ID" && sha256sum -c --quie
 fi
 echo "{mark} uploaded"
 """
+)
 
 SMOKE = r"""rc={no_python}
 if command -v {python} >/dev/null 2>&1; then
@@ -82,10 +86,13 @@ done
 echo "{mark} previous $prev"
 """
 
-ROLLBACK = r"""set -e
+ROLLBACK = (
+    r"""set -e
 R={root}
 [ -d "$R" ] || exit {no_previous}
-""" + LOCK + r"""cd "$R"
+"""
+    + LOCK
+    + r"""cd "$R"
 prev=$(readlink previous 2>/dev/null) || exit {no_previous}
 [ -d "$prev" ] || exit {no_previous}
 cur=$(readlink current 2>/dev/null || true)
@@ -93,6 +100,7 @@ ln -sfn "$prev" .current.tmp && mv -T .current.tmp current
 if [ -n "$cur" ]; then ln -sfn "$cur" .previous.tmp && mv -T .previous.tmp previous; fi
 echo "$prev"
 """
+)
 
 
 @dataclass
@@ -137,9 +145,20 @@ def install_script(root: str, rid: str, python: str | None, threads: int, lock_w
     """The one script that locks the board, uploads (tar on stdin), checks, smoke-tests and switches."""
     parts = [UPLOAD, SMOKE if python else "", SWITCH]
     return "".join(parts).format(
-        root=root, id=shlex.quote(rid), sums=SUMS, bad=CHECKSUM_FAILED, wait=int(lock_wait), locked=LOCKED,
-        no_lock=NO_LOCK, python=remote_quote(python or ""), threads=int(threads), no_python=NO_PYTHON,
-        missing=MISSING_DEPS, smoke_failed=SMOKE_FAILED, mark=MARK)
+        root=root,
+        id=shlex.quote(rid),
+        sums=SUMS,
+        bad=CHECKSUM_FAILED,
+        wait=int(lock_wait),
+        locked=LOCKED,
+        no_lock=NO_LOCK,
+        python=remote_quote(python or ""),
+        threads=int(threads),
+        no_python=NO_PYTHON,
+        missing=MISSING_DEPS,
+        smoke_failed=SMOKE_FAILED,
+        mark=MARK,
+    )
 
 
 def _marked(stdout: str) -> tuple[list[str], dict[str, str]]:
@@ -147,15 +166,22 @@ def _marked(stdout: str) -> tuple[list[str], dict[str, str]]:
     probe, marks = [], {}
     for line in stdout.splitlines():
         if line.startswith(MARK + " "):
-            key, _, value = line[len(MARK) + 1:].partition(" ")
+            key, _, value = line[len(MARK) + 1 :].partition(" ")
             marks[key] = value
         elif "smoke" not in marks:
             probe.append(line)
     return probe, marks
 
 
-def install(bundle: Path, prefix: list[str] | None, root: str, label: str, python: str | None,
-            threads: int, lock_wait: int = LOCK_WAIT) -> Result:
+def install(
+    bundle: Path,
+    prefix: list[str] | None,
+    root: str,
+    label: str,
+    python: str | None,
+    threads: int,
+    lock_wait: int = LOCK_WAIT,
+) -> Result:
     """Lock, upload, check, smoke-test and switch one host (or local directory); never raises for its faults."""
     bundle = Path(bundle)
     rid = release_id(bundle)
@@ -170,23 +196,30 @@ def install(bundle: Path, prefix: list[str] | None, root: str, label: str, pytho
         tar.wait()
     probe, marks = _marked(proc.stdout.decode(errors="replace"))
     if proc.returncode == CHECKSUM_FAILED:
-        return Result(label, False, rid, error=f"checksum mismatch on the board ({_tail(proc)}); "
-                                                "refused, `current` unchanged")
+        return Result(
+            label, False, rid, error=f"checksum mismatch on the board ({_tail(proc)}); refused, `current` unchanged"
+        )
     if proc.returncode in (LOCKED, NO_LOCK):
         return Result(label, False, rid, error=f"{_tail(proc)}; `current` unchanged")
     smoke, details = "smoke: skipped (local directory; run it on the board)", {}
     if python and "smoke" in marks:
         rc = int(marks["smoke"])
-        smoke, details, failed = _smoke_outcome(subprocess.CompletedProcess(
-            proc.args, rc, "\n".join(probe).encode(), proc.stderr), python)
+        smoke, details, failed = _smoke_outcome(
+            subprocess.CompletedProcess(proc.args, rc, "\n".join(probe).encode(), proc.stderr), python
+        )
         if failed:
-            return Result(label, False, rid, smoke=smoke, details=details,
-                          error=f"{smoke}; release kept in releases/{rid}, `current` unchanged")
+            return Result(
+                label,
+                False,
+                rid,
+                smoke=smoke,
+                details=details,
+                error=f"{smoke}; release kept in releases/{rid}, `current` unchanged",
+            )
     if proc.returncode != 0 or "previous" not in marks:
         stage = "switch" if "uploaded" in marks else "upload"
         return Result(label, False, rid, error=f"{stage} failed: {_tail(proc)}")
-    return Result(label, True, rid, previous=marks["previous"].removeprefix("releases/"), smoke=smoke,
-                  details=details)
+    return Result(label, True, rid, previous=marks["previous"].removeprefix("releases/"), smoke=smoke, details=details)
 
 
 def _smoke_outcome(proc: subprocess.CompletedProcess, python: str) -> tuple[str, dict, bool]:
@@ -199,24 +232,33 @@ def _smoke_outcome(proc: subprocess.CompletedProcess, python: str) -> tuple[str,
     except ValueError:
         report = {}
     if proc.returncode == MISSING_DEPS:
-        return f"smoke: skipped (no interpreter on host: {report.get('missing', 'numpy or TFLite missing')})", \
-            report, False
+        return (
+            f"smoke: skipped (no interpreter on host: {report.get('missing', 'numpy or TFLite missing')})",
+            report,
+            False,
+        )
     if proc.returncode in (0, 1) and "match" in report:
-        summary = (f"smoke: {report['match']}/{report['images']} top-1 as on this machine "
-                   f"({report['interpreter']})")
+        summary = f"smoke: {report['match']}/{report['images']} top-1 as on this machine ({report['interpreter']})"
         return summary, report, proc.returncode != 0
     return f"smoke: failed ({_tail(proc)})", report, True
 
 
-def deploy(bundle: Path, hosts: list[str], ssh: SSH = SSH(), remote_dir: str = "sqz", python: str = "python3",
-           threads: int = 4, workers: int = 8, lock_wait: int = LOCK_WAIT) -> list[Result]:
+def deploy(
+    bundle: Path,
+    hosts: list[str],
+    ssh: SSH = SSH(),
+    remote_dir: str = "sqz",
+    python: str = "python3",
+    threads: int = 4,
+    workers: int = 8,
+    lock_wait: int = LOCK_WAIT,
+) -> list[Result]:
     """Install the bundle on every host in parallel; one Result per host, in the order given."""
     if not hosts:
         raise InputError("give at least one --host user@board (or --dest DIR for a mounted SD card)")
     distinct(hosts, ssh)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
-        return list(pool.map(lambda h: install(bundle, ssh.argv(h), remote_dir, h, python, threads, lock_wait),
-                             hosts))
+        return list(pool.map(lambda h: install(bundle, ssh.argv(h), remote_dir, h, python, threads, lock_wait), hosts))
 
 
 def deploy_local(bundle: Path, dest: Path, lock_wait: int = LOCK_WAIT) -> Result:
@@ -227,9 +269,18 @@ def deploy_local(bundle: Path, dest: Path, lock_wait: int = LOCK_WAIT) -> Result
     return install(bundle, None, str(dest.resolve()), str(dest), None, 0, lock_wait)
 
 
-def deploy_model(model: Path, target: str, hosts: list[str], dest: Path | None = None, ssh: SSH = SSH(),
-                 remote_dir: str = "sqz", python: str = "python3", images: list[Path] | None = None,
-                 os: str | None = None, log=lambda msg: None) -> list[Result]:
+def deploy_model(
+    model: Path,
+    target: str,
+    hosts: list[str],
+    dest: Path | None = None,
+    ssh: SSH = SSH(),
+    remote_dir: str = "sqz",
+    python: str = "python3",
+    images: list[Path] | None = None,
+    os: str | None = None,
+    log=lambda msg: None,
+) -> list[Result]:
     """Bundle MODEL for TARGET on Debian `os` (in a temp directory) and install it on every host, or into DEST."""
     import tempfile
 
@@ -248,8 +299,9 @@ def deploy_model(model: Path, target: str, hosts: list[str], dest: Path | None =
         return deploy(bundle, hosts, ssh, remote_dir, python, profile.threads)
 
 
-def rollback(hosts: list[str], ssh: SSH = SSH(), remote_dir: str = "sqz", workers: int = 8,
-             lock_wait: int = LOCK_WAIT) -> list[Result]:
+def rollback(
+    hosts: list[str], ssh: SSH = SSH(), remote_dir: str = "sqz", workers: int = 8, lock_wait: int = LOCK_WAIT
+) -> list[Result]:
     """Point `current` back at `previous` (and `previous` at what was current) on every host."""
     if not hosts:
         raise InputError("give at least one --host user@board (or --dest DIR)")
@@ -264,8 +316,9 @@ def rollback_local(dest: Path, lock_wait: int = LOCK_WAIT) -> Result:
 
 
 def _rollback_one(prefix, root: str, label: str, lock_wait: int) -> Result:
-    script = ROLLBACK.format(root=remote_quote(root), no_previous=NO_PREVIOUS, wait=int(lock_wait), locked=LOCKED,
-                             no_lock=NO_LOCK)
+    script = ROLLBACK.format(
+        root=remote_quote(root), no_previous=NO_PREVIOUS, wait=int(lock_wait), locked=LOCKED, no_lock=NO_LOCK
+    )
     try:
         proc = _run(prefix, script, timeout=60 + lock_wait)
     except subprocess.TimeoutExpired:

@@ -14,8 +14,14 @@ from pathlib import Path
 MISSING_DEPS = 121
 
 
-def outputs(model_path: str, images, threads: int | None = None, interpreter: str | None = None,
-            reference: bool = False, builtin: bool = False) -> dict:
+def outputs(
+    model_path: str,
+    images,
+    threads: int | None = None,
+    interpreter: str | None = None,
+    reference: bool = False,
+    builtin: bool = False,
+) -> dict:
     """Quantised output steps (N, classes), top-1 and the interpreter, through sqz.runtime; `reference`: TFLite's
     reference kernels, `builtin`: the built-in optimised kernels without default delegates (no XNNPACK)."""
     import numpy as np
@@ -29,8 +35,11 @@ def outputs(model_path: str, images, threads: int | None = None, interpreter: st
     model = load(model_path, threads=threads, interpreter=interpreter)
     session = model.session
     if reference or builtin:
-        session.interp = _kernel_interpreter(model_path, interpreter or model.interpreter,
-                                             "BUILTIN_REF" if reference else "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+        session.interp = _kernel_interpreter(
+            model_path,
+            interpreter or model.interpreter,
+            "BUILTIN_REF" if reference else "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+        )
     logits = model.logits(np.asarray(images, dtype=np.uint8))
     scale, zero = session.out["quantization"]
     steps = np.round(logits / scale + zero).astype(np.int32) if scale else logits

@@ -12,8 +12,10 @@ from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC
 
 PROFILES_FILE = Path(__file__).with_name("profiles.json")
 ARCHES = ("aarch64", "armv7l")
-ARMV6_REASON = ("it is ARMv6 without NEON; the armv7l TFLite wheels need ARMv7 + NEON, so sqz cannot run there. "
-                "Use a Raspberry Pi Zero 2 W, 3, 4 or 5")
+ARMV6_REASON = (
+    "it is ARMv6 without NEON; the armv7l TFLite wheels need ARMv7 + NEON, so sqz cannot run there. "
+    "Use a Raspberry Pi Zero 2 W, 3, 4 or 5"
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,9 @@ def lookup(name: str):
         raise InputError(f"unknown target {name!r}; choose one of {choices} (see `sqz targets`)") from None
 
 
-def gate_settings(target: str | None, budget: str | None = None,
-                  metric: str | None = None) -> tuple[str, str, str | None]:
+def gate_settings(
+    target: str | None, budget: str | None = None, metric: str | None = None
+) -> tuple[str, str, str | None]:
     """(budget, metric, target name) for the gate: given values win, then the target's profile, then the defaults."""
     profile = lookup(target) if target else None
     budget = budget or (profile.budget if profile else DEFAULT_BUDGET)
@@ -106,8 +109,19 @@ def for_arch(arch: str) -> Profile:
 def table(items: list[Profile]) -> str:
     """A plain-text table of profiles, with the latency source below it."""
     head = ("target", "board", "arch", "interpreter", "threads", "budget", "qemu cpu", "ncnn ms")
-    rows = [(p.name, p.board, p.arch, p.interpreter, str(p.threads), f"{p.budget} {p.metric}", p.qemu_cpu,
-             "-" if p.latency_ms is None else f"{p.latency_ms:.1f}") for p in items]
+    rows = [
+        (
+            p.name,
+            p.board,
+            p.arch,
+            p.interpreter,
+            str(p.threads),
+            f"{p.budget} {p.metric}",
+            p.qemu_cpu,
+            "-" if p.latency_ms is None else f"{p.latency_ms:.1f}",
+        )
+        for p in items
+    ]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]
     lines.append(f"\nncnn ms: {latency_source()}")

@@ -84,8 +84,16 @@ class SSH:
     def argv(self, host: str) -> list[str]:
         """`ssh OPTIONS -- DESTINATION`: the `--` keeps any destination from being read as an option."""
         name, port = self.target(host)
-        opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "LogLevel=ERROR"]
+        opts = [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"ConnectTimeout={self.connect_timeout}",
+            "-o",
+            "LogLevel=ERROR",
+        ]
         if self.known_hosts:
             opts += ["-o", f"UserKnownHostsFile={_config_path(self.known_hosts)}"]
         if self.identity:

@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 import sys
 
@@ -17,9 +16,9 @@ def test_gate_passes_and_fails_on_real_artifacts(tiny_export):
     out, rep = tiny_export
     int8 = out / "model_int8.tflite"
     size = int8.stat().st_size
-    fits, = check([int8], budget=str(size))
+    (fits,) = check([int8], budget=str(size))
     assert fits.fits and fits.over_bytes == 0
-    over, = check([int8], budget=str(size - 1000))
+    (over,) = check([int8], budget=str(size - 1000))
     assert not over.fits and over.over_bytes == 1000 and over.over_percent == pytest.approx(100000 / (size - 1000))
     assert check([out / "model.onnx"], budget="10MB")[0].kind == "onnx"
 
@@ -36,11 +35,13 @@ def test_gate_cli_exit_codes_and_json(tiny_export, tmp_path):
     r = _sqz("check", str(flt), "--budget", "1MB")
     assert r.returncode == 1 and "over by" in r.stdout and "%" in r.stdout
     (tmp_path / "x.tflite").write_bytes(b"PNG\x00 not a model")
-    for args, needle in [((str(tmp_path / "missing.tflite"),), "no such file"),
-                         ((str(tmp_path / "x.tflite"),), "not a model"),
-                         ((str(tmp_path),), "is a directory"),
-                         ((str(int8), "--budget", "abc"), "not a size"),
-                         ((str(int8), "--budget", "-1"), "not a size")]:
+    for args, needle in [
+        ((str(tmp_path / "missing.tflite"),), "no such file"),
+        ((str(tmp_path / "x.tflite"),), "not a model"),
+        ((str(tmp_path),), "is a directory"),
+        ((str(int8), "--budget", "abc"), "not a size"),
+        ((str(int8), "--budget", "-1"), "not a size"),
+    ]:
         r = _sqz("check", *args)
         assert r.returncode == 2, (args, r.stderr)
         assert needle in r.stderr and "Traceback" not in r.stderr

@@ -3,10 +3,10 @@ import torch
 
 from sqz.export.size import predict
 from sqz.quantize.channels import conv, counts, groups, prune_to, slim, with_counts
+from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint
 from sqz.train.model import ArchConfig, build, count_parameters, fire_widths
 from sqz.train.surgery import remove_dead_taps
-from sqz.runtime.preprocess import Preprocess
 
 
 def _model(size: int, **kw):
@@ -79,7 +79,6 @@ def test_explicit_widths_round_trip_and_old_dicts_still_load(tmp_path):
     assert ArchConfig.from_dict(old) == ArchConfig(num_classes=10)
     assert list(build(ArchConfig()).state_dict()) == list(build(ArchConfig.from_dict(old)).state_dict())
     model = build(cfg).eval()
-    checkpoint.save(tmp_path / "m.pt", model, Preprocess(),
-                    tuple("abcdefghij"), {})
+    checkpoint.save(tmp_path / "m.pt", model, Preprocess(), tuple("abcdefghij"), {})
     loaded, _ = checkpoint.load(tmp_path / "m.pt")
     assert loaded.cfg == cfg and count_parameters(loaded) == count_parameters(model)

@@ -3,10 +3,10 @@ import torch
 
 from sqz.errors import InputError
 from sqz.quantize.cluster import WeightSharer, distinct_values, kmeans_1d
-from sqz.train.finetune import finetune
 from sqz.quantize.prune import GradualPruner, cubic_schedule, global_masks, prunable, sparsity_of
 from sqz.train import checkpoint
 from sqz.train.evaluate import evaluate
+from sqz.train.finetune import finetune
 from sqz.train.memory import to_tensor
 
 

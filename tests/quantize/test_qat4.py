@@ -4,14 +4,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from sqz.quantize.qgraph import weights
 from sqz.quantize import qat4
+from sqz.quantize.qgraph import weights
 
 
 def _net() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 1), nn.ReLU(), nn.Conv2d(8, 3, 1),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.ReLU(),
+        nn.Conv2d(4, 8, 1),
+        nn.ReLU(),
+        nn.Conv2d(8, 3, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
 
 
 def test_fake_quant_has_15_levels_per_channel_and_a_straight_through_gradient():

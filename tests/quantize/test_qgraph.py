@@ -64,9 +64,15 @@ def _per_op(content: bytes) -> list[list[tuple]]:
             t = sg.tensors[i]
             data = m.buffers[t.buffer].data if t.buffer else None
             q = t.quantization
-            rec.append((t.type, tuple(t.shape), None if data is None or len(data) == 0 else bytes(np.asarray(data, np.uint8)),
-                        None if q is None or q.scale is None else np.asarray(q.scale, np.float32).tobytes(),
-                        None if q is None or q.zeroPoint is None else tuple(np.asarray(q.zeroPoint).tolist())))
+            rec.append(
+                (
+                    t.type,
+                    tuple(t.shape),
+                    None if data is None or len(data) == 0 else bytes(np.asarray(data, np.uint8)),
+                    None if q is None or q.scale is None else np.asarray(q.scale, np.float32).tobytes(),
+                    None if q is None or q.zeroPoint is None else tuple(np.asarray(q.zeroPoint).tolist()),
+                )
+            )
         ops.append(rec)
     return ops
 

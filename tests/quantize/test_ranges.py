@@ -67,7 +67,7 @@ def test_float64_ranges_match_the_float32_interpreter(tiny_graph, small_dataset)
             seen[i] = [min(lo, float(v.min())), max(hi, float(v.max()))]
     assert len(ranges) > 15 and set(seen) == set(ranges) == tensors
     whole = np.concatenate(list(batches()))
-    streamed = minmax_ranges(fg, (whole[i:i + 7] for i in range(0, len(whole), 7)), tensors)  # other sums
+    streamed = minmax_ranges(fg, (whole[i : i + 7] for i in range(0, len(whole), 7)), tensors)  # other sums
     as_float32 = lambda r: {i: (np.float32(lo), np.float32(hi)) for i, (lo, hi) in r.items()}
     assert as_float32(streamed) == as_float32(ranges)
     for i, (lo, hi) in ranges.items():

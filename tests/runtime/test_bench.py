@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +12,24 @@ from PIL import Image
 from sqz.errors import InputError, ModelFileError
 from sqz.runtime.bench import bench, summarize
 
-SCHEMA = {"model", "format", "precision", "interpreter", "delegate", "delegate_evidence", "threads", "input",
-          "runs", "warmup", "latency_ms", "load_ms", "peak_rss_mib", "rss_before_load_mib", "machine",
-          "sqz_version"}
+SCHEMA = {
+    "model",
+    "format",
+    "precision",
+    "interpreter",
+    "delegate",
+    "delegate_evidence",
+    "threads",
+    "input",
+    "runs",
+    "warmup",
+    "latency_ms",
+    "load_ms",
+    "peak_rss_mib",
+    "rss_before_load_mib",
+    "machine",
+    "sqz_version",
+}
 LATENCY = {"median", "p90", "min", "max", "mean"}
 
 
@@ -86,8 +100,7 @@ def test_bad_arguments_are_refused_before_loading(tiny_export, tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "sqz.cli", "bench", *map(str, args)], capture_output=True,
-                          text=True)
+    return subprocess.run([sys.executable, "-m", "sqz.cli", "bench", *map(str, args)], capture_output=True, text=True)
 
 
 def test_cli_json_and_one_line_errors(tiny_export, tmp_path):
@@ -101,15 +114,21 @@ def test_cli_json_and_one_line_errors(tiny_export, tmp_path):
     shutil.copytree(out, copy)
     (copy / "model_int8.tflite").write_bytes(b"this is not a model\n" * 10)
     (tmp_path / "loose.tflite").write_bytes(b"TFL3 junk")
-    for args in [(tmp_path / "missing.tflite",), (copy / "model_int8.tflite",), (tmp_path / "loose.tflite",),
-                 (out / "model_int8.tflite", "--runs", "0")]:
+    for args in [
+        (tmp_path / "missing.tflite",),
+        (copy / "model_int8.tflite",),
+        (tmp_path / "loose.tflite",),
+        (out / "model_int8.tflite", "--runs", "0"),
+    ]:
         r = _cli(*args)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("sqz: error:"), (args, r.stderr)
 
 
 def test_bench_imports_no_torch_tensorflow_or_onnx():
-    code = ("import sys, sqz.runtime.bench; "
-            "print(','.join(m for m in ('torch', 'tensorflow', 'onnx', 'onnx2tf') if m in sys.modules))")
+    code = (
+        "import sys, sqz.runtime.bench; "
+        "print(','.join(m for m in ('torch', 'tensorflow', 'onnx', 'onnx2tf') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -13,8 +13,8 @@ def _stripes(width=80, height=40, portrait=False) -> Image.Image:
     """Red left quarter, green middle half, blue right quarter (turned upright for `portrait`)."""
     a = np.zeros((height, width, 3), np.uint8)
     a[:, : width // 4] = RED
-    a[:, width // 4: 3 * width // 4] = GREEN
-    a[:, 3 * width // 4:] = BLUE
+    a[:, width // 4 : 3 * width // 4] = GREEN
+    a[:, 3 * width // 4 :] = BLUE
     return Image.fromarray(a.transpose(1, 0, 2).copy() if portrait else a)
 
 

@@ -67,17 +67,20 @@ def _scales(model):
     q.zeroPoint = list(q.zeroPoint) + [0]
 
 
-@pytest.mark.parametrize("edit, needle", [
-    (lambda m: setattr(m.subgraphs[0].tensors[0], "buffer", len(m.buffers) + 5), "outside buffers"),
-    (lambda m: _set(_first_conv(m)[1], "inputs", 0, 10_000), "outside tensors"),
-    (lambda m: _set(_first_conv(m)[1], "outputs", 0, -1), "outside tensors"),
-    (lambda m: setattr(_first_conv(m)[1], "opcodeIndex", 77), "outside operator_codes"),
-    (lambda m: _set(m.subgraphs[0], "inputs", 0, 999), "inputs entry 999"),
-    (lambda m: setattr(m.subgraphs[0].tensors[0], "type", 99), "unknown type 99"),
-    (_grow_weight, "but its buffer holds"),
-    (_scales, "per-channel scales"),
-    (lambda m: setattr(m, "subgraphs", []), "no subgraphs"),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda m: setattr(m.subgraphs[0].tensors[0], "buffer", len(m.buffers) + 5), "outside buffers"),
+        (lambda m: _set(_first_conv(m)[1], "inputs", 0, 10_000), "outside tensors"),
+        (lambda m: _set(_first_conv(m)[1], "outputs", 0, -1), "outside tensors"),
+        (lambda m: setattr(_first_conv(m)[1], "opcodeIndex", 77), "outside operator_codes"),
+        (lambda m: _set(m.subgraphs[0], "inputs", 0, 999), "inputs entry 999"),
+        (lambda m: setattr(m.subgraphs[0].tensors[0], "type", 99), "unknown type 99"),
+        (_grow_weight, "but its buffer holds"),
+        (_scales, "per-channel scales"),
+        (lambda m: setattr(m, "subgraphs", []), "no subgraphs"),
+    ],
+)
 def test_well_formed_flatbuffers_that_lie_are_refused(int8_bytes, edit, needle):
     with pytest.raises(ModelFileError, match=needle) as err:
         validate.tflite(_rebuild(int8_bytes, edit), "bad.tflite")
@@ -90,7 +93,7 @@ def test_broken_bytes_are_refused(int8_bytes):
     cases = {
         "no TFL3 identifier": int8_bytes[:4] + b"XXXX" + int8_bytes[8:],
         "model lies outside the file": struct.pack("<I", len(int8_bytes) + 8) + int8_bytes[4:],
-        "malformed vtable": int8_bytes[:vtable_at] + struct.pack("<H", 3) + int8_bytes[vtable_at + 2:],
+        "malformed vtable": int8_bytes[:vtable_at] + struct.pack("<H", 3) + int8_bytes[vtable_at + 2 :],
         "outside the file": int8_bytes[:200],
     }
     for needle, buf in cases.items():
@@ -137,6 +140,7 @@ def test_oversized_files_are_refused_unread(tmp_path, monkeypatch):
         def spy(file, *args, **kwargs):
             opened.append(Path(file if not isinstance(file, Path) else file).name)
             return real(file, *args, **kwargs)
+
         return spy
 
     monkeypatch.setattr(builtins, "open", watch(real_open))
@@ -150,28 +154,50 @@ def test_oversized_files_are_refused_unread(tmp_path, monkeypatch):
 
 
 FIELDS = {  # validate.py's constant → the generated builder function whose slot is that field id
-    "MODEL_OPCODES": "ModelAddOperatorCodes", "MODEL_SUBGRAPHS": "ModelAddSubgraphs",
-    "MODEL_DESCRIPTION": "ModelAddDescription", "MODEL_BUFFERS": "ModelAddBuffers",
-    "MODEL_METADATA_BUFFER": "ModelAddMetadataBuffer", "MODEL_METADATA": "ModelAddMetadata",
+    "MODEL_OPCODES": "ModelAddOperatorCodes",
+    "MODEL_SUBGRAPHS": "ModelAddSubgraphs",
+    "MODEL_DESCRIPTION": "ModelAddDescription",
+    "MODEL_BUFFERS": "ModelAddBuffers",
+    "MODEL_METADATA_BUFFER": "ModelAddMetadataBuffer",
+    "MODEL_METADATA": "ModelAddMetadata",
     "MODEL_SIGNATURES": "ModelAddSignatureDefs",
-    "SUBGRAPH_TENSORS": "SubGraphAddTensors", "SUBGRAPH_INPUTS": "SubGraphAddInputs",
-    "SUBGRAPH_OUTPUTS": "SubGraphAddOutputs", "SUBGRAPH_OPERATORS": "SubGraphAddOperators",
+    "SUBGRAPH_TENSORS": "SubGraphAddTensors",
+    "SUBGRAPH_INPUTS": "SubGraphAddInputs",
+    "SUBGRAPH_OUTPUTS": "SubGraphAddOutputs",
+    "SUBGRAPH_OPERATORS": "SubGraphAddOperators",
     "SUBGRAPH_NAME": "SubGraphAddName",
-    "TENSOR_SHAPE": "TensorAddShape", "TENSOR_TYPE": "TensorAddType", "TENSOR_BUFFER": "TensorAddBuffer",
-    "TENSOR_NAME": "TensorAddName", "TENSOR_QUANT": "TensorAddQuantization", "TENSOR_SPARSITY": "TensorAddSparsity",
+    "TENSOR_SHAPE": "TensorAddShape",
+    "TENSOR_TYPE": "TensorAddType",
+    "TENSOR_BUFFER": "TensorAddBuffer",
+    "TENSOR_NAME": "TensorAddName",
+    "TENSOR_QUANT": "TensorAddQuantization",
+    "TENSOR_SPARSITY": "TensorAddSparsity",
     "TENSOR_SHAPE_SIGNATURE": "TensorAddShapeSignature",
-    "OP_OPCODE": "OperatorAddOpcodeIndex", "OP_INPUTS": "OperatorAddInputs", "OP_OUTPUTS": "OperatorAddOutputs",
-    "OP_OPTIONS": "OperatorAddBuiltinOptions", "OP_CUSTOM": "OperatorAddCustomOptions",
-    "OP_INTERMEDIATES": "OperatorAddIntermediates", "OP_LARGE_CUSTOM_OFFSET": "OperatorAddLargeCustomOptionsOffset",
-    "OP_LARGE_CUSTOM_SIZE": "OperatorAddLargeCustomOptionsSize", "OP_OPTIONS_2": "OperatorAddBuiltinOptions2",
-    "BUFFER_DATA": "BufferAddData", "BUFFER_OFFSET": "BufferAddOffset", "BUFFER_SIZE": "BufferAddSize",
-    "QUANT_MIN": "QuantizationParametersAddMin", "QUANT_MAX": "QuantizationParametersAddMax",
-    "QUANT_SCALE": "QuantizationParametersAddScale", "QUANT_ZERO": "QuantizationParametersAddZeroPoint",
+    "OP_OPCODE": "OperatorAddOpcodeIndex",
+    "OP_INPUTS": "OperatorAddInputs",
+    "OP_OUTPUTS": "OperatorAddOutputs",
+    "OP_OPTIONS": "OperatorAddBuiltinOptions",
+    "OP_CUSTOM": "OperatorAddCustomOptions",
+    "OP_INTERMEDIATES": "OperatorAddIntermediates",
+    "OP_LARGE_CUSTOM_OFFSET": "OperatorAddLargeCustomOptionsOffset",
+    "OP_LARGE_CUSTOM_SIZE": "OperatorAddLargeCustomOptionsSize",
+    "OP_OPTIONS_2": "OperatorAddBuiltinOptions2",
+    "BUFFER_DATA": "BufferAddData",
+    "BUFFER_OFFSET": "BufferAddOffset",
+    "BUFFER_SIZE": "BufferAddSize",
+    "QUANT_MIN": "QuantizationParametersAddMin",
+    "QUANT_MAX": "QuantizationParametersAddMax",
+    "QUANT_SCALE": "QuantizationParametersAddScale",
+    "QUANT_ZERO": "QuantizationParametersAddZeroPoint",
     "QUANT_DIM": "QuantizationParametersAddQuantizedDimension",
-    "METADATA_NAME": "MetadataAddName", "METADATA_BUFFER": "MetadataAddBuffer",
-    "SIGNATURE_INPUTS": "SignatureDefAddInputs", "SIGNATURE_OUTPUTS": "SignatureDefAddOutputs",
-    "SIGNATURE_KEY": "SignatureDefAddSignatureKey", "SIGNATURE_SUBGRAPH": "SignatureDefAddSubgraphIndex",
-    "TENSORMAP_NAME": "TensorMapAddName", "TENSORMAP_INDEX": "TensorMapAddTensorIndex",
+    "METADATA_NAME": "MetadataAddName",
+    "METADATA_BUFFER": "MetadataAddBuffer",
+    "SIGNATURE_INPUTS": "SignatureDefAddInputs",
+    "SIGNATURE_OUTPUTS": "SignatureDefAddOutputs",
+    "SIGNATURE_KEY": "SignatureDefAddSignatureKey",
+    "SIGNATURE_SUBGRAPH": "SignatureDefAddSubgraphIndex",
+    "TENSORMAP_NAME": "TensorMapAddName",
+    "TENSORMAP_INDEX": "TensorMapAddTensorIndex",
 }
 
 
@@ -183,12 +209,22 @@ def _generated_schema() -> ast.Module:
 
 def test_field_ids_match_the_generated_schema():
     tree = _generated_schema()
-    slots = {f.name: f.body[0].value.args[0].value for f in tree.body if isinstance(f, ast.FunctionDef)
-             and isinstance(f.body[0], ast.Expr) and isinstance(f.body[0].value, ast.Call)
-             and getattr(f.body[0].value.func, "attr", "").startswith("Prepend")
-             and getattr(f.body[0].value.func, "attr", "").endswith("Slot")}
-    ours = {k: v for k, v in vars(validate).items() if isinstance(v, int) and k.split("_")[0] in
-            {"MODEL", "SUBGRAPH", "TENSOR", "TENSORMAP", "OP", "BUFFER", "QUANT", "METADATA", "SIGNATURE"}}
+    slots = {
+        f.name: f.body[0].value.args[0].value
+        for f in tree.body
+        if isinstance(f, ast.FunctionDef)
+        and isinstance(f.body[0], ast.Expr)
+        and isinstance(f.body[0].value, ast.Call)
+        and getattr(f.body[0].value.func, "attr", "").startswith("Prepend")
+        and getattr(f.body[0].value.func, "attr", "").endswith("Slot")
+    }
+    ours = {
+        k: v
+        for k, v in vars(validate).items()
+        if isinstance(v, int)
+        and k.split("_")[0]
+        in {"MODEL", "SUBGRAPH", "TENSOR", "TENSORMAP", "OP", "BUFFER", "QUANT", "METADATA", "SIGNATURE"}
+    }
     assert set(ours) == set(FIELDS), "a field id constant in validate.py has no entry in FIELDS"
     assert {k: ours[k] for k in FIELDS} == {k: slots[fn] for k, fn in FIELDS.items()}
     types = next(c for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "TensorType")

@@ -15,7 +15,6 @@ from sqz.errors import InputError
 from sqz.targets import deploy as dp
 from sqz.targets.bundle import build, release_id
 from sqz.targets.profiles import get
-
 from tests.targets.conftest import free_port, keygen
 
 
@@ -134,8 +133,22 @@ def test_cli_deploy_and_rollback(sshd, int8_model, tmp_path):
     common = ["--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts), "--remote-dir", str(root)]
     dead = f"{sshd.user}@127.0.0.1:{free_port()}"
     runner = CliRunner()
-    r = runner.invoke(main, ["deploy", str(int8_model), "--target", "rpi4", "--host", sshd.host, "--host", dead,
-                             "--python", sys.executable, *common])
+    r = runner.invoke(
+        main,
+        [
+            "deploy",
+            str(int8_model),
+            "--target",
+            "rpi4",
+            "--host",
+            sshd.host,
+            "--host",
+            dead,
+            "--python",
+            sys.executable,
+            *common,
+        ],
+    )
     lines = r.output.strip().splitlines()
     assert r.exit_code == 1 and len(lines) == 2
     assert lines[0].startswith("OK ") and lines[1].startswith("FAIL ")
@@ -167,9 +180,23 @@ def test_one_board_given_twice_is_refused_before_any_work(sshd, bundles, int8_mo
             dp.deploy(bundles[0], hosts, s, str(root), python=sys.executable)
         with pytest.raises(InputError, match="give each board once"):
             dp.rollback(hosts, s, str(root))
-    r = CliRunner().invoke(main, ["deploy", str(int8_model), "--host", sshd.host, "--host", sshd.host,
-                                  "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
-                                  "--remote-dir", str(root)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "deploy",
+            str(int8_model),
+            "--host",
+            sshd.host,
+            "--host",
+            sshd.host,
+            "--identity",
+            str(sshd.identity),
+            "--known-hosts",
+            str(sshd.known_hosts),
+            "--remote-dir",
+            str(root),
+        ],
+    )
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "once" in r.output
     assert not root.exists()
 
@@ -217,13 +244,23 @@ def test_remote_paths_keep_the_remote_home_and_quote_the_rest():
 def test_a_32bit_board_on_trixie_gets_model_onnx_and_smokes_it(sshd, int8_model, tmp_path):
     """No TFLite interpreter exists for armv7l on Python 3.13: the export directory deploys its model.onnx."""
     root, notes = tmp_path / "board", []
-    [res] = dp.deploy_model(int8_model.parent, "rpi4-32", [sshd.host], ssh=ssh_for(sshd), remote_dir=str(root),
-                            python=sys.executable, os="trixie", log=notes.append)
+    [res] = dp.deploy_model(
+        int8_model.parent,
+        "rpi4-32",
+        [sshd.host],
+        ssh=ssh_for(sshd),
+        remote_dir=str(root),
+        python=sys.executable,
+        os="trixie",
+        log=notes.append,
+    )
     assert res.ok, res.line()
     assert (root / "current" / "model.onnx").is_file() and not (root / "current" / "model_int8.tflite").exists()
     assert res.details["interpreter"].startswith("onnxruntime") and res.details["match"] == 8
-    assert notes == ["rpi4-32: armv7l on Debian trixie runs model.onnx (no TFLite interpreter for armv7l on "
-                     "Python 3.13); the board needs python3-onnxruntime"]
+    assert notes == [
+        "rpi4-32: armv7l on Debian trixie runs model.onnx (no TFLite interpreter for armv7l on "
+        "Python 3.13); the board needs python3-onnxruntime"
+    ]
     with pytest.raises(InputError, match="no TFLite interpreter for armv7l"):
         dp.deploy_model(int8_model, "rpi4-32", [], dest=tmp_path / "sd", os="trixie")
     [res] = dp.deploy_model(int8_model.parent, "rpi4-32", [], dest=tmp_path / "sd", os="bookworm")
@@ -231,7 +268,9 @@ def test_a_32bit_board_on_trixie_gets_model_onnx_and_smokes_it(sshd, int8_model,
 
 
 def test_cli_deploy_os_trixie_to_a_card(int8_model, tmp_path):
-    r = CliRunner().invoke(main, ["deploy", str(int8_model.parent), "--target", "rpi3-32", "--os", "trixie",
-                                  "--dest", str(tmp_path / "sd")])
+    r = CliRunner().invoke(
+        main,
+        ["deploy", str(int8_model.parent), "--target", "rpi3-32", "--os", "trixie", "--dest", str(tmp_path / "sd")],
+    )
     assert r.exit_code == 0, r.output
     assert "runs model.onnx" in r.output and (tmp_path / "sd" / "current" / "model.onnx").is_file()

@@ -10,9 +10,27 @@ from sqz.errors import InputError
 from sqz.targets import deploy as dp
 from sqz.targets.ssh import SSH, distinct, split_host
 
-BAD = ["-oProxyCommand=touch pwned:22", "-oProxyCommand=touch pwned", "pi@-oProxyCommand=x:22",
-       "-l@board", "pi@board:0", "pi@board:65536", "pi@board:", "pi@board:ssh", "@board", "pi@", "pi@:22",
-       "pi@bo ard", "pi@board\n", "pi@bo\x00ard", "pi @board", "pi@board;id", "", "pi@[::1", "pi@[::1]x"]
+BAD = [
+    "-oProxyCommand=touch pwned:22",
+    "-oProxyCommand=touch pwned",
+    "pi@-oProxyCommand=x:22",
+    "-l@board",
+    "pi@board:0",
+    "pi@board:65536",
+    "pi@board:",
+    "pi@board:ssh",
+    "@board",
+    "pi@",
+    "pi@:22",
+    "pi@bo ard",
+    "pi@board\n",
+    "pi@bo\x00ard",
+    "pi @board",
+    "pi@board;id",
+    "",
+    "pi@[::1",
+    "pi@[::1]x",
+]
 
 
 @pytest.mark.parametrize("host", BAD)
@@ -21,10 +39,18 @@ def test_hosts_that_are_not_plain_names_are_refused(host):
         split_host(host)
 
 
-@pytest.mark.parametrize("host, expected", [
-    ("pi@board", ("pi@board", None)), ("board", ("board", None)), ("pi@board.local:2222", ("pi@board.local", 2222)),
-    ("pi@10.0.0.2:22", ("pi@10.0.0.2", 22)), ("pi@fe80::1", ("pi@fe80::1", None)),
-    ("pi@[::1]:2222", ("pi@::1", 2222)), ("my_pi", ("my_pi", None))])
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("pi@board", ("pi@board", None)),
+        ("board", ("board", None)),
+        ("pi@board.local:2222", ("pi@board.local", 2222)),
+        ("pi@10.0.0.2:22", ("pi@10.0.0.2", 22)),
+        ("pi@fe80::1", ("pi@fe80::1", None)),
+        ("pi@[::1]:2222", ("pi@::1", 2222)),
+        ("my_pi", ("my_pi", None)),
+    ],
+)
 def test_plain_hosts_split_into_destination_and_port(host, expected):
     assert split_host(host) == expected
 
@@ -54,6 +80,18 @@ def test_key_and_known_hosts_paths_with_spaces_and_percent_stay_one_path(sshd, t
     ssh = SSH(identity=keys / "id key", known_hosts=keys / "known hosts")
     proc = dp._run(ssh.argv(sshd.host), "echo reached")
     assert proc.returncode == 0 and proc.stdout.decode().strip() == "reached", proc.stderr.decode()
-    r = CliRunner().invoke(main, ["rollback", "--host", sshd.host, "--identity", str(keys / "id key"),
-                                  "--known-hosts", str(keys / "known hosts"), "--remote-dir", str(tmp_path / "b")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "rollback",
+            "--host",
+            sshd.host,
+            "--identity",
+            str(keys / "id key"),
+            "--known-hosts",
+            str(keys / "known hosts"),
+            "--remote-dir",
+            str(tmp_path / "b"),
+        ],
+    )
     assert r.exit_code == 1 and "no previous release" in r.output, r.output

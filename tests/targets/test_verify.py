@@ -12,8 +12,10 @@ from sqz.targets import armenv
 from sqz.targets.verify import default_os, verify
 
 
-@pytest.mark.parametrize("arch,os,expect_os", [("aarch64", None, "trixie"), ("aarch64", "bookworm", "bookworm"),
-                                               ("armv7l", None, "bookworm")])
+@pytest.mark.parametrize(
+    "arch,os,expect_os",
+    [("aarch64", None, "trixie"), ("aarch64", "bookworm", "bookworm"), ("armv7l", None, "bookworm")],
+)
 def test_emulated_arm_matches_this_machine(int8_model, arch, os, expect_os):
     v = verify(int8_model, arch=arch, samples=24, os=os)
     assert v.machine == arch and v.os == expect_os and v.artifact == "model_int8.tflite"
@@ -50,15 +52,25 @@ def test_default_os_is_trixie_where_it_runs_the_int8_file():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch,cpu,module", [("aarch64", "cortex-a72", "ai_edge_litert.interpreter"),
-                                             ("armv7l", "cortex-a7", "onnxruntime")])
+@pytest.mark.parametrize(
+    "arch,cpu,module", [("aarch64", "cortex-a72", "ai_edge_litert.interpreter"), ("armv7l", "cortex-a7", "onnxruntime")]
+)
 def test_trixie_environment_runs_python_3_13(arch, cpu, module):
     env = armenv.ensure(arch, os_name="trixie")
     assert env.root == armenv.directory(arch, "trixie") != armenv.directory(arch, "bookworm")
     assert (env.root / armenv.MARKER).is_file() and armenv.ensure(arch, os_name="trixie") == env
-    out = subprocess.run(env.argv(cpu, "-c", f"import platform, sys, numpy, {module}; print(platform.machine(), "
-                                  "sys.version.split()[0], numpy.__version__)"),
-                         env=env.env([]), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        env.argv(
+            cpu,
+            "-c",
+            f"import platform, sys, numpy, {module}; print(platform.machine(), "
+            "sys.version.split()[0], numpy.__version__)",
+        ),
+        env=env.env([]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     machine, python, numpy_version = out.stdout.split()
     assert machine == arch and python.startswith("3.13.") and numpy_version.startswith("2.")
 
@@ -68,8 +80,13 @@ def test_environment_is_cached_and_runs_arm_python():
     env = armenv.ensure("armv7l")
     assert (env.root / armenv.MARKER).is_file()
     assert armenv.ensure("armv7l") == env
-    out = subprocess.run(env.argv("cortex-a7", "-c", "import platform, numpy; print(platform.machine(), "
-                                  "numpy.__version__)"), env=env.env([]), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        env.argv("cortex-a7", "-c", "import platform, numpy; print(platform.machine(), numpy.__version__)"),
+        env=env.env([]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     machine, numpy_version = out.stdout.split()
     assert machine == "armv7l" and numpy_version.startswith("1.")
 
@@ -94,16 +111,46 @@ def test_impossible_requests_are_user_errors(int8_model):
 
 
 def test_cli_verify_json(int8_model):
-    r = subprocess.run([sys.executable, "-m", "sqz.cli", "verify", str(int8_model.parent), "--arch", "aarch64",
-                        "--samples", "8", "--no-reference", "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "verify",
+            str(int8_model.parent),
+            "--arch",
+            "aarch64",
+            "--samples",
+            "8",
+            "--no-reference",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-1000:]
     data = json.loads(r.stdout)
     assert data["ok"] and data["machine"] == "aarch64" and data["interpreter"] == "ai-edge-litert"
 
 
 def test_cli_verify_armv7l_trixie_keeps_onnxruntimes_schema_noise_out(int8_model):
-    r = subprocess.run([sys.executable, "-m", "sqz.cli", "verify", str(int8_model.parent), "--arch", "armv7l",
-                        "--os", "trixie", "--samples", "4"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "verify",
+            str(int8_model.parent),
+            "--arch",
+            "armv7l",
+            "--os",
+            "trixie",
+            "--samples",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-1000:]
     assert r.stdout.startswith("PASS  armv7l Debian trixie (Python 3.13)") and "model.onnx" in r.stdout
     assert "Schema error" not in r.stdout + r.stderr
