@@ -1,5 +1,7 @@
 """Augmentations: random shifted crop and flip on normalised NCHW batches (small grayscale images);
-random resized crop and flip on decoded PIL images (RGB image folders, applied in loader workers)."""
+random resized crop and flip on decoded PIL images (RGB image folders, applied in loader workers). The crop's
+reach follows the input size, so that a small image keeps what carries its label; mirroring is off unless asked
+(`--flip`): it changes the class of digits, letters, arrows and signs."""
 
 from __future__ import annotations
 
@@ -8,6 +10,23 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+# Smallest share of the image's area a random resized crop keeps: CROP_SCALE_SMALL at CROP_SMALL px and below,
+# CROP_SCALE_LARGE at CROP_LARGE px and above, linear between (ImageNet recipes use 0.08 at 224 px).
+CROP_SMALL, CROP_LARGE = 32, 128
+CROP_SCALE_SMALL, CROP_SCALE_LARGE = 0.75, 0.25
+
+
+def crop_scale(size: int) -> tuple[float, float]:
+    """The area range of the random resized crop for a `size`-pixel input."""
+    t = min(1.0, max(0.0, (size - CROP_SMALL) / (CROP_LARGE - CROP_SMALL)))
+    return (round(CROP_SCALE_SMALL + t * (CROP_SCALE_LARGE - CROP_SCALE_SMALL), 3), 1.0)
+
+
+def crop_pad(size: int) -> int:
+    """The shift of the padded random crop for a `size`-pixel input: 2 px at 28-32 px, about 1/16 of the side."""
+    return max(1, round(size / 16))
 
 
 def random_crop(x: torch.Tensor, pad: int, fill: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

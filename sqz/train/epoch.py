@@ -8,7 +8,7 @@ import torch
 
 from sqz.errors import InputError
 from sqz.train import distributed
-from sqz.train.augment import random_crop, random_flip
+from sqz.train.augment import crop_pad, random_crop, random_flip
 from sqz.train.parts import Parts
 from sqz.train.progress import bar as progress_bar
 
@@ -33,7 +33,7 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
         if not live:
             xb, yb = torch.zeros(2, *xb.shape[1:]), torch.zeros(2, dtype=torch.int64)
         if src.augment == "pad-crop":
-            xb = random_crop(xb, cfg.crop_pad, p.fill, p.gen)
+            xb = random_crop(xb, cfg.crop_pad or crop_pad(src.preprocess.size), p.fill, p.gen)
             if cfg.flip:
                 xb = random_flip(xb, p.gen)
         xb, yb = distributed.to_device(xb, ctx.device, p.channels_last), yb.to(ctx.device, non_blocking=True)

@@ -11,7 +11,8 @@ import torch
 from tqdm import tqdm
 
 from sqz.errors import InputError
-from sqz.train import calibsample, distributed, download, folder, history, pretrained, schedule, snapshot, stream
+from sqz.train import best as best_mod
+from sqz.train import calibsample, confusion, distributed, download, folder, history, pretrained, schedule, snapshot, stream
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
@@ -38,8 +39,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     batch_norm: bool | None = None
-    crop_pad: int = 2
-    flip: bool = True
+    crop_pad: int = 0
+    flip: bool = False
     val_fraction: float = 1 / 12
     seed: int = 0
     threads: int = 0
@@ -136,6 +137,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     start_epoch, rows, skipped = 0, [], set()
     if payload:
         start_epoch, rows, skipped = resume_run.restore(payload, p.net, p.opt, p.sched, p.scaler, p.gen, ctx)
+    best = best_mod.Best.from_dict(payload["resume"].get("best") if payload else None)
     if ctx.main and progress and src.streamed:
         tqdm.write(folder.describe(src.folder))
     if ctx.main and progress:
@@ -163,15 +165,22 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
                 note_skipped(record, skipped, src, ctx, bad, f"epoch {epoch + 1}")
                 row["skipped_images"] = record["skipped_images"]
             rows.append(row)
+            best_mod.update(best, row, p.net)
             if progress:
                 tqdm.write(f"epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  "
                            f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
                            f"{row['images_per_s']:.0f} img/s")
-            snapshot.save_epoch(out, p, src, record, rows, epoch + 1, skipped, ctx, board)
+            snapshot.save_epoch(out, p, src, record, rows, epoch + 1, skipped, ctx, board, best)
             if stop_after and epoch + 1 >= stop_after:
                 return record
+        best_mod.restore(best, p.net, record, epochs)
+        if progress and best.state_dict is not None:
+            tqdm.write(f"kept epoch {best.epoch} (best validation accuracy {best.val_acc:.4f})")
+        counts = torch.zeros(len(src.classes), len(src.classes), dtype=torch.int64)
         record["test_loss"], record["test_acc"], test_bad = evaluate(
-            p.net, src.eval_batches("test", ctx), ctx=ctx, autocast=p.autocast, channels_last=p.channels_last)
+            p.net, src.eval_batches("test", ctx), ctx=ctx, autocast=p.autocast, channels_last=p.channels_last,
+            confusion=counts)
+        record["test_confusion"] = confusion.summary(counts.numpy(), src.classes)
         if src.streamed:
             note_skipped(record, skipped, src, ctx, test_bad, "test set")
         record["parameters"] = sum(t.numel() for t in p.net.parameters())

@@ -9,6 +9,7 @@ import torch
 
 from sqz import __version__
 from sqz.train import distributed, stream
+from sqz.train.augment import crop_pad, crop_scale
 
 
 def new_record(cfg, src, ctx: distributed.Context, amp: torch.dtype | None, rows: list[dict],
@@ -21,6 +22,7 @@ def new_record(cfg, src, ctx: distributed.Context, amp: torch.dtype | None, rows
             "world_size": ctx.world, "effective_batch_size": cfg.batch_size * ctx.world,
             "device": ctx.device.type, "precision": str(amp).replace("torch.", "") if amp else "fp32",
             "data_path": "streamed" if src.streamed else "memory", "augment": src.augment,
+            "augmentation": augmentation(cfg, src),
             **({"layout": src.layout, "final_split": src.final} if src.streamed else {}), "history": rows}
 
 
@@ -32,3 +34,11 @@ def note_skipped(record: dict, skipped: set[str], src, ctx: distributed.Context,
     record["skipped_images"] = src.skipped + len(skipped)
     if ctx.main:
         stream.warn_skipped(new, where)
+
+
+def augmentation(cfg, src) -> dict:
+    """What the training images went through: the crop (its area range or shift) and whether they were mirrored."""
+    size = src.preprocess.size
+    crop = ({"crop_scale": list(crop_scale(size))} if src.augment == "resized-crop"
+            else {"crop_pad": cfg.crop_pad or crop_pad(size)})
+    return {"kind": src.augment, **crop, "flip": bool(cfg.flip)}

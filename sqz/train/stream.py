@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from sqz.runtime.preprocess import Preprocess, decode, normalize, open_image
 from sqz.train import distributed
-from sqz.train.augment import maybe_mirror, random_resized_crop
+from sqz.train.augment import crop_scale, maybe_mirror, random_resized_crop
 from sqz.train.data import Split, validation_split
 from sqz.train.folder import Folder
 from sqz.train.memory import Batch, subset
@@ -36,7 +36,7 @@ class FolderImages(torch.utils.data.Dataset):
         try:
             if self.resized_crop and epoch >= 0:
                 rng = np.random.default_rng([self.seed, epoch, i])
-                image = random_resized_crop(open_image(path), rng)
+                image = random_resized_crop(open_image(path), rng, crop_scale(self.pre.size))
                 image = maybe_mirror(image, rng) if self.flip else image
                 return decode(image, self.pre), label, path
             return decode(path, self.pre), label, path
@@ -70,7 +70,7 @@ class FolderSource:
     streamed = True
 
     def __init__(self, folder: Folder, seed: int, val_fraction: float, limit: int, workers: int,
-                 flip: bool = True, pin_memory: bool = False):
+                 flip: bool = False, pin_memory: bool = False):
         self.folder, self.name, self.classes = folder, folder.name, folder.classes
         self.preprocess = folder.preprocess
         self.augment = "resized-crop" if self.preprocess.channels == 3 else "pad-crop"
