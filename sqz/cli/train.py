@@ -28,6 +28,7 @@ class _AutoOrCount(click.ParamType):
 EPOCHS = BATCH = _AutoOrCount()
 
 
+
 @click.command()
 @click.option("--data", default="fashion-mnist", show_default=True,
               help="fashion-mnist, a .npz (x, y), IDX images file, or an image folder (one sub-folder per class)")
@@ -61,6 +62,9 @@ EPOCHS = BATCH = _AutoOrCount()
               help="fire modules between increments of the expand filters [paper: 2]")
 @click.option("--stem-stride", type=click.IntRange(1, 2), default=None, help=STEM_HELP)
 @click.option("--pools", type=Pools(), default=None, help=POOLS_HELP)
+@click.option("--flip/--no-flip", default=False, show_default=True,
+              help="mirror training images left-right at random; only where a mirrored image keeps its class "
+                   "(photos of objects, animals, clothes), never for digits, letters, arrows or signs")
 @click.option("--size", type=click.IntRange(24, 1024), default=None,
               help="image folders: input side in pixels [default: the first image's longest side, at most 224]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
@@ -87,7 +91,7 @@ EPOCHS = BATCH = _AutoOrCount()
                    "whose full-int8 export fits, e.g. 0.5MB; without it, warn when the export will not fit 0.5MB")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
-          stem_stride, pools, size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
+          stem_stride, pools, flip, size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
           budget) -> None:
     """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
@@ -95,6 +99,7 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
 
     from sqz.export.fit import train_plan
     from sqz.gate.budget import parse_budget
+    from sqz.train import confusion
     from sqz.train.loop import TrainConfig, train as run_training
     from sqz.errors import InputError
     from sqz.train.model import ArchConfig, metaparameters
@@ -113,12 +118,14 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
                       precision=precision, workers=workers, tensorboard=tensorboard, budget=budget or "",
                       init=str(init) if init else "", freeze_features=freeze_features, size=size or 0,
-                      channels=int(channels or 0), resize=resize, metaparameters=meta,
+                      channels=int(channels or 0), resize=resize, metaparameters=meta, flip=flip,
                       stem_stride=arch_cfg.stem_stride, pools=arch_cfg.pools)
     main = os.environ.get("RANK", "0") == "0"
     plan = train_plan(arch, budget, meta, log=lambda m: click.echo(m, err=True) if main else None,
                       placement=placement)
     record = run_training(cfg, resume=resume, plan=plan)
     if main:
-        click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images; "
-                   f"checkpoint {out / 'model.pt'}")
+        click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images "
+                   f"(epoch {record['kept_epoch']}, {record['kept']}); checkpoint {out / 'model.pt'}")
+        click.echo(confusion.weakest(record["test_confusion"]) + f"; per class in {out / 'metrics.json'}, "
+                   f"{out / 'confusion.png'}")
