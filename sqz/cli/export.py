@@ -49,7 +49,7 @@ def _export_options(fn):
 def _run_export(checkpoint, int8, out, calib, ranges, budget, target, data, calib_data, eval_limit, no_eval,
                 keep_dead_taps, weights, qat_epochs, qat_images, as_json) -> None:
     from sqz.export.pipeline import export
-    from sqz.export.report import table
+    from sqz.export.report import CLASSES_MD, CONFUSION_PNG, table
     from sqz.errors import InputError
     from sqz.targets.profiles import gate_settings, lookup
 
@@ -69,7 +69,8 @@ def _run_export(checkpoint, int8, out, calib, ranges, budget, target, data, cali
         click.echo(table(rep))
         packed = [a["packed"]["file"] for a in rep["artifacts"].values() if "packed" in a]
         click.echo(f"\nwrote {out}/: " + ", ".join(list(rep["artifacts"]) + packed + rep.get("micro", {}).get(
-            "files", []) + ["manifest.json", "report.json", "report.md"]))
+            "files", []) + ["manifest.json", "report.json", "report.md"]
+            + ([CLASSES_MD, CONFUSION_PNG] if rep.get("evaluation") != "skipped" else [])))
 
 
 @click.command("export")

@@ -31,7 +31,7 @@ from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.runtime.signals import held
-from sqz.train import checkpoint
+from sqz.train import checkpoint, confusion
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
@@ -165,8 +165,10 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
         write_text(work / manifest.MANIFEST, json.dumps(man, indent=2))
         write_text(work / "report.json", report_mod.dumps(rep))
         write_text(work / "report.md", report_mod.markdown(rep))
+        plots = report_mod.write_classes(rep, work)
         with held():
-            for name in list(files) + packed_files + micro_files + [manifest.MANIFEST, "report.json", "report.md"]:
+            for name in list(files) + packed_files + micro_files + plots + [manifest.MANIFEST, "report.json",
+                                                                              "report.md"]:
                 os.replace(work / name, Path(out) / name)
     rep["out"] = str(out)
     return rep
@@ -190,12 +192,14 @@ def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Pre
                            "DIR or --no-eval")
     ref, y = np.concatenate(ref), np.concatenate(ys)
     rep["eval_images"], rep["eval_skipped"] = int(len(y)), len(evals.skipped)
-    rep["torch"] = {"accuracy": accuracy(ref, y)}
+    rep["torch"] = {"accuracy": accuracy(ref, y),
+                    "confusion": confusion.summary(confusion.matrix(y, ref.argmax(1), len(classes)), classes)}
     for name, parts in got.items():
         logits = np.concatenate(parts)
         rep["artifacts"][name].update({
             "accuracy": accuracy(logits, y), "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
-            "max_abs_diff_vs_torch": float(np.abs(logits - ref).max())})
+            "max_abs_diff_vs_torch": float(np.abs(logits - ref).max()),
+            "confusion": confusion.summary(confusion.matrix(y, logits.argmax(1), len(classes)), classes)})
         if name == "model.onnx":
             rep["onnx_parity"] = {"images": int(len(y)), "max_abs_diff": rep["artifacts"][name]["max_abs_diff_vs_torch"],
                                   "top1_agreement": rep["artifacts"][name]["top1_agreement"]}

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from sqz.files import atomic_write, write_text
+from sqz.train import confusion
+
+CLASSES_MD, CONFUSION_PNG = "classes.md", "confusion.png"
 
 
 def _pct(v) -> str:
@@ -127,3 +133,36 @@ def parity_line(report: dict) -> str:
 
 def dumps(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=False)
+
+
+def judged_artifact(report: dict) -> str | None:
+    """The artifact whose confusion matrix is shown: the int8 model, else the last one evaluated."""
+    named = [n for n, a in report["artifacts"].items() if "confusion" in a]
+    return next((n for n in named if "int8" in n), named[-1] if named else None)
+
+
+def classes_markdown(report: dict) -> str:
+    """Per-class test accuracy of torch and every artifact, then the judged artifact's confusion matrix."""
+    name = judged_artifact(report)
+    arts = [n for n, a in report["artifacts"].items() if "confusion" in a]
+    per = [report["torch"]["confusion"]["per_class"], *(report["artifacts"][n]["confusion"]["per_class"] for n in arts)]
+    judged = report["artifacts"][name]["confusion"]
+    md = [f"Per-class accuracy. {evaluated(report)}.", "",
+          "| class | images | " + " | ".join(["torch fp32", *arts]) + " |", "|---|---|" + "---|" * len(per)]
+    md += [f"| {row['class']} | {row['images']:,} | " + " | ".join(_pct(rows[i]["accuracy"]) for rows in per) + " |"
+           for i, row in enumerate(per[0])]
+    md += ["", f"{name}, {confusion.weakest(judged)}.", "",
+           f"Confusion matrix of {name} (rows: true class, columns: predicted):", ""]
+    return "\n".join(md + confusion.matrix_markdown(judged)) + "\n"
+
+
+def write_classes(report: dict, out: Path) -> list[str]:
+    """classes.md and confusion.png (the judged artifact's) in `out`; the names written (none without
+    evaluation)."""
+    name = judged_artifact(report)
+    if name is None:
+        return []
+    write_text(Path(out) / CLASSES_MD, classes_markdown(report))
+    atomic_write(Path(out) / CONFUSION_PNG,
+                 lambda tmp: confusion.plot(report["artifacts"][name]["confusion"], tmp, f"{name}, test images"))
+    return [CLASSES_MD, CONFUSION_PNG]

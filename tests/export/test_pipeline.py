@@ -16,8 +16,9 @@ from sqz.runtime.manifest import sha256
 def test_export_writes_checked_artifacts_and_an_honest_report(tiny_export):
     out, rep = tiny_export
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json", "model.onnx", "model_float32.tflite", "model_float32.tflite.xz",
-                     "model_int8.tflite", "model_int8.tflite.xz", "report.json", "report.md"]
+    assert names == ["classes.md", "confusion.png", "manifest.json", "model.onnx", "model_float32.tflite",
+                     "model_float32.tflite.xz", "model_int8.tflite", "model_int8.tflite.xz", "report.json",
+                     "report.md"]
     int8 = rep["artifacts"]["model_int8.tflite"]
     assert int8["io"]["input"]["dtype"] == "int8" and int8["io"]["output"]["dtype"] == "int8"
     assert int8["precision"] == "int8" and int8["io"]["input"]["layout"] == "NHWC"
