@@ -7,7 +7,7 @@ import time
 import torch
 
 from sqz.errors import InputError
-from sqz.train import distributed
+from sqz.train import distributed, recipe
 from sqz.train.augment import crop_pad, random_crop, random_flip
 from sqz.train.parts import Parts
 from sqz.train.progress import bar as progress_bar
@@ -18,6 +18,9 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
     """This epoch's history row (train loss/accuracy over all ranks, speed, learning rate) and the
     unreadable images met; at least one readable training image must have been seen."""
     p.model.train()
+    head_only = epoch < p.heads
+    if head_only:
+        p.net.features.eval()  # the pretrained features' statistics stay as they are
     t0 = time.perf_counter()
     seen, loss_sum, correct, bad = 0, 0.0, 0, []
     bar = progress_bar(src.train_batches(epoch, ctx, p.gen, cfg.batch_size), progress, total=p.steps,
@@ -42,7 +45,7 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
             loss = p.loss_fn(logits, yb)
         if not live:
             loss = loss * 0.0
-        _step(p, loss)
+        _step(p, loss, head_only)
         if live:
             seen += len(yb)
             loss_sum += loss.item() * len(yb)
@@ -55,17 +58,22 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
         raise InputError(f"{cfg.data}: no readable training image in epoch {epoch + 1}")
     return {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
             "seconds": time.perf_counter() - t0, "images_per_s": seen / (time.perf_counter() - t0),
-            "lr": p.sched.get_last_lr()[0]}, bad
+            "lr": p.sched.get_last_lr()[-1], **({"phase": recipe.phase(epoch, p.heads)} if p.heads else {})}, bad
 
 
-def _step(p: Parts, loss: torch.Tensor) -> None:
-    """Backward, optimiser step (through the fp16 loss scaler when there is one) and schedule step."""
+def _step(p: Parts, loss: torch.Tensor, head_only: bool = False) -> None:
+    """Backward, optimiser step (through the fp16 loss scaler when there is one) and schedule step; a
+    classifier-only step leaves the features as they are."""
     p.opt.zero_grad(set_to_none=True)
     if p.scaler is not None:
         p.scaler.scale(loss).backward()
+        if head_only:
+            recipe.hold_features(p.net)
         p.scaler.step(p.opt)
         p.scaler.update()
     else:
         loss.backward()
+        if head_only:
+            recipe.hold_features(p.net)
         p.opt.step()
     p.sched.step()

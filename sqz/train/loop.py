@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from sqz.errors import InputError
 from sqz.train import best as best_mod
-from sqz.train import calibsample, confusion, distributed, download, folder, history, pretrained, schedule, snapshot, stream
+from sqz.train import (calibsample, confusion, distributed, download, folder, history, pretrained, recipe, schedule,
+                       snapshot, stream)
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
@@ -142,6 +143,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
         tqdm.write(folder.describe(src.folder))
     if ctx.main and progress:
         tqdm.write(chosen)
+    if ctx.main and progress and p.heads:
+        tqdm.write(f"fine-tuning: the classifier alone for {p.heads} epoch(s), then the whole net with the pretrained "
+                   f"features at {recipe.FEATURES_LR_SCALE:g} x the learning rate")
     if ctx.main:
         snapshot.clean_stale(out, ARTIFACTS + (folder.SPLIT_FILE, calibsample.SAMPLE_FILE))
         if src.streamed:
@@ -151,6 +155,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     record = new_record(run, src, ctx, p.amp, rows, skipped)
     record["config"].update(epochs=cfg.epochs, batch_size=cfg.batch_size)  # as asked: a number or "auto"
     record.update(epochs=epochs, batch_size=batch, steps_per_epoch=p.steps, optimizer_steps=epochs * p.steps)
+    if cfg.init:
+        record["fine_tune"] = {"classifier_epochs": p.heads, "features_lr_scale": recipe.FEATURES_LR_SCALE,
+                               "frozen_features": cfg.freeze_features}
     if "size_plan" in planned:
         record["size_plan"] = planned["size_plan"]
     board = history.Board(out) if cfg.tensorboard and ctx.main else None

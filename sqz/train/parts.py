@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from sqz.errors import InputError
-from sqz.train import distributed, pretrained, schedule
+from sqz.train import distributed, pretrained, recipe, schedule
 from sqz.train.model import ArchConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -33,6 +33,7 @@ class Parts:
     channels_last: bool
     steps: int
     fill: torch.Tensor
+    heads: int = 0  # first epochs that train only the classifier (a pretrained start)
 
 
 def precision(name: str, ctx: distributed.Context) -> torch.dtype | None:
@@ -65,9 +66,10 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
     net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features, log).to(ctx.device)
     if cuda:
         net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups, peaks = recipe.param_groups(net, cfg.lr, cfg.init)
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = distributed.steps(src.n_train, ctx.world, cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, epochs=cfg.epochs, steps_per_epoch=steps,
                                                 pct_start=schedule.warmup_share(cfg.epochs))
     gen = torch.Generator().manual_seed(cfg.seed)
     if ctx.world > 1:
@@ -77,7 +79,7 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
                  scaler=torch.amp.GradScaler("cuda") if amp == torch.float16 else None, gen=gen,
                  loss_fn=nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), amp=amp,
                  autocast=(lambda: torch.autocast("cuda", dtype=amp)) if amp else contextlib.nullcontext,
-                 channels_last=cuda, steps=steps,
+                 channels_last=cuda, steps=steps, heads=recipe.head_epochs(cfg.init, cfg.freeze_features, cfg.epochs),
                  fill=torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)], dtype=torch.float32))
 
 

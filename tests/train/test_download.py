@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sqz.errors import InputError, ModelFileError
-from sqz.train import download
+from sqz.train import checkpoint, download
 from tests.train.test_pretrained import _torchvision_net
 
 
@@ -109,3 +109,39 @@ def test_training_starts_from_the_downloaded_weights(served, tmp_path):
     assert f"downloading {server.url}{name}" in r.output and server.requests == [f"/{name}"]
     payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert payload["preprocess"]["channels"] == 3 and str(download.cache_dir() / name) in str(payload["record"])
+
+
+def test_init_imagenet_trains_the_classifier_first_then_the_whole_net(served, tmp_path, small_dataset):
+    """The default recipe from downloaded weights: after epoch 1 of 5 only the classifier has moved; by the end
+    the features have too, at a tenth of the learning rate; the record and history say so."""
+    from sqz.train import recipe
+    from sqz.train.loop import TrainConfig, train
+
+    server, name = served
+    cfg = dict(init="imagenet", epochs=5, batch_size=32, limit=96, seed=0)
+    first = train(TrainConfig(out=str(tmp_path / "a"), **cfg), dataset=small_dataset, progress=False,
+                  stop_after=1)
+    assert first["fine_tune"] == {"classifier_epochs": 1, "features_lr_scale": recipe.FEATURES_LR_SCALE,
+                                  "frozen_features": False}
+    tv = torch.load(download.cache_dir() / name, weights_only=True)
+    after1 = checkpoint_state(tmp_path / "a" / "last.pt")
+    assert torch.equal(after1["features.0.0.weight"], tv["features.0.weight"])
+    assert torch.equal(after1["features.11.expand3x3.0.weight"], tv["features.12.expand3x3.weight"])
+    rec = train(TrainConfig(out=str(tmp_path / "b"), **cfg), dataset=small_dataset, progress=False)
+    assert [h["phase"] for h in rec["history"]] == ["classifier"] + ["whole net"] * 4
+    end = checkpoint_state(tmp_path / "b" / "last.pt")
+    assert not torch.equal(end["features.0.0.weight"], tv["features.0.weight"])
+    groups = checkpoint.load_raw(tmp_path / "b" / "last.pt")["resume"]["optimizer"]["param_groups"]
+    assert [g["max_lr"] for g in groups] == [pytest.approx(2e-3 * recipe.FEATURES_LR_SCALE), pytest.approx(2e-3)]
+
+
+def checkpoint_state(path):
+    return checkpoint.load_raw(path)["state_dict"]
+
+
+def test_no_classifier_phase_from_scratch_or_with_frozen_features():
+    from sqz.train import recipe
+
+    assert recipe.head_epochs("", False, 40) == 0 and recipe.head_epochs("x.pth", True, 40) == 0
+    assert recipe.head_epochs("x.pth", False, 40) == recipe.HEAD_EPOCHS_MAX
+    assert recipe.head_epochs("x.pth", False, 5) == 1 and recipe.head_epochs("x.pth", False, 1) == 0
