@@ -81,7 +81,7 @@ docs: setup
 
 # Retrain the bundled checkpoint (about 20 minutes on 2 cores) and copy it into the package.
 default-model: setup
-	$(BIN)/sqz train --data fashion-mnist --arch 1.1 --epochs 40 --seed 0 --out runs/default
+	$(BIN)/sqz train --data fashion-mnist --arch 1.1 --budget none --epochs 40 --seed 0 --out runs/default
 	$(BIN)/python tools/bundle_default.py runs/default sqz/models/fashion_mnist_1.1
 
 clean:

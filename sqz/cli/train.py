@@ -88,7 +88,9 @@ EPOCHS = BATCH = _AutoOrCount()
 @click.option("--budget", default=None,
               help="train the design-space configuration (base_e, incr_e, pct3x3, SR, freq and, at small inputs "
                    "where no --pools/--stem-stride is given, the down-sampling placement) with the most parameters "
-                   "whose full-int8 export fits, e.g. 0.5MB; without it, warn when the export will not fit 0.5MB")
+                   "whose full-int8 export fits, e.g. 0.5MB; `none`: the published network [default: 0.5MB when no "
+                   "architecture option and no --init is given, else none (with a warning when the export will "
+                   "not fit 0.5MB)]")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
           stem_stride, pools, flip, size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
@@ -97,16 +99,13 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
     import os
 
-    from sqz.export.fit import train_plan
-    from sqz.gate.budget import parse_budget
+    from sqz.export.fit import default_budget, train_plan
     from sqz.train import confusion
     from sqz.train.loop import TrainConfig, train as run_training
     from sqz.errors import InputError
     from sqz.train.model import ArchConfig, metaparameters
 
     writable(out, "--out")
-    if budget:
-        parse_budget(budget)
     try:
         arch_cfg = ArchConfig.named(arch, stem_stride=stem_stride or 2, pools=pools or ())
     except ValueError as exc:
@@ -114,6 +113,7 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
     placement = None if stem_stride is None and pools is None else \
         {"stem_stride": arch_cfg.stem_stride, "pools": arch_cfg.pools}
     meta = metaparameters(base_e=base_e, incr_e=incr_e, pct3x3=pct3x3, sr=sr, freq=freq)
+    budget, why = default_budget(budget, bool(meta) or placement is not None, str(init or ""))
     cfg = TrainConfig(data=data, arch=arch, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,
                       batch_norm=batch_norm, seed=seed, limit=limit, threads=threads, device=device,
                       precision=precision, workers=workers, tensorboard=tensorboard, budget=budget or "",
@@ -122,7 +122,7 @@ def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features,
                       stem_stride=arch_cfg.stem_stride, pools=arch_cfg.pools)
     main = os.environ.get("RANK", "0") == "0"
     plan = train_plan(arch, budget, meta, log=lambda m: click.echo(m, err=True) if main else None,
-                      placement=placement)
+                      placement=placement, why=why)
     record = run_training(cfg, resume=resume, plan=plan)
     if main:
         click.echo(f"test accuracy {100 * record['test_acc']:.2f} % on {record['test_images']:,} images "

@@ -130,12 +130,31 @@ def placement_note(arch: str, size: int, channels: int, classes: int, metaparame
     return None
 
 
+NO_BUDGET = "none"
+
+
+def default_budget(budget: str | None, shape_given: bool, init: str) -> tuple[str, str]:
+    """(the budget `sqz train` trains to, "" for the published network; why). With no --budget and no
+    architecture options or --init, the default budget: the design-space configuration that fits it."""
+    if budget and budget.strip().lower() == NO_BUDGET:
+        return "", "--budget none: the published network"
+    if budget:
+        parse_budget(budget)
+        return budget, f"--budget {budget}"
+    if init:
+        return "", "--init: the published network the weights belong to"
+    if shape_given:
+        return "", "architecture options given"
+    return DEFAULT_BUDGET, f"no architecture options: the default budget {DEFAULT_BUDGET}"
+
+
 def train_plan(arch: str, budget: str | None, metaparameters: dict | None = None,
-               log: Callable[[str], None] = print, placement: dict | None = None) -> Callable[[int, int, int], dict]:
+               log: Callable[[str], None] = print, placement: dict | None = None,
+               why: str = "") -> Callable[[int, int, int], dict]:
     """The `plan` hook `sqz.train.loop.train` calls once it knows the input size, channels and classes:
-    with `budget`, the chosen metaparameters and placement (printed with their predicted bytes; a given
-    `placement` {"stem_stride", "pools"} is kept); without, the default budget's warning when the export
-    will not fit."""
+    with `budget`, the chosen metaparameters and placement (printed with their predicted bytes and `why`, beside
+    the published network's; a given `placement` {"stem_stride", "pools"} is kept); without, the default budget's
+    warning when the export will not fit."""
 
     def plan(size: int, channels: int, classes: int) -> dict:
         if not budget:
@@ -156,13 +175,18 @@ def train_plan(arch: str, budget: str | None, metaparameters: dict | None = None
 
             raise BudgetError(f"--budget {budget}: no SqueezeNet {arch} in the design space fits at "
                               f"{size}x{size}x{channels} with {classes} classes; give a larger budget")
+        published = predict(ArchConfig.named(arch, num_classes=classes, in_channels=channels), size)["file_bytes"]
         log(f"budget {chosen['budget']:,} B: SqueezeNet {arch} with {describe(chosen['metaparameters'], chosen)} — "
-            f"{chosen['parameters']:,} parameters, predicted full-int8 file {chosen['file_bytes']:,} B")
+            f"{chosen['parameters']:,} parameters, predicted full-int8 file {chosen['file_bytes']:,} B"
+            + (f" ({why}; the design-space configuration with the most parameters that fits at {size}x{size}x"
+               f"{channels}; the published network would be {published:,} B; --budget none trains it)" if why
+               else ""))
         chosen_placement = {"stem_stride": chosen["stem_stride"],
                             "pools": () if chosen["published_pools"] else tuple(chosen["pools"])}
         return {"metaparameters": chosen["metaparameters"], "placement": chosen_placement,
                 "size_plan": {"budget": chosen["budget"], "predicted_bytes": chosen["file_bytes"],
                               "parameters": chosen["parameters"], "metaparameters": chosen["metaparameters"],
-                              "stem_stride": chosen["stem_stride"], "pools": chosen["pools"], "fits": True}}
+                              "stem_stride": chosen["stem_stride"], "pools": chosen["pools"], "fits": True,
+                              "why": why or f"--budget {budget}", "published_bytes": published}}
 
     return plan

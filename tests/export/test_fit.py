@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from sqz.errors import BudgetError
 from sqz.export.fit import SPACE, choose, over_warning, placements, train_plan
 from sqz.export.size import predict
 from sqz.train.model import ArchConfig
@@ -125,3 +126,46 @@ def test_placement_note_names_the_latest_placement_that_fits():
     assert note.startswith("note: at 32x32 fires 6, 7, 8, 9 see 1x1 maps; --pools 1,3,5") and "479,864 B" in note
     assert placement_note("1.1", 32, 1, 10, budget="400KB") is None
     assert placement_note("1.1", 96, 3, 10) is None
+
+
+def test_default_budget_applies_only_without_architecture_options_or_init():
+    from sqz.export.fit import default_budget
+
+    assert default_budget(None, False, "") == ("0.5MB", "no architecture options: the default budget 0.5MB")
+    assert default_budget("none", False, "")[0] == default_budget("NONE", False, "")[0] == ""
+    assert default_budget("300KB", True, "")[0] == "300KB"
+    assert default_budget(None, True, "")[0] == "" and default_budget(None, False, "w.pth")[0] == ""
+    with pytest.raises(BudgetError):
+        default_budget("lots", False, "")
+
+
+def test_sqz_train_with_no_options_trains_what_fits_and_says_why(tmp_path):
+    """At 64² RGB the published 1.1 exports to 819,424 B: the default run trains the configuration chosen for
+    0.5 MB and prints why; --budget none trains the published network (with the warning); --flip is recorded."""
+    import json
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from sqz.cli import main
+    from sqz.train import checkpoint
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (40, 64, 64, 3), dtype=np.uint8), y=np.arange(40) % 10)
+    base = ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--batch-size", "8", "--limit", "16"]
+    r = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "a"), "--flip"])
+    assert r.exit_code == 0, r.output[-2000:]
+    assert "no architecture options: the default budget 0.5MB" in r.output and "--budget none trains it" in r.output
+    rec = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    chosen = choose("1.1", 64, 3, 10)
+    assert rec["size_plan"]["metaparameters"] == chosen["metaparameters"] and rec["size_plan"]["fits"]
+    assert rec["size_plan"]["published_bytes"] > 500_000 >= rec["size_plan"]["predicted_bytes"]
+    assert rec["augmentation"]["flip"] is True and rec["config"]["budget"] == "0.5MB"
+    model, _ = checkpoint.load(tmp_path / "a" / "model.pt")
+    assert model.cfg.base_e == chosen["metaparameters"]["base_e"]
+    assert predict(model.cfg, 64)["file_bytes"] <= 500_000
+    r = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "b"), "--budget", "none"])
+    assert r.exit_code == 0 and "warning: the full-int8 export" in r.output
+    model, _ = checkpoint.load(tmp_path / "b" / "model.pt")
+    assert (model.cfg.base_e, model.cfg.sr) == (128, 0.125)
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["augmentation"]["flip"] is False
