@@ -3,9 +3,10 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXTRAS  ?= train,export,board,micro,dev
-APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi
+APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi \
+                picolibc-arm-none-eabi qemu-system-arm gcc make
 
-.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench bench-convert tradeoff readme docs default-model clean
+.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench bench-micro bench-convert tradeoff readme docs default-model clean
 
 all: setup export
 
@@ -13,8 +14,8 @@ setup: system $(BIN)/.installed
 
 # Debian packages, each installed only when missing: Fashion-MNIST (IDX files in
 # /usr/share/datasets/fashion-mnist), an OpenSSH server and client (sqz deploy and its tests) and
-# qemu user-mode (sqz verify on aarch64 / armv7l) and the Arm bare-metal compiler (the build proof of
-# the microcontroller C array).
+# qemu user-mode (sqz verify on aarch64 / armv7l), the Arm bare-metal compiler with picolibc and qemu's
+# system emulator (sqz_model.c built and run on emulated Cortex-M4/M7/M55) and a host C compiler.
 system:
 	@SQZ_APT="$(APT_PACKAGES)" sh tools/system-packages.sh
 
@@ -49,8 +50,8 @@ verify-arm: export
 	$(BIN)/sqz verify exports/default --arch armv7l
 	$(BIN)/sqz verify exports/default --arch armv7l --os trixie
 
-# The exported default model in TensorFlow Lite Micro, bit-identical to the reference kernels, and its
-# flash / RAM gate on the Arduino Nano 33 BLE Sense.
+# The exported default model in TensorFlow Lite Micro and as generated C (this machine, emulated Cortex-M4 / M7 / M55
+# under qemu-system-arm), bit-identical to the reference kernels, and its flash / RAM gate on the Nano 33 BLE Sense.
 verify-micro: export
 	$(BIN)/sqz verify exports/default --target nano33ble
 	$(BIN)/sqz check exports/default/model_int8.tflite --target nano33ble
@@ -59,6 +60,11 @@ verify-micro: export
 # (own venv in bench/.venv-litert-torch); writes docs/bench/ and the blocks of docs/performance.md.
 bench: setup
 	nice -n 15 $(BIN)/python -m bench.run
+
+# Flash, RAM and instructions per inference of the generated C on emulated Cortex-M against TFLite Micro:
+# docs/bench/micro.{json,md} and the block in docs/micro.md.
+bench-micro: export
+	nice -n 15 $(BIN)/python -m bench.micro
 
 # Conversion time and peak RSS, sqz against the old onnx2tf path (sqz @1912957 in bench/.venv-onnx2tf) and
 # litert-torch (bench/.venv-litert-torch), interleaved rounds at 32² and 224²: docs/bench/convert.{json,md}.

@@ -3,6 +3,7 @@ static arena planned at export, `sqz_invoke`) and sqz_model.h (sizes, quantisati
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -222,6 +223,12 @@ def generate(content: bytes, labels: list[str], pre: dict, io: dict, sha256: str
         "extern const float sqz_mean[SQZ_INPUT_C];", "extern const float sqz_std[SQZ_INPUT_C];", "",
         "#ifdef __cplusplus", "}", "#endif", "", "#endif /* SQZ_MODEL_H */", ""])
     return CSources(source, header, size, model.macs(), len(model.ops))
+
+
+def model_sha256(header: str) -> str:
+    """The sha256 of the .tflite a sqz_model.h was generated from ('' when it names none)."""
+    m = re.search(r"model sha256 ([0-9a-f]{64})\)", header)
+    return m.group(1) if m else ""
 
 
 def write(out: Path, sources: CSources) -> list[str]:

@@ -1,6 +1,8 @@
 /* sqz int8 kernels: TFLite's reference integer arithmetic, bit for bit, in C99 without malloc.
  * Cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) take SMLAD/SXTB16 dot products;
- * every other core and the host take the plain C path (define SQZ_NO_DSP to force it). */
+ * every other core and the host take the plain C path (define SQZ_NO_DSP to force it). SQZ_REFERENCE_LOOPS
+ * selects TFLite's reference loop order instead (one output value at a time, the input offset added per tap): slower,
+ * for comparison only. */
 #include <stdint.h>
 #include <string.h>
 
@@ -167,6 +169,29 @@ static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x
     }
 }
 
+#ifdef SQZ_REFERENCE_LOOPS
+/* One output pixel the way TFLite's reference kernel computes it: (x + in_off) · w over the taps inside the map. */
+static void sqz_conv_reference(const sqz_conv_t *p, const int8_t *in, int8_t *out, int oy, int ox)
+{
+    int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw, c, ky, kx, i;
+    for (c = 0; c < p->oc; ++c) {
+        int32_t acc = p->bias_in[c];
+        const int8_t *w = p->w + (long)c * p->kp;
+        for (ky = 0; ky < p->kh; ++ky)
+            for (kx = 0; kx < p->kw; ++kx) {
+                int y = y0 + ky, x = x0 + kx;
+                const int8_t *xi = in + ((long)y * p->iw + x) * p->ic, *wi = w + (ky * p->kw + kx) * p->ic;
+                if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) continue;
+                for (i = 0; i < p->ic; ++i) acc += (xi[i] + p->in_off) * wi[i];
+            }
+        /* bias_in holds in_off · sum(w) over every tap; the loop above added it again for the taps inside */
+        for (i = 0; i < p->kh * p->kw * p->ic; ++i) acc -= p->in_off * w[i];
+        acc = sqz_requant(acc, p->mult[c], p->shift[c]) + p->out_zp;
+        out[((long)oy * p->ow + ox) * p->out_stride + c] = sqz_clamp(acc, p->act_min, p->act_max);
+    }
+}
+#endif
+
 /* CONV_2D (per-channel int8, fused NONE/RELU), two output pixels at a time: pixels whose taps all lie inside the
  * map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
 SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
@@ -174,6 +199,10 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
     int n = p->oh * p->ow, direct = -1, gathered = -1, i;
     long pitch = (long)p->iw * p->ic;
     int len = p->kw * p->ic;
+#ifdef SQZ_REFERENCE_LOOPS
+    for (i = 0; i < n; ++i) sqz_conv_reference(p, in, out, i / p->ow, i % p->ow);
+    return;
+#endif
     for (i = 0; i < n; ++i) {
         int oy = i / p->ow, ox = i % p->ow;
         if (sqz_inside(p, oy, ox)) {

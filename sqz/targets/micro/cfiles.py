@@ -17,8 +17,9 @@ from sqz.targets.micro import cortexm
 def place(model: Path, manifest: dict, entry: dict, work: Path) -> str:
     """Put sqz_model.c/.h for `model` into `work`; where they came from."""
     src = model.parent
-    if (src / "sqz_model.c").is_file() and (src / "sqz_model.h").is_file() and \
-            entry.get("sha256", "") in (src / "sqz_model.h").read_text(errors="replace"):
+    header = src / "sqz_model.h"
+    if (src / "sqz_model.c").is_file() and header.is_file() and \
+            csource.model_sha256(header.read_text(errors="replace")) == entry.get("sha256"):
         shutil.copy(src / "sqz_model.c", work / "sqz_model.c")
         shutil.copy(src / "sqz_model.h", work / "sqz_model.h")
         return "the export's sqz_model.c"

@@ -90,7 +90,9 @@ def build(sources: list[Path], include: Path, machine: Machine, elf: Path, defin
            *map(str, sources), "-o", str(elf)]
     r = _run(cmd, elf.parent)
     if r.returncode != 0:
-        raise ToolError(f"{GCC} failed for {machine.name}: {(r.stderr.strip().splitlines() or [''])[-1]}")
+        lines = r.stderr.strip().splitlines() or [""]
+        why = next((ln for ln in lines if "overflowed" in ln or "will not fit" in ln), lines[-1])
+        raise ToolError(f"{GCC} failed for {machine.name}: {why.split(': ', 1)[-1]}")
     return r.stderr
 
 
