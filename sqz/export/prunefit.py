@@ -90,7 +90,7 @@ def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUND
             student = prune_to(student, counts(cfg))
             pruned_acc = evaluate(student, d.x_test, d.y_test)[1]
             finetune(student, d.x, d.y, d.fill, epochs, lr=LR, seed=seed + r, progress=progress,
-                     desc=f"distil {r + 1}/{rounds}", criterion=criterion)
+                     desc=f"distil {r + 1}/{rounds}", criterion=criterion, flip=d.flip)
             step = {"target_bytes": target, "file_bytes": predict(student.cfg, size)["file_bytes"],
                     "parameters": count_parameters(student), "test_acc_pruned": pruned_acc,
                     "test_acc_distilled": evaluate(student, d.x_test, d.y_test)[1]}

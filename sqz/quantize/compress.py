@@ -22,7 +22,7 @@ from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 class FinetuneData(NamedTuple):
     """The checkpoint's preprocessing, its (limited) training split, validation and test images (normalised as
-    they are read)."""
+    they are read), and whether its training mirrored images (runs before `--flip` existed did)."""
 
     pre: Preprocess
     x: Images
@@ -32,6 +32,7 @@ class FinetuneData(NamedTuple):
     x_test: Images
     y_test: torch.Tensor
     fill: torch.Tensor
+    flip: bool = True
 
 
 def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: int = 0) -> FinetuneData:
@@ -45,7 +46,8 @@ def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: 
             torch.randperm(len(train_split), generator=torch.Generator().manual_seed(seed))[:limit].numpy()
         )
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
-    return FinetuneData(pre, *as_images(train_split, pre), *as_images(val_split, pre), *as_images(ds.test, pre), fill)
+    return FinetuneData(pre, *as_images(train_split, pre), *as_images(val_split, pre), *as_images(ds.test, pre), fill,
+                        bool(cfg.get("flip", True)))
 
 
 def compress(
@@ -78,7 +80,7 @@ def compress(
     t0 = time.perf_counter()
     if sparsity > 0:
         pruner = GradualPruner(model, sparsity)
-        finetune(model, x, y, fill, epochs, seed=seed, after_step=pruner, progress=progress, desc="prune")
+        finetune(model, x, y, fill, epochs, seed=seed, after_step=pruner, progress=progress, desc="prune", flip=d.flip)
         record["test_acc_pruned"] = evaluate(model, x_te, y_te)[1]
     if share_bits:
         sharer = WeightSharer(model, share_bits)
@@ -93,6 +95,7 @@ def compress(
             after_step=sharer,
             progress=progress,
             desc="share",
+            flip=d.flip,
         )
         record["distinct_values_max"] = max(distinct_values(model))
     record.update(
