@@ -93,8 +93,8 @@ EPOCHS = BATCH = _AutoOrCount()
                    "not fit 0.5MB)]")
 @friendly
 def train(data, arch, epochs, batch_size, lr, batch_norm, init, freeze_features, base_e, incr_e, pct3x3, sr, freq,
-          stem_stride, pools, flip, size, channels, resize, seed, limit, threads, out, resume, device, precision, workers, tensorboard,
-          budget) -> None:
+          stem_stride, pools, flip, size, channels, resize, seed, limit, threads, out, resume, device, precision, workers,
+          tensorboard, budget) -> None:
     """Train a SqueezeNet; writes OUT/last.pt and OUT/history.* each epoch, OUT/model.pt and OUT/metrics.json
     at the end. Under torchrun each process trains a shard (--batch-size is per process); rank 0 writes."""
     import os

@@ -12,8 +12,19 @@ from tqdm import tqdm
 
 from sqz.errors import InputError
 from sqz.train import best as best_mod
-from sqz.train import (calibsample, confusion, distributed, download, folder, history, pretrained, recipe, schedule,
-                       snapshot, stream)
+from sqz.train import (
+    calibsample,
+    confusion,
+    distributed,
+    download,
+    folder,
+    history,
+    pretrained,
+    recipe,
+    schedule,
+    snapshot,
+    stream,
+)
 from sqz.train import resume as resume_run
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch

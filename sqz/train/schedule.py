@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqz.errors import InputError
 
 AUTO = "auto"
-# Derived from the runs in docs/bench/small_sets.md (3,000 grey Fashion-MNIST PNGs): see the README.
+# First derived on 3,000 grey Fashion-MNIST PNGs; docs/training.md says what the defaults are and measures them.
 TARGET_STEPS = 4000
 MIN_EPOCHS = 40
 MAX_EPOCHS = 300

@@ -41,7 +41,8 @@ def test_mirroring_happens_only_when_asked(tmp_path, flip, monkeypatch):
     folder = _halves(tmp_path)
     scales = []
     real = stream.random_resized_crop
-    monkeypatch.setattr(stream, "random_resized_crop", lambda im, rng, scale: scales.append(scale) or real(im, rng, scale))
+    monkeypatch.setattr(stream, "random_resized_crop",
+                        lambda im, rng, scale: scales.append(scale) or real(im, rng, scale))
     items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=True, flip=flip, seed=0)
     mirrored = 0
     for epoch in range(40):
