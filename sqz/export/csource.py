@@ -78,13 +78,15 @@ def _conv(model: CModel, plan: arena_mod.Plan, n: int) -> tuple[str, str]:
     oh, ow, _ = y.hwc
     lo, hi = p["act"]
     gather, kp = (kw * ic) % 4 != 0, _kp(op)
-    padded = np.zeros((oc, kp), np.int8)
-    padded[:, :kh * kw * ic] = w.reshape(oc, -1)
-    consts = (_array("int8_t", f"w{n}", padded) + _array("int32_t", f"bi{n}", bias_in) +
+    padded = np.zeros((oc + oc % 2, kp), np.int8)
+    padded[:oc, :kh * kw * ic] = w.reshape(oc, -1)
+    pairs = padded.reshape(-1, 2, kp // 4, 4).transpose(0, 2, 1, 3)  # filter pairs, 4 values of each in turn
+    bias_in = np.append(bias_in, [0] * (oc % 2))
+    consts = (_array("int8_t", f"w{n}", pairs) + _array("int32_t", f"bi{n}", bias_in) +
               _array("int32_t", f"m{n}", p["multiplier"]) + _array("int8_t", f"s{n}", p["shift"]) +
               f"static const sqz_conv_t conv{n} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
               f"{p['stride'][0]}, {p['stride'][1]}, {p['pad'][0]}, {p['pad'][1]}, {in_off}, {y.zero}, {lo}, {hi}, "
-              f"{plan.places[op.output].stride}, {kp}, {int(gather)}, w{n}, bi{n}, m{n}, s{n}, sqz_arena.b + {plan.size}}};\n")
+              f"{plan.places[op.output].stride}, {kp}, {int(gather)}, w{n}, bi{n}, m{n}, s{n}, sqz_arena.b + {plan.size}, SQZ_WIDE}};\n")
     return consts, f"sqz_conv(&conv{n}, {_ptr(model, plan, op.inputs[0])}, {_ptr(model, plan, op.output)});"
 
 
@@ -157,6 +159,7 @@ def generate(content: bytes, labels: list[str], pre: dict, io: dict, sha256: str
         body.append(f"    {call}  /* {n}: {op.kind} -> {'x'.join(map(str, model.tensors[op.output].shape))} */")
     scratch = max((2 * _kp(op) for op in model.ops if op.kind == "conv" and _gathers(model, op)), default=0)
     size = plan.size + scratch
+    wide = 4 * max((_kp(op) for op in model.ops if op.kind == "conv"), default=1)
     out = model.tensors[model.output]
     if len(labels) != out.size:
         raise UnsupportedModel(f"the model has {out.size} outputs but {len(labels)} labels")
@@ -169,7 +172,14 @@ def generate(content: bytes, labels: list[str], pre: dict, io: dict, sha256: str
         '#include "sqz_model.h"', "",
         kernels(),
         "/* Activations, planned at export; the last 2·kp bytes hold one conv's gathered taps. */",
-        "static union { int32_t align; int8_t b[SQZ_ARENA_BYTES]; } sqz_arena;", "",
+        "static union { int32_t align; int8_t b[SQZ_ARENA_BYTES]; } sqz_arena;",
+        "#if SQZ_DSP || defined(SQZ_REFERENCE_LOOPS)",
+        "/* DSP cores: two output pixels' taps widened to int16 pairs once, then read by every filter. */",
+        "static int32_t sqz_wide[SQZ_DSP_SCRATCH_BYTES / 4];",
+        "#define SQZ_WIDE sqz_wide",
+        "#else",
+        "#define SQZ_WIDE 0",
+        "#endif", "",
         *consts,
         _array("int8_t", "sqz_pixel_lut", lut),
         "const char *const sqz_labels[SQZ_NUM_CLASSES] = {" + ", ".join(_cstr(x) for x in labels) + "};",
@@ -211,7 +221,9 @@ def generate(content: bytes, labels: list[str], pre: dict, io: dict, sha256: str
         f"#define SQZ_NUM_CLASSES {len(labels)}", f"#define SQZ_OUTPUT_SIZE {out.size}",
         f"#define SQZ_OUTPUT_SCALE {out.scale!r}f", f"#define SQZ_OUTPUT_ZERO_POINT {out.zero}",
         "/* Activation memory: one static array inside sqz_model.c, planned at export. */",
-        f"#define SQZ_ARENA_BYTES {size}", f"#define SQZ_MACS {model.macs()}L", "",
+        f"#define SQZ_ARENA_BYTES {size}",
+        "/* Cores with the DSP extension (Cortex-M4/M7/M33/M55) also use this much static scratch. */",
+        f"#define SQZ_DSP_SCRATCH_BYTES {wide}", f"#define SQZ_MACS {model.macs()}L", "",
         "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
         "/* Run the model: input SQZ_INPUT_SIZE int8 values, output SQZ_OUTPUT_SIZE; 0 on success. Not reentrant. */",
         "int sqz_invoke(const int8_t *input, int8_t *output);",

@@ -26,11 +26,13 @@ typedef struct {
     int out_stride; /* channels between two output pixels: oc, or the whole concatenation's */
     int kp;         /* values per filter: kh·kw·ic, rounded up to 4 where `gather` is set */
     int gather;     /* 1: gather every pixel's taps (rows too short to read in place) */
-    const int8_t *w;         /* OHWI, each filter padded with zeros to kp */
+    const int8_t *w;         /* filters in pairs (2c, 2c+1), 4 values of one then 4 of the other; each padded with
+                              * zeros to kp, an odd last filter paired with zeros */
     const int32_t *bias_in;  /* the model's bias + in_off · sum(w) */
     const int32_t *mult;
     const int8_t *shift;
     int8_t *scratch;         /* 2·kp bytes for gathered taps */
+    int32_t *wide;           /* DSP builds: kp words, two pixels' taps as int16 pairs, interleaved */
 } sqz_conv_t;
 
 /* MultiplyByQuantizedMultiplier: SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT. The multiplier is
@@ -51,6 +53,12 @@ static inline int8_t sqz_clamp(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
+/* Channel c of one output value from its accumulator. */
+static inline int8_t sqz_out(const sqz_conv_t *p, int c, int32_t acc)
+{
+    return sqz_clamp(sqz_requant(acc, p->mult[c], p->shift[c]) + p->out_zp, p->act_min, p->act_max);
+}
+
 #if SQZ_DSP
 static inline uint32_t sqz_load4(const int8_t *p)
 {
@@ -67,52 +75,76 @@ static inline int32_t sqz_sxtb16_ror8(uint32_t v)
     return r;
 }
 
-/* Two pixels x0, x1 against two filters w0, w1 over n int8 values: acc[0..3] += x0·w0, x0·w1, x1·w0, x1·w1. */
-static inline void sqz_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1, int n,
-                              int32_t *acc)
+/* n int8 values (n a multiple of 4) as int16 pairs in SXTB16's order, (x0, x2) and (x1, x3) for each 4, the pairs
+ * of consecutive groups `step` words apart (4: two pixels interleaved, 2: one pixel). */
+static void sqz_widen(const int8_t *src, int n, int32_t *dst, int step)
+{
+    int i;
+    for (i = 0; i < n; i += 4, dst += step) {
+        uint32_t u = sqz_load4(src + i);
+        dst[0] = (int32_t)__sxtb16(u);
+        dst[1] = sqz_sxtb16_ror8(u);
+    }
+}
+
+/* Two interleaved widened pixels against a filter pair over n values: acc[0..3] += x0·w0, x0·w1, x1·w0, x1·w1.
+ * Per four values: four words of pixels, two words of filters split by SXTB16, eight SMLADs. */
+static inline void sqz_dot2x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
 {
     int32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        uint32_t u0 = sqz_load4(x0 + i), u1 = sqz_load4(x1 + i), v;
-        int32_t x0e = (int32_t)__sxtb16(u0), x0o = sqz_sxtb16_ror8(u0);
-        int32_t x1e = (int32_t)__sxtb16(u1), x1o = sqz_sxtb16_ror8(u1);
-        int32_t we, wo;
-        v = sqz_load4(w0 + i);
-        we = (int32_t)__sxtb16(v);
-        wo = sqz_sxtb16_ror8(v);
-        a = __smlad(x0e, we, a);
-        a = __smlad(x0o, wo, a);
-        c = __smlad(x1e, we, c);
-        c = __smlad(x1o, wo, c);
-        v = sqz_load4(w1 + i);
-        we = (int32_t)__sxtb16(v);
-        wo = sqz_sxtb16_ror8(v);
-        b = __smlad(x0e, we, b);
-        b = __smlad(x0o, wo, b);
-        d = __smlad(x1e, we, d);
-        d = __smlad(x1o, wo, d);
-    }
-    for (; i < n; ++i) {
-        a += x0[i] * w0[i];
-        b += x0[i] * w1[i];
-        c += x1[i] * w0[i];
-        d += x1[i] * w1[i];
+    const int32_t *end = x + 4 * (n / 4);
+    while (x < end) {
+        int32_t p0 = x[0], q0 = x[1], p1 = x[2], q1 = x[3];
+        uint32_t v = sqz_load4(w), u = sqz_load4(w + 4);
+        int32_t ve = (int32_t)__sxtb16(v), vo = sqz_sxtb16_ror8(v);
+        a = __smlad(p0, ve, a);
+        a = __smlad(q0, vo, a);
+        c = __smlad(p1, ve, c);
+        c = __smlad(q1, vo, c);
+        ve = (int32_t)__sxtb16(u);
+        vo = sqz_sxtb16_ror8(u);
+        b = __smlad(p0, ve, b);
+        b = __smlad(q0, vo, b);
+        d = __smlad(p1, ve, d);
+        d = __smlad(q1, vo, d);
+        x += 4;
+        w += 8;
     }
     acc[0] = a; acc[1] = b; acc[2] = c; acc[3] = d;
 }
+
+/* One widened pixel against a filter pair: acc[0] += x·w0, acc[1] += x·w1. */
+static inline void sqz_dot1x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
+{
+    int32_t a = acc[0], b = acc[1];
+    const int32_t *end = x + 2 * (n / 4);
+    while (x < end) {
+        int32_t p = x[0], q = x[1];
+        uint32_t v = sqz_load4(w), u = sqz_load4(w + 4);
+        a = __smlad(p, (int32_t)__sxtb16(v), a);
+        a = __smlad(q, sqz_sxtb16_ror8(v), a);
+        b = __smlad(p, (int32_t)__sxtb16(u), b);
+        b = __smlad(q, sqz_sxtb16_ror8(u), b);
+        x += 2;
+        w += 8;
+    }
+    acc[0] = a; acc[1] = b;
+}
 #else
-static inline void sqz_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1, int n,
-                              int32_t *acc)
+/* Two pixels against a filter pair (interleaved by 4) over n values, n a multiple of 4. */
+static inline void sqz_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w, int n, int32_t *acc)
 {
     int32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
     int i;
-    for (i = 0; i < n; ++i) {
-        int32_t p = x0[i], q = x1[i], u = w0[i], v = w1[i];
-        a += p * u;
-        b += p * v;
-        c += q * u;
-        d += q * v;
+    for (i = 0; i < n; i += 4, x0 += 4, x1 += 4, w += 8) {
+        int j;
+        for (j = 0; j < 4; ++j) {
+            int32_t p = x0[j], q = x1[j], u = w[j], v = w[4 + j];
+            a += p * u;
+            b += p * v;
+            c += q * u;
+            d += q * v;
+        }
     }
     acc[0] = a; acc[1] = b; acc[2] = c; acc[3] = d;
 }
@@ -147,52 +179,115 @@ static int sqz_inside(const sqz_conv_t *p, int oy, int ox)
     return !p->gather && y >= 0 && x >= 0 && y + p->kh <= p->ih && x + p->kw <= p->iw;
 }
 
-/* Output pixels a and b (may be equal) for all channels, two filters at a time: `rows` dot products of `len`
- * values, the rows of x0 and x1 `pitch` bytes apart, each filter's rows back to back. */
+#if !SQZ_DSP
+/* Output pixels a and b (may be equal) for all channels, a filter pair at a time: `rows` dot products of `len`
+ * values, the rows of x0 and x1 `pitch` bytes apart. */
 static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x1, long pitch, int rows, int len,
                           int8_t *oa, int8_t *ob)
 {
     int c, r;
     for (c = 0; c < p->oc; c += 2) {
-        int c1 = c + 1 < p->oc ? c + 1 : c;
         int32_t acc[4];
-        const int8_t *w0 = p->w + (long)c * p->kp, *w1 = p->w + (long)c1 * p->kp;
-        acc[0] = acc[2] = p->bias_in[c];
-        acc[1] = acc[3] = p->bias_in[c1];
-        for (r = 0; r < rows; ++r) sqz_dot2x2(x0 + r * pitch, x1 + r * pitch, w0 + r * len, w1 + r * len, len, acc);
-        oa[c] = sqz_clamp(sqz_requant(acc[0], p->mult[c], p->shift[c]) + p->out_zp, p->act_min, p->act_max);
-        ob[c] = sqz_clamp(sqz_requant(acc[2], p->mult[c], p->shift[c]) + p->out_zp, p->act_min, p->act_max);
-        if (c1 != c) {
-            oa[c1] = sqz_clamp(sqz_requant(acc[1], p->mult[c1], p->shift[c1]) + p->out_zp, p->act_min, p->act_max);
-            ob[c1] = sqz_clamp(sqz_requant(acc[3], p->mult[c1], p->shift[c1]) + p->out_zp, p->act_min, p->act_max);
-        }
-    }
-}
-
-#ifdef SQZ_REFERENCE_LOOPS
-/* One output pixel the way TFLite's reference kernel computes it: (x + in_off) · w over the taps inside the map. */
-static void sqz_conv_reference(const sqz_conv_t *p, const int8_t *in, int8_t *out, int oy, int ox)
-{
-    int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw, c, ky, kx, i;
-    for (c = 0; c < p->oc; ++c) {
-        int32_t acc = p->bias_in[c];
         const int8_t *w = p->w + (long)c * p->kp;
-        for (ky = 0; ky < p->kh; ++ky)
-            for (kx = 0; kx < p->kw; ++kx) {
-                int y = y0 + ky, x = x0 + kx;
-                const int8_t *xi = in + ((long)y * p->iw + x) * p->ic, *wi = w + (ky * p->kw + kx) * p->ic;
-                if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) continue;
-                for (i = 0; i < p->ic; ++i) acc += (xi[i] + p->in_off) * wi[i];
-            }
-        /* bias_in holds in_off · sum(w) over every tap; the loop above added it again for the taps inside */
-        for (i = 0; i < p->kh * p->kw * p->ic; ++i) acc -= p->in_off * w[i];
-        acc = sqz_requant(acc, p->mult[c], p->shift[c]) + p->out_zp;
-        out[((long)oy * p->ow + ox) * p->out_stride + c] = sqz_clamp(acc, p->act_min, p->act_max);
+        acc[0] = acc[2] = p->bias_in[c];
+        acc[1] = acc[3] = p->bias_in[c + 1];
+        for (r = 0; r < rows; ++r) sqz_dot2x2(x0 + r * pitch, x1 + r * pitch, w + 2 * r * len, len, acc);
+        oa[c] = sqz_out(p, c, acc[0]);
+        ob[c] = sqz_out(p, c, acc[2]);
+        if (c + 1 < p->oc) {
+            oa[c + 1] = sqz_out(p, c + 1, acc[1]);
+            ob[c + 1] = sqz_out(p, c + 1, acc[3]);
+        }
     }
 }
 #endif
 
-/* CONV_2D (per-channel int8, fused NONE/RELU), two output pixels at a time: pixels whose taps all lie inside the
+#ifdef SQZ_REFERENCE_LOOPS
+/* The whole conv the way TFLite's reference kernel computes it: for each output value, (x + in_off) · w over the
+ * taps inside the map (each filter first copied out contiguous, as TFLite stores it). */
+static void sqz_conv_reference(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int c, ky, kx, i, oy, ox;
+    int8_t *w = (int8_t *)p->wide;
+    for (c = 0; c < p->oc; ++c) {
+        const int8_t *pair = p->w + (long)(c / 2) * 2 * p->kp + (c % 2) * 4;
+        int32_t all = 0;
+        for (i = 0; i < p->kp; ++i) w[i] = pair[(i / 4) * 8 + i % 4];
+        for (i = 0; i < p->kh * p->kw * p->ic; ++i) all += p->in_off * w[i];
+        for (oy = 0; oy < p->oh; ++oy)
+            for (ox = 0; ox < p->ow; ++ox) {
+                int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+                int32_t acc = p->bias_in[c] - all; /* the model's bias */
+                for (ky = 0; ky < p->kh; ++ky)
+                    for (kx = 0; kx < p->kw; ++kx) {
+                        int y = y0 + ky, x = x0 + kx;
+                        const int8_t *xi = in + ((long)y * p->iw + x) * p->ic, *wi = w + (ky * p->kw + kx) * p->ic;
+                        if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) continue;
+                        for (i = 0; i < p->ic; ++i) acc += (xi[i] + p->in_off) * wi[i];
+                    }
+                out[((long)oy * p->ow + ox) * p->out_stride + c] = sqz_out(p, c, acc);
+            }
+    }
+}
+#endif
+
+#if SQZ_DSP
+/* Output pixel i's taps widened into dst (`step` as sqz_widen): rows read in place when every tap lies inside the
+ * map, else gathered first. */
+static void sqz_widen_pixel(const sqz_conv_t *p, const int8_t *in, int i, int32_t *dst, int step)
+{
+    int oy = i / p->ow, ox = i % p->ow;
+    if (sqz_inside(p, oy, ox)) {
+        const int8_t *x = in + ((long)(oy * p->sh - p->ph) * p->iw + ox * p->sw - p->pw) * p->ic;
+        int len = p->kw * p->ic, r;
+        for (r = 0; r < p->kh; ++r, x += (long)p->iw * p->ic, dst += (len / 4) * step) sqz_widen(x, len, dst, step);
+    } else {
+        sqz_gather(p, in, oy, ox, p->scratch);
+        sqz_widen(p->scratch, p->kp, dst, step);
+    }
+}
+
+/* CONV_2D (per-channel int8, fused NONE/RELU) with SMLAD: each pair of output pixels widened once, then every
+ * filter pair against both; a last odd pixel alone. */
+SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+{
+    int n = p->oh * p->ow, i, c;
+#ifdef SQZ_REFERENCE_LOOPS
+    sqz_conv_reference(p, in, out);
+    return;
+#endif
+    for (i = 0; i + 1 < n; i += 2) {
+        int8_t *oa = out + (long)i * p->out_stride, *ob = oa + p->out_stride;
+        sqz_widen_pixel(p, in, i, p->wide, 4);
+        sqz_widen_pixel(p, in, i + 1, p->wide + 2, 4);
+        for (c = 0; c < p->oc; c += 2) {
+            int32_t acc[4];
+            acc[0] = acc[2] = p->bias_in[c];
+            acc[1] = acc[3] = p->bias_in[c + 1];
+            sqz_dot2x2(p->wide, p->w + (long)c * p->kp, p->kp, acc);
+            oa[c] = sqz_out(p, c, acc[0]);
+            ob[c] = sqz_out(p, c, acc[2]);
+            if (c + 1 < p->oc) {
+                oa[c + 1] = sqz_out(p, c + 1, acc[1]);
+                ob[c + 1] = sqz_out(p, c + 1, acc[3]);
+            }
+        }
+    }
+    if (i < n) {
+        int8_t *oa = out + (long)i * p->out_stride;
+        sqz_widen_pixel(p, in, i, p->wide, 2);
+        for (c = 0; c < p->oc; c += 2) {
+            int32_t acc[2];
+            acc[0] = p->bias_in[c];
+            acc[1] = p->bias_in[c + 1];
+            sqz_dot1x2(p->wide, p->w + (long)c * p->kp, p->kp, acc);
+            oa[c] = sqz_out(p, c, acc[0]);
+            if (c + 1 < p->oc) oa[c + 1] = sqz_out(p, c + 1, acc[1]);
+        }
+    }
+}
+#else
+/* CONV_2D (per-channel int8, fused NONE/RELU), plain C: two output pixels at a time: pixels whose taps all lie inside the
  * map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
 SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
 {
@@ -200,7 +295,7 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
     long pitch = (long)p->iw * p->ic;
     int len = p->kw * p->ic;
 #ifdef SQZ_REFERENCE_LOOPS
-    for (i = 0; i < n; ++i) sqz_conv_reference(p, in, out, i / p->ow, i % p->ow);
+    sqz_conv_reference(p, in, out);
     return;
 #endif
     for (i = 0; i < n; ++i) {
@@ -238,9 +333,36 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
                       out + (long)gathered * p->out_stride);
 }
 
-/* MAX_POOL_2D: the largest value in each window that lies inside the map, clamped to the activation range. */
+#endif
+
+#if SQZ_DSP
+/* out[i] = max(out[i], in[i]) for n bytes, four at a time (SSUB8 sets the lanes' GE flags, SEL picks). */
+static void sqz_max_bytes(int8_t *out, const int8_t *in, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t a = sqz_load4(out + i), b = sqz_load4(in + i), m;
+        (void)__ssub8((int8x4_t)a, (int8x4_t)b);
+        m = (uint32_t)__sel((uint8x4_t)a, (uint8x4_t)b);
+        memcpy(out + i, &m, 4);
+    }
+    for (; i < n; ++i)
+        if (in[i] > out[i]) out[i] = in[i];
+}
+#else
+/* out[i] = max(out[i], in[i]) for n bytes. */
+static void sqz_max_bytes(int8_t *out, const int8_t *in, int n)
+{
+    int i;
+    for (i = 0; i < n; ++i)
+        if (in[i] > out[i]) out[i] = in[i];
+}
+#endif
+
+/* MAX_POOL_2D: the largest value in each window that lies inside the map, clamped to the activation range; all
+ * channels of a window pixel at once. */
 SQZ_KERNEL void sqz_maxpool(const int8_t *in, int8_t *out, int ih, int iw, int c, int oh, int ow, int fh, int fw,
-                        int sh, int sw, int ph, int pw, int32_t lo, int32_t hi)
+                            int sh, int sw, int ph, int pw, int32_t lo, int32_t hi)
 {
     int oy, ox, ch;
     for (oy = 0; oy < oh; ++oy) {
@@ -248,16 +370,13 @@ SQZ_KERNEL void sqz_maxpool(const int8_t *in, int8_t *out, int ih, int iw, int c
             int y0 = oy * sh - ph, x0 = ox * sw - pw;
             int ys = y0 < 0 ? -y0 : 0, ye = ih - y0 < fh ? ih - y0 : fh;
             int xs = x0 < 0 ? -x0 : 0, xe = iw - x0 < fw ? iw - x0 : fw;
-            for (ch = 0; ch < c; ++ch) {
-                int32_t m = -128;
-                int y, x;
-                for (y = ys; y < ye; ++y)
-                    for (x = xs; x < xe; ++x) {
-                        int32_t v = in[((long)(y0 + y) * iw + x0 + x) * c + ch];
-                        if (v > m) m = v;
-                    }
-                out[((long)oy * ow + ox) * c + ch] = sqz_clamp(m, lo, hi);
-            }
+            int8_t *o = out + ((long)oy * ow + ox) * c;
+            int y, x;
+            memset(o, -128, (size_t)c);
+            for (y = ys; y < ye; ++y)
+                for (x = xs; x < xe; ++x) sqz_max_bytes(o, in + ((long)(y0 + y) * iw + x0 + x) * c, c);
+            if (lo > -128 || hi < 127)
+                for (ch = 0; ch < c; ++ch) o[ch] = sqz_clamp(o[ch], lo, hi);
         }
     }
 }
