@@ -13,8 +13,9 @@ from sqz.quantize.ranges import measure
 from sqz.train.model import ArchConfig
 
 
-def random_int8(cfg: ArchConfig, size: int, seed: int = 0, images: int = 8) -> bytes:
-    """The .tflite bytes of `cfg` at a `size`² input with random weights (dead taps removed)."""
+def random_int8(cfg: ArchConfig, size: int, seed: int = 0, images: int = 8, int4: bool = False) -> bytes:
+    """The .tflite bytes of `cfg` at a `size`² input with random weights (dead taps removed); with `int4`, every
+    conv but the first has INT4 weights."""
     rng = np.random.default_rng(seed)
     fg = placeholder(cfg, size)
     for c in fg.convs.values():
@@ -23,4 +24,5 @@ def random_int8(cfg: ArchConfig, size: int, seed: int = 0, images: int = 8) -> b
         c.bias[...] = rng.normal(0, 0.05, c.bias.shape).astype(np.float32)
     x = rng.normal(0, 1, (images, size, size, cfg.in_channels)).astype(np.float32)
     ranges = measure(fg, lambda: [x], "minmax")
-    return serialise(fg, quantise(fg, ranges))
+    four = {c.name for i, c in sorted(fg.convs.items())[1:]} if int4 else set()
+    return serialise(fg, quantise(fg, ranges, int4=four))

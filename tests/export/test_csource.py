@@ -55,12 +55,19 @@ def test_the_exported_model_is_bit_identical_on_every_image_the_export_evaluated
     assert len(set(got.argmax(1))) > 3  # a real classifier, not a constant
 
 
-@pytest.mark.parametrize("cfg, size", [
-    (ArchConfig(num_classes=10, in_channels=3, bypass="complex"), 64),
-    (ArchConfig(num_classes=7, in_channels=1, bypass="simple", pools=(1, 4, 8)), 40),
-], ids=["rgb64-complex-bypass-mean", "grey40-pad-add"])
-def test_every_operator_sqz_writes_is_bit_identical(cfg, size, tmp_path):
-    content = random_int8(cfg, size, seed=3)
+@pytest.mark.parametrize("cfg, size, int4", [
+    (ArchConfig(num_classes=10, in_channels=3, bypass="complex"), 64, False),
+    (ArchConfig(num_classes=7, in_channels=1, bypass="simple", pools=(1, 4, 8)), 40, False),
+    (ArchConfig(num_classes=10, in_channels=1, bypass="simple"), 48, True),
+], ids=["rgb64-complex-bypass-mean", "grey40-pad-add", "int4-weights"])
+def test_every_operator_sqz_writes_is_bit_identical(cfg, size, int4, tmp_path):
+    content = random_int8(cfg, size, seed=3, int4=int4)
+    if int4:
+        from sqz.export.flatbuffer import schema
+
+        s = schema()
+        tensors = s.ModelT.InitFromPackedBuf(content, 0).subgraphs[0].tensors
+        assert sum(t.type == s.TensorType.INT4 for t in tensors) > 10
     ops = {op.kind for op in cgraph.read(content).ops}
     assert {"conv", "maxpool", "concat", "add", "mean", "reshape"} <= ops
     rng = np.random.default_rng(0)
