@@ -75,7 +75,8 @@ def measure(name: str) -> dict:
     return {"model": name, "bytes": len(content), "macs": src.macs, "c": c, "m4_instructions": builds,
             "instructions_other_cores": cores,
             "tflm": {"host_arena": host, "board_arena": boards.board_arena(host), "io_bytes": io_bytes,
-                     "ram_bytes": boards.board_arena(host) + io_bytes, "flash_model_bytes": -(-len(content) // 16) * 16}}
+                     "ram_bytes": boards.board_arena(host) + io_bytes,
+                     "flash_model_bytes": -(-len(content) // 16) * 16}}
 
 
 def markdown(rows: list[dict]) -> str:
@@ -86,9 +87,9 @@ def markdown(rows: list[dict]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         c, t = r["c"], r["tflm"]
-        lines.append(f"| {names[r['model']]} | {r['bytes']:,} B | {c['flash_bytes']:,} B | {t['flash_model_bytes']:,} B "
-                     f"+ library | {c['ram_bytes']:,} B | {t['ram_bytes']:,} B | {c['arena_bytes']:,} B | "
-                     f"{c['stack_bytes']:,} B |")
+        lines.append(f"| {names[r['model']]} | {r['bytes']:,} B | {c['flash_bytes']:,} B | "
+                     f"{t['flash_model_bytes']:,} B + library | {c['ram_bytes']:,} B | {t['ram_bytes']:,} B | "
+                     f"{c['arena_bytes']:,} B | {c['stack_bytes']:,} B |")
     lines += ["", "C RAM = static data + stack high-water mark + input/output buffers; TFLite Micro RAM = its arena "
               "measured on the host + 10 % + the same buffers.", "",
               "Instructions per inference (emulated, qemu `-icount shift=0`, SysTick):", "",
@@ -96,7 +97,9 @@ def markdown(rows: list[dict]) -> str:
               "M7 DSP | M55 DSP |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         b, o, macs = r["m4_instructions"], r["instructions_other_cores"], r["macs"]
-        per = lambda n: f"{n:,} ({n / macs:.2f}/MAC)" if isinstance(n, int) else f"— ({n})"  # noqa: E731
+
+        def per(n: int | str, macs: int = macs) -> str:
+            return f"{n:,} ({n / macs:.2f}/MAC)" if isinstance(n, int) else f"— ({n})"
         lines.append(f"| {names[r['model']]} | {macs:,} | {per(b['DSP'])} | {per(b['plain C'])} | "
                      f"{per(b['reference loops'])} | {b['plain C'] / b['DSP']:.2f}× | "
                      f"{b['reference loops'] / b['DSP']:.2f}× | {per(o['Cortex-M7'])} | {per(o['Cortex-M55'])} |")

@@ -167,8 +167,10 @@ def _conv(r: _Reader, op, t: dict[int, Tensor]) -> dict:
              for w_s in ws.astype(np.float64)]
     lo, hi = _activation(o.fusedActivationFunction, out, s)
     return {"weight": np.ascontiguousarray(w), "bias": bias.astype(np.int32), "stride": (o.strideH, o.strideW),
-            "pad": (_same_padding(ih, kh, o.strideH, oh) if same else 0, _same_padding(iw, kw, o.strideW, ow) if same else 0),
-            "multiplier": np.array([m for m, _ in mults], np.int32), "shift": np.array([sh for _, sh in mults], np.int32),
+            "pad": (_same_padding(ih, kh, o.strideH, oh) if same else 0,
+                    _same_padding(iw, kw, o.strideW, ow) if same else 0),
+            "multiplier": np.array([m for m, _ in mults], np.int32),
+            "shift": np.array([sh for _, sh in mults], np.int32),
             "act": (lo, hi)}
 
 

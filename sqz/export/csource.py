@@ -86,7 +86,8 @@ def _conv(model: CModel, plan: arena_mod.Plan, n: int) -> tuple[str, str]:
               _array("int32_t", f"m{n}", p["multiplier"]) + _array("int8_t", f"s{n}", p["shift"]) +
               f"static const sqz_conv_t conv{n} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
               f"{p['stride'][0]}, {p['stride'][1]}, {p['pad'][0]}, {p['pad'][1]}, {in_off}, {y.zero}, {lo}, {hi}, "
-              f"{plan.places[op.output].stride}, {kp}, {int(gather)}, w{n}, bi{n}, m{n}, s{n}, sqz_arena.b + {plan.size}, SQZ_WIDE}};\n")
+              f"{plan.places[op.output].stride}, {kp}, {int(gather)}, w{n}, bi{n}, m{n}, s{n}, "
+              f"sqz_arena.b + {plan.size}, SQZ_WIDE}};\n")
     return consts, f"sqz_conv(&conv{n}, {_ptr(model, plan, op.inputs[0])}, {_ptr(model, plan, op.output)});"
 
 
@@ -192,9 +193,9 @@ def generate(content: bytes, labels: list[str], pre: dict, io: dict, sha256: str
         "    return 0;", "}", "",
         "void sqz_quantize_pixels(const uint8_t *pixels, int8_t *input)", "{",
         "    int y, x, c;",
-        f"    for (y = 0; y < SQZ_INPUT_H; ++y)",
-        f"        for (x = 0; x < SQZ_INPUT_W; ++x)",
-        f"            for (c = 0; c < SQZ_INPUT_C; ++c) {{",
+        "    for (y = 0; y < SQZ_INPUT_H; ++y)",
+        "        for (x = 0; x < SQZ_INPUT_W; ++x)",
+        "            for (c = 0; c < SQZ_INPUT_C; ++c) {",
         f"                int py = y - {top}, px = x - {top};",
         "                int inside = py >= 0 && px >= 0 && py < SQZ_IMAGE_SIZE && px < SQZ_IMAGE_SIZE;",
         "                uint8_t v = inside ? pixels[(py * SQZ_IMAGE_SIZE + px) * SQZ_INPUT_C + c] : 0;",

@@ -57,6 +57,7 @@ def markdown_lines(rep: dict) -> list[str]:
               f"{b['static_ram_bytes']:,} + stack {b['stack_bytes'] or 0:,} + I/O {b['io_bytes']:,})" if b else "") +
              (f", {b['instructions']:,} instructions per inference on emulated {b['machine']}"
               if b and b["instructions"] else "") + "."] if c else []
-    return ["", *cline, "", f"TensorFlow Lite Micro ({m['target']}): {', '.join(f for f in m['files'] if not f.startswith('sqz_'))}; ops {', '.join(m['ops'])}; "
+    tflm_files = ", ".join(f for f in m["files"] if not f.startswith("sqz_"))
+    return ["", *cline, "", f"TensorFlow Lite Micro ({m['target']}): {tflm_files}; ops {', '.join(m['ops'])}; "
                 f"smallest arena {a['host_smallest']:,} B on this machine's 64-bit build, "
                 f"{a['board']:,} B for the board ({a['margin']['why']})."] + ["- " + ln for ln in m["lines"]]

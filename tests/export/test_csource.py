@@ -130,7 +130,8 @@ def test_arena_reuses_dead_buffers_and_writes_expands_into_their_concatenation(i
         op = model.ops[i]
         out = plan.places[op.output]
         a, b = (plan.places[t] for t in op.inputs)
-        assert a.offset == b.offset == out.offset and (a.channel, b.channel) == (0, model.tensors[op.inputs[0]].shape[-1])
+        assert a.offset == b.offset == out.offset
+        assert (a.channel, b.channel) == (0, model.tensors[op.inputs[0]].shape[-1])
     live = {}
     for i, op in enumerate(model.ops):
         for t in [op.output, *op.inputs]:
@@ -138,11 +139,15 @@ def test_arena_reuses_dead_buffers_and_writes_expands_into_their_concatenation(i
                 live.setdefault(t, [i, i])[1] = i
     assert plan.size < sum(t.size for k, t in model.tensors.items() if k != model.input) / 2
     for i in range(len(model.ops)):
-        spans = sorted({(plan.places[t].offset, plan.places[t].offset + model.tensors[t].size // model.tensors[t].shape[-1]
-                         * plan.places[t].stride) for t, (a, b) in live.items() if a <= i <= b})
+        spans = sorted({(plan.places[t].offset, plan.places[t].offset + _pixels(model, t) * plan.places[t].stride)
+                        for t, (a, b) in live.items() if a <= i <= b})
         roots = [s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)]
-        for (lo1, hi1), (lo2, hi2) in zip(roots, roots[1:]):
+        for (_, hi1), (lo2, _) in zip(roots, roots[1:]):
             assert hi1 <= lo2, f"op {i}: live buffers overlap"
+
+
+def _pixels(model, t: int) -> int:
+    return model.tensors[t].size // model.tensors[t].shape[-1]
 
 
 def test_quantize_multiplier_follows_tflite():

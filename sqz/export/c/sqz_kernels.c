@@ -37,7 +37,8 @@ typedef struct {
 
 /* MultiplyByQuantizedMultiplier: SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT. The multiplier is
  * never INT32_MIN (QuantizeMultiplier of a positive scale lies in [2^30, 2^31)), so the high multiply cannot
- * saturate; (a·m + nudge) / 2^31 truncated, with nudge 2^30 or 1 − 2^30 by sign, equals floor((a·m + 2^30) / 2^31). */
+ * saturate; (a·m + nudge) / 2^31 truncated, with nudge 2^30 or 1 − 2^30 by sign, equals
+ * floor((a·m + 2^30) / 2^31). */
 static inline int32_t sqz_requant(int32_t x, int32_t mult, int shift)
 {
     int32_t a = shift > 0 ? (int32_t)((uint32_t)x << shift) : x;
@@ -287,8 +288,8 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
     }
 }
 #else
-/* CONV_2D (per-channel int8, fused NONE/RELU), plain C: two output pixels at a time: pixels whose taps all lie inside the
- * map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
+/* CONV_2D (per-channel int8, fused NONE/RELU), plain C, two output pixels at a time: pixels whose taps all lie inside
+ * the map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
 SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
 {
     int n = p->oh * p->ow, direct = -1, gathered = -1, i;

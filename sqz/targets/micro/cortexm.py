@@ -106,7 +106,8 @@ def run(elf: Path, machine: Machine, inputs: np.ndarray, out_size: int) -> Run:
     start = time.monotonic()
     r = _run(cmd, work)
     seconds = time.monotonic() - start
-    line = next((ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("sqz_run ")), "")  # semihosting console: stderr
+    printed = (r.stdout + r.stderr).splitlines()  # qemu writes the semihosting console to stderr
+    line = next((ln for ln in printed if ln.startswith("sqz_run ")), "")
     if r.returncode != 0 or not line:
         raise ToolError(f"{machine.name}: the program exited {r.returncode} "
                         f"({(r.stdout + r.stderr).strip().splitlines()[-1:] or ['no output']})")
