@@ -6,7 +6,7 @@ EXTRAS  ?= train,export,board,micro,dev
 APT_PACKAGES ?= dataset-fashion-mnist openssh-server openssh-client qemu-user-static gcc-arm-none-eabi \
                 picolibc-arm-none-eabi qemu-system-arm gcc make
 
-.PHONY: all setup system venv export test test-fast gate verify-arm verify-micro bench bench-micro bench-convert tradeoff readme docs default-model clean
+.PHONY: all setup system venv export test test-fast gate verify-arm verify-pythons verify-micro bench bench-micro bench-convert tradeoff readme docs default-model clean
 
 all: setup export
 
@@ -49,6 +49,12 @@ verify-arm: export
 	$(BIN)/sqz verify exports/default --arch aarch64 --os bookworm
 	$(BIN)/sqz verify exports/default --arch armv7l
 	$(BIN)/sqz verify exports/default --arch armv7l --os trixie
+
+# `sqz run` on the default export with CPython 3.10, 3.12 and 3.13 (x86_64 Ubuntu 22.04, Ubuntu 24.04 and Debian 13
+# userlands under qemu, the [board] wheels pip resolves for each, cached in ~/.cache/sqz/pythons), compared byte
+# for byte with this machine's Python: int8 outputs and top-k lines; exit 1 on any difference.
+verify-pythons: export
+	$(BIN)/python -m tools.pythons exports/default
 
 # The exported default model in TensorFlow Lite Micro and as generated C (this machine, emulated Cortex-M4 / M7 / M55
 # under qemu-system-arm), bit-identical to the reference kernels, and its flash / RAM gate on the Nano 33 BLE Sense.

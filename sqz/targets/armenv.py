@@ -4,7 +4,8 @@ Two Debian releases: bookworm (Debian 12, Python 3.11, glibc 2.36) and trixie (D
 glibc 2.41). Built once (apt-get download + dpkg -x with a private apt state, pip --platform wheels), under
 $SQZ_CACHE/arm/<arch> for bookworm and $SQZ_CACHE/arm/<arch>-trixie for trixie (default $SQZ_CACHE:
 ~/.cache/sqz); a marker written last makes it idempotent. Needs the Debian archive and PyPI while it is
-built (install/test time), nothing afterwards.
+built (install/test time), nothing afterwards. `userland` builds the same for any Debian-like release and
+architecture qemu runs (tools/pythons.py: Ubuntu's and Debian's x86_64 Pythons under qemu-x86_64).
 """
 
 from __future__ import annotations
@@ -55,12 +56,16 @@ class Arch:
 
 @dataclass(frozen=True)
 class OS:
-    """One Debian release: its suites, its Python and its glibc (wheels tagged manylinux_2_17 … 2_<glibc> run)."""
+    """One release: its suites, its Python and its glibc (wheels tagged manylinux_2_17 … 2_<glibc> run), and the
+    archive it comes from with the keyring that verifies it (Debian's unless told)."""
 
     name: str
     suites: tuple[str, ...]
     python: str
     glibc_minor: int
+    distro: str = "Debian"
+    mirror: str = MIRROR
+    keyring: str = KEYRING
 
 
 _A72 = "".join(
@@ -164,23 +169,36 @@ def ensure(arch_name: str, log=lambda msg: None, os_name: str = DEFAULT_OS) -> E
         raise ToolError(f"unknown architecture {arch_name!r}; choose aarch64 or armv7l")
     if os_name not in OSES:
         raise ToolError(f"unknown OS {os_name!r}; choose {' or '.join(OSES)}")
-    arch, dist = ARCHS[arch_name], OSES[os_name]
-    final = directory(arch_name, os_name)
+    debs, wheels = PACKAGES[(os_name, arch_name)]
+    return userland(ARCHS[arch_name], OSES[os_name], debs, wheels, directory(arch_name, os_name), log)
+
+
+def userland(
+    arch: Arch,
+    dist: OS,
+    debs: tuple[str, ...],
+    wheels: tuple[str, ...],
+    final: Path,
+    log=lambda msg: None,
+    deps: bool = False,
+) -> Env:
+    """The environment cached in `final`: `dist`'s packages `debs` (with their dependencies) and the wheels `wheels`
+    (with theirs, resolved for its Python, when `deps`), building it first when missing."""
     if (final / MARKER).is_file():
         return Env(arch, final, dist)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    debs, wheels = PACKAGES[(dist.name, arch.name)]
     try:
         log(
-            f"building the {arch.name} {dist.name} environment in {final} (Debian {dist.name} {arch.debian} "
+            f"building the {arch.name} {dist.name} environment in {final} ({dist.distro} {dist.name} {arch.debian} "
             f"+ {'wheels' if wheels else 'no wheels'}, once)"
         )
         _userland(arch, dist, debs, tmp, log)
         if wheels:
-            _wheels(arch, dist, wheels, tmp / "site")
-        (tmp / "rootfs/proc").mkdir(parents=True, exist_ok=True)
-        (tmp / "rootfs/proc/cpuinfo").write_text(arch.cpuinfo)
+            _wheels(arch, dist, wheels, tmp / "site", deps)
+        if arch.cpuinfo:
+            (tmp / "rootfs/proc").mkdir(parents=True, exist_ok=True)
+            (tmp / "rootfs/proc/cpuinfo").write_text(arch.cpuinfo)
         (tmp / MARKER).write_text("complete\n")
         if final.exists():
             shutil.rmtree(final)
@@ -202,13 +220,15 @@ def _run(argv: list[str], what: str) -> str:
 
 
 def _userland(arch: Arch, dist: OS, debs: tuple[str, ...], root: Path, log=lambda msg: None) -> None:
-    """Debian's ARM Python and its libraries, unpacked with dpkg -x (no maintainer scripts, no root)."""
+    """The release's Python and its libraries, unpacked with dpkg -x (no maintainer scripts, no root)."""
     state = root / "apt"
     for d in ("lists/partial", "cache/archives/partial", "debs"):
         (state / d).mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
     (state / "sources.list").write_text(
-        "".join(f"deb [arch={arch.debian} signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in dist.suites)
+        "".join(
+            f"deb [arch={arch.debian} signed-by={dist.keyring}] {dist.mirror} {suite} main\n" for suite in dist.suites
+        )
     )
     opts = [
         f"-oDir::State={state}",
@@ -249,7 +269,7 @@ def _userland(arch: Arch, dist: OS, debs: tuple[str, ...], root: Path, log=lambd
     subprocess.run(["apt-get", *opts, "-qq", "download", *names], cwd=state / "debs", check=True, capture_output=True)
     got = sorted((state / "debs").glob("*.deb"))
     log(
-        f"downloaded {len(got)} Debian {dist.name} {arch.debian} packages, "
+        f"downloaded {len(got)} {dist.distro} {dist.name} {arch.debian} packages, "
         f"{sum(d.stat().st_size for d in got) / 1e6:.1f} MB"
     )
     for deb in got:
@@ -257,13 +277,29 @@ def _userland(arch: Arch, dist: OS, debs: tuple[str, ...], root: Path, log=lambd
     shutil.rmtree(state)
     _merged_usr(root / "rootfs")
     _alternatives(root / "rootfs")
+    _relative_links(root / "rootfs")
 
 
 def _merged_usr(rootfs: Path) -> None:
-    """What base-files links on a merged-/usr system (trixie ships ld-linux only under /usr/lib): /lib -> usr/lib."""
-    for name in ("bin", "sbin", "lib"):
-        if (rootfs / "usr" / name).is_dir() and not (rootfs / name).exists():
-            (rootfs / name).symlink_to(f"usr/{name}")
+    """A merged-/usr root as base-files makes it (trixie ships ld-linux only under /usr/lib): /lib -> usr/lib and so
+    on, what packages put in /lib moved there first (on x86_64, qemu -L would find a library missing from one of
+    the two directories in this machine's /lib instead)."""
+    for name in ("bin", "sbin", "lib", "lib64"):
+        top, usr = rootfs / name, rootfs / "usr" / name
+        if usr.is_dir() and top.is_dir() and not top.is_symlink():
+            shutil.copytree(top, usr, symlinks=True, dirs_exist_ok=True)
+            shutil.rmtree(top)
+        if usr.is_dir() and not top.is_symlink():
+            top.symlink_to(f"usr/{name}")
+
+
+def _relative_links(rootfs: Path) -> None:
+    """Absolute links made relative, so they resolve inside the root (qemu -L follows them on this machine's tree:
+    Ubuntu 22.04's /lib64/ld-linux-x86-64.so.2 -> /lib/… would load this machine's loader)."""
+    for link in [p for p in rootfs.rglob("*") if p.is_symlink() and os.readlink(p).startswith("/")]:
+        target = rootfs / os.readlink(link).lstrip("/")
+        link.unlink()
+        link.symlink_to(os.path.relpath(target, link.parent))
 
 
 def _alternatives(rootfs: Path) -> None:
@@ -273,8 +309,9 @@ def _alternatives(rootfs: Path) -> None:
             (lib.parent.parent / lib.name).symlink_to(f"{lib.parent.name}/{lib.name}")
 
 
-def _wheels(arch: Arch, dist: OS, wheels: tuple[str, ...], site: Path) -> None:
-    """ARM wheels for the interpreters (and numpy on aarch64); armv7l takes Debian's numpy instead."""
+def _wheels(arch: Arch, dist: OS, wheels: tuple[str, ...], site: Path, deps: bool = False) -> None:
+    """Wheels for the release's Python on `arch`: the interpreters (and numpy on aarch64; armv7l takes Debian's);
+    with `deps`, their dependencies too, as pip resolves them for that Python."""
     platforms = [f"--platform=manylinux_2_{minor}_{arch.name}" for minor in range(dist.glibc_minor, 16, -1)]
     abi = "cp" + dist.python.replace(".", "")
     _run(
@@ -294,7 +331,7 @@ def _wheels(arch: Arch, dist: OS, wheels: tuple[str, ...], site: Path) -> None:
             "cp",
             "--abi",
             abi,
-            "--no-deps",
+            *([] if deps else ["--no-deps"]),
             "--no-compile",
             *wheels,
         ],
