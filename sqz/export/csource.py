@@ -88,6 +88,8 @@ def _conv(model: CModel, plan: arena_mod.Plan, n: int) -> tuple[str, str]:
               f"{p['stride'][0]}, {p['stride'][1]}, {p['pad'][0]}, {p['pad'][1]}, {in_off}, {y.zero}, {lo}, {hi}, "
               f"{plan.places[op.output].stride}, {kp}, {int(gather)}, w{n}, bi{n}, m{n}, s{n}, "
               f"sqz_arena.b + {plan.size}, SQZ_WIDE}};\n")
+    if n in plan.pooled:
+        return consts, "/* computed row by row inside the max-pool it feeds */"
     return consts, f"sqz_conv(&conv{n}, {_ptr(model, plan, op.inputs[0])}, {_ptr(model, plan, op.output)});"
 
 
@@ -98,6 +100,12 @@ def _call(model: CModel, plan: arena_mod.Plan, n: int) -> str:
     y = model.tensors[op.output]
     src = [_ptr(model, plan, t) for t in op.inputs]
     dst = _ptr(model, plan, op.output)
+    if op.kind == "maxpool" and op.inputs[0] in {model.ops[k].output for k in plan.pooled}:
+        conv = next(k for k in plan.pooled if model.ops[k].output == op.inputs[0])
+        (oh, ow, _) = y.hwc
+        return (f"sqz_conv_pool(&conv{conv}, {_ptr(model, plan, model.ops[conv].inputs[0])}, {src[0]}, {dst}, {oh}, "
+                f"{ow}, {p['filter'][0]}, {p['filter'][1]}, {p['stride'][0]}, {p['stride'][1]}, {p['pad'][0]}, "
+                f"{p['pad'][1]}, {p['act'][0]}, {p['act'][1]});")
     if op.kind == "maxpool":
         x = model.tensors[op.inputs[0]]
         (ih, iw, c), (oh, ow, _) = x.hwc, y.hwc

@@ -121,11 +121,12 @@ def test_a_float_model_is_refused(tiny_export):
         cgraph.read((tiny_export[0] / "model_float32.tflite").read_bytes())
 
 
-def test_arena_reuses_dead_buffers_and_writes_expands_into_their_concatenation(int8_model):
+def test_arena_reuses_dead_buffers_writes_expands_into_their_concatenation_and_bands_conv1(int8_model):
     model = cgraph.read(int8_model.read_bytes())
     plan = arena.plan(model)
     concats = [i for i, op in enumerate(model.ops) if op.kind == "concat"]
     assert concats and set(concats) == plan.fused
+    assert plan.pooled == {0: 1}  # conv1 feeds the first max-pool: only 3 rows of it are kept
     for i in concats:
         op = model.ops[i]
         out = plan.places[op.output]
@@ -139,15 +140,19 @@ def test_arena_reuses_dead_buffers_and_writes_expands_into_their_concatenation(i
                 live.setdefault(t, [i, i])[1] = i
     assert plan.size < sum(t.size for k, t in model.tensors.items() if k != model.input) / 2
     for i in range(len(model.ops)):
-        spans = sorted({(plan.places[t].offset, plan.places[t].offset + _pixels(model, t) * plan.places[t].stride)
+        spans = sorted({(plan.places[t].offset, plan.places[t].offset + _bytes(model, plan, t))
                         for t, (a, b) in live.items() if a <= i <= b})
         roots = [s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)]
         for (_, hi1), (lo2, _) in zip(roots, roots[1:]):
             assert hi1 <= lo2, f"op {i}: live buffers overlap"
 
 
-def _pixels(model, t: int) -> int:
-    return model.tensors[t].size // model.tensors[t].shape[-1]
+def _bytes(model, plan, t: int) -> int:
+    """The arena bytes tensor t spans: a band for a conv computed inside its max-pool, else every pixel."""
+    for conv, pool in plan.pooled.items():
+        if model.ops[conv].output == t:
+            return arena.band_bytes(model, conv, pool)
+    return model.tensors[t].size // model.tensors[t].shape[-1] * plan.places[t].stride
 
 
 def test_quantize_multiplier_follows_tflite():

@@ -206,18 +206,17 @@ static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x
 #ifdef SQZ_REFERENCE_LOOPS
 /* The whole conv the way TFLite's reference kernel computes it: for each output value, (x + in_off) · w over the
  * taps inside the map (each filter first copied out contiguous, as TFLite stores it). */
-static void sqz_conv_reference(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+static void sqz_conv_reference(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count)
 {
-    int c, ky, kx, i, oy, ox;
+    int c, ky, kx, i, j;
     int8_t *w = (int8_t *)p->wide;
     for (c = 0; c < p->oc; ++c) {
         const int8_t *pair = p->w + (long)(c / 2) * 2 * p->kp + (c % 2) * 4;
         int32_t all = 0;
         for (i = 0; i < p->kp; ++i) w[i] = pair[(i / 4) * 8 + i % 4];
         for (i = 0; i < p->kh * p->kw * p->ic; ++i) all += p->in_off * w[i];
-        for (oy = 0; oy < p->oh; ++oy)
-            for (ox = 0; ox < p->ow; ++ox) {
-                int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+        for (j = first; j < first + count; ++j) {
+                int y0 = (j / p->ow) * p->sh - p->ph, x0 = (j % p->ow) * p->sw - p->pw;
                 int32_t acc = p->bias_in[c] - all; /* the model's bias */
                 for (ky = 0; ky < p->kh; ++ky)
                     for (kx = 0; kx < p->kw; ++kx) {
@@ -226,8 +225,8 @@ static void sqz_conv_reference(const sqz_conv_t *p, const int8_t *in, int8_t *ou
                         if (y < 0 || y >= p->ih || x < 0 || x >= p->iw) continue;
                         for (i = 0; i < p->ic; ++i) acc += (xi[i] + p->in_off) * wi[i];
                     }
-                out[((long)oy * p->ow + ox) * p->out_stride + c] = sqz_out(p, c, acc);
-            }
+                out[(long)(j - first) * p->out_stride + c] = sqz_out(p, c, acc);
+        }
     }
 }
 #endif
@@ -250,15 +249,15 @@ static void sqz_widen_pixel(const sqz_conv_t *p, const int8_t *in, int i, int32_
 
 /* CONV_2D (per-channel int8, fused NONE/RELU) with SMLAD: each pair of output pixels widened once, then every
  * filter pair against both; a last odd pixel alone. */
-SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+static void sqz_conv_span(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count)
 {
-    int n = p->oh * p->ow, i, c;
+    int n = first + count, i, c;
 #ifdef SQZ_REFERENCE_LOOPS
-    sqz_conv_reference(p, in, out);
+    sqz_conv_reference(p, in, out, first, count);
     return;
 #endif
-    for (i = 0; i + 1 < n; i += 2) {
-        int8_t *oa = out + (long)i * p->out_stride, *ob = oa + p->out_stride;
+    for (i = first; i + 1 < n; i += 2) {
+        int8_t *oa = out + (long)(i - first) * p->out_stride, *ob = oa + p->out_stride;
         sqz_widen_pixel(p, in, i, p->wide, 4);
         sqz_widen_pixel(p, in, i + 1, p->wide + 2, 4);
         for (c = 0; c < p->oc; c += 2) {
@@ -275,7 +274,7 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
         }
     }
     if (i < n) {
-        int8_t *oa = out + (long)i * p->out_stride;
+        int8_t *oa = out + (long)(i - first) * p->out_stride;
         sqz_widen_pixel(p, in, i, p->wide, 2);
         for (c = 0; c < p->oc; c += 2) {
             int32_t acc[2];
@@ -290,16 +289,16 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
 #else
 /* CONV_2D (per-channel int8, fused NONE/RELU), plain C, two output pixels at a time: pixels whose taps all lie inside
  * the map read the input rows in place; the others (and every pixel of a conv with `gather` set) are gathered first. */
-SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+static void sqz_conv_span(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count)
 {
-    int n = p->oh * p->ow, direct = -1, gathered = -1, i;
+    int n = first + count, direct = -1, gathered = -1, i;
     long pitch = (long)p->iw * p->ic;
     int len = p->kw * p->ic;
 #ifdef SQZ_REFERENCE_LOOPS
-    sqz_conv_reference(p, in, out);
+    sqz_conv_reference(p, in, out, first, count);
     return;
 #endif
-    for (i = 0; i < n; ++i) {
+    for (i = first; i < n; ++i) {
         int oy = i / p->ow, ox = i % p->ow;
         if (sqz_inside(p, oy, ox)) {
             if (direct < 0) {
@@ -308,8 +307,8 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
                 const int8_t *xa = in + ((long)((direct / p->ow) * p->sh - p->ph) * p->iw +
                                          (direct % p->ow) * p->sw - p->pw) * p->ic;
                 const int8_t *xb = in + ((long)(oy * p->sh - p->ph) * p->iw + ox * p->sw - p->pw) * p->ic;
-                sqz_conv_pair(p, xa, xb, pitch, p->kh, len, out + (long)direct * p->out_stride,
-                              out + (long)i * p->out_stride);
+                sqz_conv_pair(p, xa, xb, pitch, p->kh, len, out + (long)(direct - first) * p->out_stride,
+                              out + (long)(i - first) * p->out_stride);
                 direct = -1;
             }
         } else {
@@ -317,8 +316,8 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
             if (gathered < 0) {
                 gathered = i;
             } else {
-                sqz_conv_pair(p, p->scratch, p->scratch + p->kp, 0, 1, p->kp, out + (long)gathered * p->out_stride,
-                              out + (long)i * p->out_stride);
+                sqz_conv_pair(p, p->scratch, p->scratch + p->kp, 0, 1, p->kp, out + (long)(gathered - first) * p->out_stride,
+                              out + (long)(i - first) * p->out_stride);
                 gathered = -1;
             }
         }
@@ -326,15 +325,21 @@ SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
     if (direct >= 0) {
         const int8_t *xa = in + ((long)((direct / p->ow) * p->sh - p->ph) * p->iw + (direct % p->ow) * p->sw - p->pw) *
                                     p->ic;
-        sqz_conv_pair(p, xa, xa, pitch, p->kh, len, out + (long)direct * p->out_stride,
-                      out + (long)direct * p->out_stride);
+        sqz_conv_pair(p, xa, xa, pitch, p->kh, len, out + (long)(direct - first) * p->out_stride,
+                      out + (long)(direct - first) * p->out_stride);
     }
     if (gathered >= 0)
-        sqz_conv_pair(p, p->scratch, p->scratch, 0, 1, p->kp, out + (long)gathered * p->out_stride,
-                      out + (long)gathered * p->out_stride);
+        sqz_conv_pair(p, p->scratch, p->scratch, 0, 1, p->kp, out + (long)(gathered - first) * p->out_stride,
+                      out + (long)(gathered - first) * p->out_stride);
 }
 
 #endif
+
+/* CONV_2D over the whole output map. */
+SQZ_KERNEL void sqz_conv(const sqz_conv_t *p, const int8_t *in, int8_t *out)
+{
+    sqz_conv_span(p, in, out, 0, p->oh * p->ow);
+}
 
 #if SQZ_DSP
 /* out[i] = max(out[i], in[i]) for n bytes, four at a time (SSUB8 sets the lanes' GE flags, SEL picks). */
@@ -376,6 +381,31 @@ SQZ_KERNEL void sqz_maxpool(const int8_t *in, int8_t *out, int ih, int iw, int c
             memset(o, -128, (size_t)c);
             for (y = ys; y < ye; ++y)
                 for (x = xs; x < xe; ++x) sqz_max_bytes(o, in + ((long)(y0 + y) * iw + x0 + x) * c, c);
+            if (lo > -128 || hi < 127)
+                for (ch = 0; ch < c; ++ch) o[ch] = sqz_clamp(o[ch], lo, hi);
+        }
+    }
+}
+
+/* CONV_2D then MAX_POOL_2D without the conv's whole output: its rows are computed as the pool reaches them into
+ * `band`, fh rows of ow·oc bytes reused in turn. The values are those of sqz_conv followed by sqz_maxpool. */
+SQZ_KERNEL void sqz_conv_pool(const sqz_conv_t *p, const int8_t *in, int8_t *band, int8_t *out, int oh, int ow,
+                              int fh, int fw, int sh, int sw, int ph, int pw, int32_t lo, int32_t hi)
+{
+    long row = (long)p->ow * p->oc;
+    int done = 0, oy, ox, ch, c = p->oc;
+    for (oy = 0; oy < oh; ++oy) {
+        int y0 = oy * sh - ph;
+        int ys = y0 < 0 ? -y0 : 0, ye = p->oh - y0 < fh ? p->oh - y0 : fh;
+        for (; done < y0 + ye; ++done) sqz_conv_span(p, in, band + (done % fh) * row, done * p->ow, p->ow);
+        for (ox = 0; ox < ow; ++ox) {
+            int x0 = ox * sw - pw;
+            int xs = x0 < 0 ? -x0 : 0, xe = p->ow - x0 < fw ? p->ow - x0 : fw;
+            int8_t *o = out + ((long)oy * ow + ox) * c;
+            int y, x;
+            memset(o, -128, (size_t)c);
+            for (y = ys; y < ye; ++y)
+                for (x = xs; x < xe; ++x) sqz_max_bytes(o, band + ((y0 + y) % fh) * row + (long)(x0 + x) * c, c);
             if (lo > -128 || hi < 127)
                 for (ch = 0; ch < c; ++ch) o[ch] = sqz_clamp(o[ch], lo, hi);
         }
