@@ -60,6 +60,19 @@ static inline int8_t sqz_out(const sqz_conv_t *p, int c, int32_t acc)
     return sqz_clamp(sqz_requant(acc, p->mult[c], p->shift[c]) + p->out_zp, p->act_min, p->act_max);
 }
 
+/* The conv's output parameters in locals: stores through int8_t pointers may alias the struct, so the compiler
+ * would reload every field after each output byte. */
+typedef struct {
+    int32_t zp, lo, hi;
+    const int32_t *mult;
+    const int8_t *shift;
+} sqz_requant_t;
+
+static inline int8_t sqz_out_q(const sqz_requant_t *q, int c, int32_t acc)
+{
+    return sqz_clamp(sqz_requant(acc, q->mult[c], q->shift[c]) + q->zp, q->lo, q->hi);
+}
+
 #if SQZ_DSP
 static inline uint32_t sqz_load4(const int8_t *p)
 {
@@ -186,18 +199,21 @@ static int sqz_inside(const sqz_conv_t *p, int oy, int ox)
 static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x1, long pitch, int rows, int len,
                           int8_t *oa, int8_t *ob)
 {
+    const sqz_requant_t q = {p->out_zp, p->act_min, p->act_max, p->mult, p->shift};
+    const int oc = p->oc, kp = p->kp;
+    const int32_t *bias = p->bias_in;
     int c, r;
-    for (c = 0; c < p->oc; c += 2) {
+    for (c = 0; c < oc; c += 2) {
         int32_t acc[4];
-        const int8_t *w = p->w + (long)c * p->kp;
-        acc[0] = acc[2] = p->bias_in[c];
-        acc[1] = acc[3] = p->bias_in[c + 1];
+        const int8_t *w = p->w + (long)c * kp;
+        acc[0] = acc[2] = bias[c];
+        acc[1] = acc[3] = bias[c + 1];
         for (r = 0; r < rows; ++r) sqz_dot2x2(x0 + r * pitch, x1 + r * pitch, w + 2 * r * len, len, acc);
-        oa[c] = sqz_out(p, c, acc[0]);
-        ob[c] = sqz_out(p, c, acc[2]);
-        if (c + 1 < p->oc) {
-            oa[c + 1] = sqz_out(p, c + 1, acc[1]);
-            ob[c + 1] = sqz_out(p, c + 1, acc[3]);
+        oa[c] = sqz_out_q(&q, c, acc[0]);
+        ob[c] = sqz_out_q(&q, c, acc[2]);
+        if (c + 1 < oc) {
+            oa[c + 1] = sqz_out_q(&q, c + 1, acc[1]);
+            ob[c + 1] = sqz_out_q(&q, c + 1, acc[3]);
         }
     }
 }
@@ -256,33 +272,37 @@ static void sqz_conv_span(const sqz_conv_t *p, const int8_t *in, int8_t *out, in
     sqz_conv_reference(p, in, out, first, count);
     return;
 #endif
+    const sqz_requant_t q = {p->out_zp, p->act_min, p->act_max, p->mult, p->shift};
+    const int oc = p->oc, kp = p->kp;
+    const int32_t *bias = p->bias_in, *wide = p->wide;
+    const int8_t *w = p->w;
     for (i = first; i + 1 < n; i += 2) {
         int8_t *oa = out + (long)(i - first) * p->out_stride, *ob = oa + p->out_stride;
         sqz_widen_pixel(p, in, i, p->wide, 4);
         sqz_widen_pixel(p, in, i + 1, p->wide + 2, 4);
-        for (c = 0; c < p->oc; c += 2) {
+        for (c = 0; c < oc; c += 2) {
             int32_t acc[4];
-            acc[0] = acc[2] = p->bias_in[c];
-            acc[1] = acc[3] = p->bias_in[c + 1];
-            sqz_dot2x2(p->wide, p->w + (long)c * p->kp, p->kp, acc);
-            oa[c] = sqz_out(p, c, acc[0]);
-            ob[c] = sqz_out(p, c, acc[2]);
-            if (c + 1 < p->oc) {
-                oa[c + 1] = sqz_out(p, c + 1, acc[1]);
-                ob[c + 1] = sqz_out(p, c + 1, acc[3]);
+            acc[0] = acc[2] = bias[c];
+            acc[1] = acc[3] = bias[c + 1];
+            sqz_dot2x2(wide, w + (long)c * kp, kp, acc);
+            oa[c] = sqz_out_q(&q, c, acc[0]);
+            ob[c] = sqz_out_q(&q, c, acc[2]);
+            if (c + 1 < oc) {
+                oa[c + 1] = sqz_out_q(&q, c + 1, acc[1]);
+                ob[c + 1] = sqz_out_q(&q, c + 1, acc[3]);
             }
         }
     }
     if (i < n) {
         int8_t *oa = out + (long)(i - first) * p->out_stride;
         sqz_widen_pixel(p, in, i, p->wide, 2);
-        for (c = 0; c < p->oc; c += 2) {
+        for (c = 0; c < oc; c += 2) {
             int32_t acc[2];
-            acc[0] = p->bias_in[c];
-            acc[1] = p->bias_in[c + 1];
-            sqz_dot1x2(p->wide, p->w + (long)c * p->kp, p->kp, acc);
-            oa[c] = sqz_out(p, c, acc[0]);
-            if (c + 1 < p->oc) oa[c + 1] = sqz_out(p, c + 1, acc[1]);
+            acc[0] = bias[c];
+            acc[1] = bias[c + 1];
+            sqz_dot1x2(wide, w + (long)c * kp, kp, acc);
+            oa[c] = sqz_out_q(&q, c, acc[0]);
+            if (c + 1 < oc) oa[c + 1] = sqz_out_q(&q, c + 1, acc[1]);
         }
     }
 }
