@@ -82,7 +82,8 @@ def table(items: list[MicroProfile] | None = None) -> str:
              kib(p.model_flash_budget), kib(p.ram_budget)) for p in items]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]
-    lines.append("\nMicrocontrollers run TensorFlow Lite Micro (sqz-export --int8 --target NAME writes the C arrays).")
+    lines.append("\nMicrocontrollers run the model compiled to C (sqz_model.c) or in TensorFlow Lite Micro "
+                 "(model_data.cc); sqz-export --int8 --target NAME writes both.")
     for p in items:
         docs = sorted({s.split(",")[0].split(":")[0].split(" (")[0] for s in p.sources.values()})
         lines.append(f"{p.name}: {p.budget_note}. Sources: {'; '.join(docs)}")
