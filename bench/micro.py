@@ -18,7 +18,7 @@ from sqz.errors import ToolError
 from sqz.export import csource
 from sqz.export.synthetic import random_int8
 from sqz.files import write_text
-from sqz.targets.micro import boards, cmeasure, cortexm, tflm
+from sqz.targets.micro import boards, cfiles, cmeasure, cortexm, tflm
 from sqz.train.model import ArchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +63,8 @@ def measure(name: str) -> dict:
         csource.write(work, src)
         (work / "sqz_run.c").write_text(cortexm.runner_source().read_text())
         header = (work / "sqz_model.h").read_text()
-        size = cmeasure._define(header, "SQZ_INPUT_SIZE")
-        out = cmeasure._define(header, "SQZ_OUTPUT_SIZE")
+        size = cfiles.define(header, "SQZ_INPUT_SIZE")
+        out = cfiles.define(header, "SQZ_OUTPUT_SIZE")
         m4 = cortexm.MACHINES["mps2-an386"]
         builds = {b: _instructions(work, m4, d, size, out) for b, d in BUILDS.items()}
         cores = {cortexm.MACHINES[n].core: _instructions(work, cortexm.MACHINES[n], (), size, out)

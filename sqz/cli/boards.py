@@ -51,8 +51,10 @@ def verify(model, arch, target, os_name, images, samples, interpreter, reference
     if boards.is_micro(target):
         if os_name:
             raise click.UsageError(f"--os {os_name}: {target} is a microcontroller (no Debian userland); drop --os")
+        from sqz.export.csource import write_for
+
         sys.exit(commands.verify(model, target, arch, interpreter, list(images) or None, samples, as_json, click.echo,
-                                 log=lambda msg: click.echo(msg, err=True)))
+                                 log=lambda msg: click.echo(msg, err=True), generate=write_for))
     v = run_verify(model, arch, target, list(images) or None, samples or 32, interpreter, reference,
                    log=lambda msg: click.echo(msg, err=True), os=os_name)
     click.echo(json.dumps(v.to_dict(), indent=2) if as_json else v.line())

@@ -3,7 +3,6 @@ static arena planned at export, `sqz_invoke`) and sqz_model.h (sizes, quantisati
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -246,14 +245,14 @@ def generate(content: bytes, labels: list[str], pre: dict, io: dict, sha256: str
     return CSources(source, header, size, model.macs(), len(model.ops))
 
 
-def model_sha256(header: str) -> str:
-    """The sha256 of the .tflite a sqz_model.h was generated from ('' when it names none)."""
-    m = re.search(r"model sha256 ([0-9a-f]{64})\)", header)
-    return m.group(1) if m else ""
-
-
 def write(out: Path, sources: CSources) -> list[str]:
     """Write sqz_model.c and sqz_model.h into `out` (each atomically); their names."""
     write_text(Path(out) / "sqz_model.c", sources.source)
     write_text(Path(out) / "sqz_model.h", sources.header)
     return ["sqz_model.c", "sqz_model.h"]
+
+
+def write_for(model: Path, manifest: dict, entry: dict, out: Path) -> list[str]:
+    """Generate sqz_model.c/.h for the int8 `model` of an export (its manifest and manifest entry) into `out`."""
+    return write(out, generate(Path(model).read_bytes(), list(manifest["labels"]), manifest["preprocess"], entry["io"],
+                               entry.get("sha256", "")))

@@ -1,31 +1,53 @@
-"""The generated C of a model for a check: the export's sqz_model.c/.h when they are beside the model, else
-generated now from the .tflite; plus host builds of the semihosting runner."""
+"""The generated C of a model for a check: the export's sqz_model.c/.h when they are beside the model, else what a
+generator given by the caller writes (sqz.export.csource.write_for; targets do not import the export stage); plus
+host builds of the semihosting runner."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from sqz.errors import ToolError
-from sqz.export import csource
+from sqz.errors import InputError, ToolError
 from sqz.targets.micro import cortexm
 
+# (model, its manifest, its manifest entry, directory) → sqz_model.c and sqz_model.h written there
+Generator = Callable[[Path, dict, dict, Path], object]
 
-def place(model: Path, manifest: dict, entry: dict, work: Path) -> str:
+
+def header_sha256(header: str) -> str:
+    """The sha256 of the .tflite a sqz_model.h was generated from ('' when it names none)."""
+    m = re.search(r"model sha256 ([0-9a-f]{64})\)", header)
+    return m.group(1) if m else ""
+
+
+def define(header: str, name: str) -> int:
+    """The integer value of `#define NAME value` in a generated header (0 when absent)."""
+    m = re.search(rf"#define {name} (\d+)", header)
+    return int(m.group(1)) if m else 0
+
+
+def exported(model: Path, sha256: str) -> bool:
+    """Whether the export's sqz_model.c/.h beside `model` were generated from these model bytes."""
+    header = model.parent / "sqz_model.h"
+    return (model.parent / "sqz_model.c").is_file() and header.is_file() and \
+        header_sha256(header.read_text(errors="replace")) == sha256
+
+
+def place(model: Path, manifest: dict, entry: dict, work: Path, generate: Generator | None = None) -> str:
     """Put sqz_model.c/.h for `model` into `work`; where they came from."""
-    src = model.parent
-    header = src / "sqz_model.h"
-    if (src / "sqz_model.c").is_file() and header.is_file() and \
-            csource.model_sha256(header.read_text(errors="replace")) == entry.get("sha256"):
-        shutil.copy(src / "sqz_model.c", work / "sqz_model.c")
-        shutil.copy(src / "sqz_model.h", work / "sqz_model.h")
+    if exported(model, entry.get("sha256", "")):
+        shutil.copy(model.parent / "sqz_model.c", work / "sqz_model.c")
+        shutil.copy(model.parent / "sqz_model.h", work / "sqz_model.h")
         return "the export's sqz_model.c"
-    sources = csource.generate(model.read_bytes(), list(manifest["labels"]), manifest["preprocess"], entry["io"],
-                               entry.get("sha256", ""))
-    csource.write(work, sources)
+    if generate is None:
+        raise InputError(f"{model.parent}: no sqz_model.c generated from this model; export with "
+                         "sqz-export --int8 --target <board>")
+    generate(model, manifest, entry, work)
     return "sqz_model.c generated from the .tflite"
 
 

@@ -4,7 +4,6 @@ mark (painted) and the instructions of one inference (SysTick under -icount)."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sqz.targets.micro import boards, cortexm
+from sqz.targets.micro import boards, cfiles, cortexm
 
 # The emulated board that runs each core's build (the Cortex-M33 has none here: sizes only).
 CORE_MACHINES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m55": "mps3-an547"}
@@ -42,11 +41,6 @@ class CBuild:
         return {**asdict(self), "ram_bytes": self.ram_bytes}
 
 
-def _define(header: str, name: str) -> int:
-    m = re.search(rf"#define {name} (\d+)", header)
-    return int(m.group(1)) if m else 0
-
-
 def measure(sources: Path, target: str | boards.MicroProfile, defines: tuple[str, ...] = ()) -> CBuild | None:
     """Figures for sqz_model.c/.h in `sources` on `target`'s core; None for a board without an Arm core or
     without the cross tools."""
@@ -68,10 +62,10 @@ def measure(sources: Path, target: str | boards.MicroProfile, defines: tuple[str
             shutil.copy(cortexm.runner_source(), work / "sqz_run.c")
             elf = work / "sqz_run.elf"
             cortexm.build([work / "sqz_model.c", work / "sqz_run.c"], work, m, elf, defines)
-            x = np.zeros((1, _define(header, "SQZ_INPUT_SIZE")), np.int8)
-            r = cortexm.run(elf, m, x, _define(header, "SQZ_OUTPUT_SIZE"))
+            x = np.zeros((1, cfiles.define(header, "SQZ_INPUT_SIZE")), np.int8)
+            r = cortexm.run(elf, m, x, cfiles.define(header, "SQZ_OUTPUT_SIZE"))
             stack, instructions = r.stack_bytes, r.instructions
+    io = cfiles.define(header, "SQZ_INPUT_SIZE") + cfiles.define(header, "SQZ_OUTPUT_SIZE")
     return CBuild(profile.name, profile.gcc_cpu, size["text"] + size["data"], size["data"] + size["bss"],
-                  _define(header, "SQZ_ARENA_BYTES"),
-                  _define(header, "SQZ_INPUT_SIZE") + _define(header, "SQZ_OUTPUT_SIZE"), stack, instructions,
-                  _define(header, "SQZ_MACS"), machine_name)
+                  cfiles.define(header, "SQZ_ARENA_BYTES"), io, stack, instructions, cfiles.define(header, "SQZ_MACS"),
+                  machine_name)

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from sqz.targets.micro import cfiles, cortexm
-from sqz.targets.micro.verify import REFERENCE
 
 QEMU_IMAGES = 1000
 
@@ -42,6 +41,7 @@ class CVerification:
     source: str
     origin: str
     macs: int
+    reference: str
     runs: list[CRun] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -57,8 +57,8 @@ class CVerification:
             if r.instructions:
                 extra = (f"; {r.instructions:,} instructions per inference ({r.instructions / self.macs:.2f} per MAC)"
                          f", stack {r.stack_bytes:,} B")
-            out.append(f"{'PASS' if r.ok else 'FAIL'}  C ({self.origin}) on {r.runner} ({r.core}) vs {REFERENCE} "
-                       f"reference kernels: {r.identical}/{r.images} outputs identical, {what}{extra}")
+            out.append(f"{'PASS' if r.ok else 'FAIL'}  C ({self.origin}) on {r.runner} ({r.core}) vs "
+                       f"{self.reference}: {r.identical}/{r.images} outputs identical, {what}{extra}")
         return out
 
     def to_dict(self) -> dict:
@@ -70,19 +70,18 @@ def _compare(got: np.ndarray, ref: np.ndarray) -> tuple[int, int]:
     return int((diff == 0).sum()), int(diff.max()) if len(diff) else 0
 
 
-def verify_c(model: Path, manifest: dict, entry: dict, x: np.ndarray, ref: np.ndarray,
-             machines: tuple[str, ...] = cortexm.VERIFY_MACHINES, qemu_images: int = QEMU_IMAGES,
-             log=lambda msg: None) -> CVerification:
-    """Build the model's C for the host and every machine; compare outputs on `x` (the host: all of them, qemu: the
-    first `qemu_images`) with the reference outputs `ref`."""
-    from sqz.export.cgraph import read
-
+def verify_c(model: Path, manifest: dict, entry: dict, x: np.ndarray, ref: np.ndarray, reference: str,
+             generate: cfiles.Generator | None = None, machines: tuple[str, ...] = cortexm.VERIFY_MACHINES,
+             qemu_images: int = QEMU_IMAGES, log=lambda msg: None) -> CVerification:
+    """Build the model's C (the export's, else what `generate` writes) for the host and every machine; compare
+    outputs on `x` (the host: all of them, qemu: the first `qemu_images`) with the outputs `ref` of `reference`."""
     start = time.monotonic()
     out_size = int(np.prod(ref.shape[1:]))
     with tempfile.TemporaryDirectory(prefix="sqz-c-") as tmp:
         work = Path(tmp)
-        origin = cfiles.place(model, manifest, entry, work)
-        v = CVerification(str(model), f"{len(x)} images", origin, read(model.read_bytes()).macs())
+        origin = cfiles.place(model, manifest, entry, work, generate)
+        macs = cfiles.define((work / "sqz_model.h").read_text(), "SQZ_MACS")
+        v = CVerification(str(model), f"{len(x)} images", origin, macs, reference)
         log(f"C on this machine: {len(x):,} images …")
         got, warnings = cfiles.run_host(work, x, out_size)
         v.runs.append(CRun("this machine", "host", len(x), *_compare(got, ref), warnings=warnings.strip()))

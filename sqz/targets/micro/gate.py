@@ -117,13 +117,9 @@ def c_build(path: Path, content: bytes, profile: boards.MicroProfile) -> dict | 
     these model bytes and the cross tools are installed; else None."""
     import hashlib
 
-    from sqz.export import csource
-    from sqz.targets.micro import cmeasure
+    from sqz.targets.micro import cfiles, cmeasure
 
-    header = path.parent / "sqz_model.h"
-    if not (header.is_file() and (path.parent / "sqz_model.c").is_file()):
-        return None
-    if csource.model_sha256(header.read_text(errors="replace")) != hashlib.sha256(content).hexdigest():
+    if not cfiles.exported(path, hashlib.sha256(content).hexdigest()):
         return None
     build = cmeasure.measure(path.parent, profile)
     return build.to_dict() if build else None

@@ -102,10 +102,10 @@ def _default_samples(export_dir: Path) -> int:
 
 
 def verify(model: Path, target: str, images: list[Path] | None = None, samples: int | None = None,
-           log=lambda msg: None, c_code: bool = True, qemu_images: int | None = None) -> MicroVerification:
-    """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output. With
-    `c_code`, also its generated C on this machine and on emulated Cortex-M4/M7/M55 (`qemu_images` images each:
-    default all given with --samples, else the first 1,000)."""
+           log=lambda msg: None, generate=None, qemu_images: int | None = None) -> MicroVerification:
+    """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output. Also its
+    C (the export's sqz_model.c, else what `generate` writes; skipped when neither) on this machine and on
+    emulated Cortex-M4/M7/M55 (`qemu_images` images each: default all given with --samples, else 1,000)."""
     profile = boards.get(target)
     model = Path(model)
     if model.is_dir():
@@ -125,8 +125,11 @@ def verify(model: Path, target: str, images: list[Path] | None = None, samples: 
     identical, step, arena = compare(content, x, ref)
     v = MicroVerification(str(model), profile.name, len(x), source, identical, step, arena,
                           boards.board_arena(arena), time.monotonic() - start)
-    if c_code:
+    from sqz.targets.micro import cfiles
+
+    if generate is not None or cfiles.exported(model, entry.get("sha256", "")):
         from sqz.targets.micro.cverify import QEMU_IMAGES, verify_c
 
-        v.c = verify_c(model, data, entry, x, ref, qemu_images=qemu_images or (samples or QEMU_IMAGES), log=log)
+        v.c = verify_c(model, data, entry, x, ref, f"{REFERENCE} reference kernels", generate,
+                       qemu_images=qemu_images or (samples or QEMU_IMAGES), log=log)
     return v

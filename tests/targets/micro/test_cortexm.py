@@ -1,5 +1,5 @@
 """The generated C on emulated Cortex-M4/M7/M55: bit-identical to the reference kernels, measured flash/RAM/stack,
-used by the gate, and the example program a user flashes."""
+used by the gate, and the docs' Arduino sketch built against sqz_model.c."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from sqz.cli import main
 from sqz.export import csource
-from sqz.targets.micro import cmeasure, cortexm, example, gate
-from sqz.targets.micro.verify import reference_outputs, verify
+from sqz.targets.micro import cmeasure, cortexm, gate
+from sqz.targets.micro.verify import verify
 
 ROOT = Path(__file__).resolve().parents[3]
 ARDUINO = ROOT / "tests" / "fixtures" / "arduino"
@@ -80,38 +79,6 @@ def test_check_reads_the_c_build_when_it_is_beside_the_model(c_export, tmp_path)
     shutil.copytree(c_export, other)
     (other / "sqz_model.h").write_text((other / "sqz_model.h").read_text().replace("sha256 ", "sha256 0", 1))
     assert gate.check(other / "model_int8.tflite", "nano33ble").c is None  # C of another model: not its figures
-
-
-def _example_images() -> list[Path]:
-    return sorted((ROOT / "docs" / "examples").glob("*.png"))
-
-
-def test_the_example_program_classifies_the_bundled_images_on_each_core(c_export, tmp_path):
-    from sqz.runtime import manifest as manifests
-    from sqz.runtime.preprocess import Preprocess, decode
-    from sqz.targets.micro.verify import quantised_inputs
-
-    images = _example_images()
-    assert len(images) >= 2
-    example.write(c_export, tmp_path, images)
-    data, entry = manifests.entry_for(c_export / "model_int8.tflite")
-    pre = Preprocess.from_dict(data["preprocess"])
-    x = quantised_inputs(np.stack([decode(p, pre) for p in images]), pre, entry["io"])
-    ref = reference_outputs((c_export / "model_int8.tflite").read_bytes(), x)
-    want = [f"{p.name}: {data['labels'][int(np.argmax(r))]} (score {int(r.max())})" for p, r in zip(images, ref)]
-    for machine in cortexm.VERIFY_MACHINES:
-        r = subprocess.run(["make", "-s", "-C", str(tmp_path), f"MACHINE={machine}", "run"], capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-1000:]
-        assert "warning" not in r.stderr
-        assert [ln for ln in (r.stdout + r.stderr).splitlines() if ": " in ln and "(score" in ln] == want
-
-
-def test_the_example_refuses_a_directory_without_an_int8_model(tmp_path):
-    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "sqz.targets.micro.example", str(tmp_path),
-                        str(tmp_path / "out")], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no model_int8.tflite" in r.stderr
-    assert not (tmp_path / "out").exists()
 
 
 def _sketch() -> str:

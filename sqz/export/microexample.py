@@ -1,7 +1,7 @@
 """A bare-metal example a user builds and flashes: main.c, a Makefile and linker scripts for the emulated
 Cortex-M4/M7/M55 boards, the export's sqz_model.c/.h and sqz_images.h (the pixels of a few images).
 
-    python -m sqz.targets.micro.example EXPORT_DIR DEST [IMAGE ...]
+    python -m sqz.export.microexample EXPORT_DIR DEST [IMAGE ...]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import InputError, SqzError
+from sqz.export import csource
 from sqz.files import write_text
 from sqz.runtime import manifest as manifests
 from sqz.runtime.preprocess import Preprocess, decode
@@ -54,7 +55,7 @@ def write(export_dir: Path, dest: Path, images: list[Path] | None = None, count:
         names = [f"test image {i}" for i in range(len(pixels))]
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    cfiles.place(model, data, entry, dest)
+    cfiles.place(model, data, entry, dest, csource.write_for)
     source = resources.files("sqz.targets.micro").joinpath("example")
     for name in FILES:
         write_text(dest / name, source.joinpath(name).read_text())
