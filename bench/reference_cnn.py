@@ -3,8 +3,9 @@ exactly the files an sqz run trained on (its split.json), decoded with that run'
 
 Network: four 3×3 conv + BatchNorm + ReLU blocks (16, 32, 64, 128 channels; 2×2 max-pool after the first
 three; the first conv has stride 2 from 64 px up), global average pool, one linear layer.
-Recipe: Adam (lr 1e-3, no weight decay), constant learning rate, batch 64, cross-entropy, REF_EPOCHS epochs,
-random horizontal flip and a random shift of up to side/14 px (zero-padded crop); the final epoch's weights.
+Recipe: Adam (lr 1e-3, no weight decay), constant learning rate, batch 64, cross-entropy, as many epochs as the sqz
+run it is compared with, a random shift of up to side/14 px (zero-padded crop) and random horizontal flips when the
+sqz run flipped; the final epoch's weights.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def _shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
     return padded[:, :, i:i + x.shape[2], j:j + x.shape[3]]
 
 
-def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 0) -> dict:
+def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 0, epochs: int = REF_EPOCHS,
+                    flip: bool = True) -> dict:
     """Train the reference on `run_dir`'s recorded train split; its test accuracy on the recorded test split."""
     split = read_split(run_dir)
     root = Path(split["root"])
@@ -56,14 +58,15 @@ def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 
     loss_fn = nn.CrossEntropyLoss()
     pad = max(1, pre.size // 14)
     t0 = time.perf_counter()
-    for _ in range(REF_EPOCHS):
+    for _ in range(epochs):
         model.train()
         order = torch.randperm(len(y), generator=gen)
         for b in range(0, len(y), REF_BATCH):
             idx = order[b:b + REF_BATCH]
             xb = _shift(x[idx], pad, gen)
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(3), xb)
+            if flip:
+                mirror = torch.rand(len(idx), generator=gen) < 0.5
+                xb = torch.where(mirror.view(-1, 1, 1, 1), xb.flip(3), xb)
             opt.zero_grad(set_to_none=True)
             loss_fn(model(xb), y[idx]).backward()
             opt.step()
@@ -72,5 +75,5 @@ def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 
     with torch.no_grad():
         pred = torch.cat([model(xt[i:i + 256]).argmax(1) for i in range(0, len(yt), 256)])
     return {"test_acc": float((pred == yt).float().mean()), "test_images": len(yt), "train_images": len(y),
-            "epochs": REF_EPOCHS, "batch_size": REF_BATCH, "lr": REF_LR, "train_seconds": seconds,
+            "epochs": epochs, "batch_size": REF_BATCH, "lr": REF_LR, "train_seconds": seconds, "flip": flip,
             "parameters": sum(p.numel() for p in model.parameters())}

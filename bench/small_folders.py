@@ -1,9 +1,16 @@
-"""The image folders of the small-set benchmark, written from Fashion-MNIST (read with sqz's IDX reader).
+"""The image folders of the small-set benchmark, written from data the package registries carry.
 
-- grey: `n_train` training and `n_test` test images, 28×28 grey PNGs, `train/<class>/` + `test/<class>/`.
+- grey: `n_train` training and `n_test` test images of Fashion-MNIST (Debian's IDX files, read with sqz's IDX
+  reader), 28×28 grey PNGs, `train/<class>/` + `test/<class>/`.
 - rgb: the same kind of subset upscaled to `side`² (bilinear) and coloured per image: a random background
   colour and a random foreground colour (each channel uniform in 0–255, drawn per image), blended by the
   grey value (pixel = bg·(1 − g/255) + fg·g/255), so the three channels differ and colour carries no label.
+- digits: scikit-learn's 1,797 handwritten digits (8×8, 0–16) upscaled to 28×28 grey PNGs (bilinear), one
+  folder per class and no test folder (sqz holds its own test share out): a set where a mirror image changes
+  or destroys the class.
+- photo: Fashion-MNIST items over real photographs: per image a random crop (a third to all of the shorter
+  side) of one of eight photos bundled with scikit-learn and scikit-image, resized to `side`², and the item,
+  scaled to 45–90 % of the side at a random place, blended in by its grey value in a random colour.
 """
 
 from __future__ import annotations
@@ -44,4 +51,61 @@ def write(root: Path, n_train: int, n_test: int, rgb_side: int = 0, seed: int = 
         for i, (img, label) in enumerate(zip(x, y)):
             im = _tint(img, rgb_side, rng) if rgb_side else Image.fromarray(img, "L")
             im.save(root / split / FASHION_MNIST_CLASSES[label].replace("/", "-") / f"{i:05d}.png")
+    return root
+
+
+def write_digits(root: Path) -> Path:
+    """scikit-learn's handwritten digits as 28×28 grey PNGs, `root/<digit>/`."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    root = Path(root)
+    for i, (img, y) in enumerate(zip(d.images, d.target)):
+        g = Image.fromarray(np.clip(img * 255 / 16, 0, 255).astype(np.uint8), "L").resize((28, 28), Image.BILINEAR)
+        (root / str(y)).mkdir(parents=True, exist_ok=True)
+        g.save(root / str(y) / f"{i:05d}.png")
+    return root
+
+
+PHOTOS = ("sklearn:china.jpg", "sklearn:flower.jpg", "skimage:astronaut", "skimage:chelsea", "skimage:coffee",
+          "skimage:rocket", "skimage:hubble_deep_field", "skimage:immunohistochemistry")
+
+
+def photos() -> list[np.ndarray]:
+    """The eight RGB photographs the backgrounds are cut from (uint8 HxWx3)."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    sk = dict(zip(("china.jpg", "flower.jpg"), load_sample_images().images))
+    return [sk[n.split(":")[1]] if n.startswith("sklearn:") else getattr(skimage.data, n.split(":")[1])()[..., :3]
+            for n in PHOTOS]
+
+
+def _over_photo(img: np.ndarray, side: int, bgs: list[np.ndarray], rng: np.random.Generator) -> Image.Image:
+    """One 28×28 item over a random crop of a random photograph, at `side`²."""
+    bg = bgs[int(rng.integers(len(bgs)))]
+    h, w = bg.shape[:2]
+    c = int(rng.integers(min(h, w) // 3, min(h, w) + 1))
+    y0, x0 = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+    canvas = np.asarray(Image.fromarray(bg[y0:y0 + c, x0:x0 + c]).resize((side, side), Image.BILINEAR), np.float32)
+    s = int(rng.integers(int(0.45 * side), int(0.9 * side) + 1))
+    a = np.asarray(Image.fromarray(img).resize((s, s), Image.BILINEAR), np.float32)[..., None] / 255
+    top, left = int(rng.integers(0, side - s + 1)), int(rng.integers(0, side - s + 1))
+    fg = rng.integers(0, 256, 3).astype(np.float32)
+    patch = canvas[top:top + s, left:left + s]
+    canvas[top:top + s, left:left + s] = patch * (1 - a) + fg * a
+    return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def write_photos(root: Path, n_train: int, n_test: int, side: int, seed: int = 0) -> Path:
+    """Fashion-MNIST items over photographs at `side`², `train/<class>/` + `test/<class>/` PNGs."""
+    root, bgs = Path(root), photos()
+    rng = np.random.default_rng(seed + 2)
+    for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
+        x, y = _subset(split, n, s)
+        for name in FASHION_MNIST_CLASSES:
+            (root / split / name.replace("/", "-")).mkdir(parents=True, exist_ok=True)
+        for i, (img, label) in enumerate(zip(x, y)):
+            _over_photo(img, side, bgs, rng).save(root / split / FASHION_MNIST_CLASSES[label].replace("/", "-")
+                                                  / f"{i:05d}.png")
     return root
