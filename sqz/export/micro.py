@@ -54,7 +54,9 @@ def markdown_lines(rep: dict) -> list[str]:
     b = c.get("measured")
     cline = [f"C (sqz_model.c, no interpreter): arena {c['arena_bytes']:,} B, {c['macs']:,} MACs per inference" +
              (f"; on {b['cpu']}: flash {b['flash_bytes']:,} B, RAM {b['ram_bytes']:,} B (static "
-              f"{b['static_ram_bytes']:,} + stack {b['stack_bytes'] or 0:,} + I/O {b['io_bytes']:,})" if b else "") +
+              f"{b['static_ram_bytes']:,} + stack " +
+              (f"{b['stack_bytes']:,}" if b["stack_bytes"] is not None else "not measured: no emulated board") +
+              f" + I/O {b['io_bytes']:,})" if b else "") +
              (f", {b['instructions']:,} instructions per inference on emulated {b['machine']}"
               if b and b["instructions"] else "") + "."] if c else []
     tflm_files = ", ".join(f for f in m["files"] if not f.startswith("sqz_"))
