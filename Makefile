@@ -15,7 +15,7 @@ setup: system $(BIN)/.installed
 # Debian packages, each installed only when missing: Fashion-MNIST (IDX files in
 # /usr/share/datasets/fashion-mnist), an OpenSSH server and client (sqz deploy and its tests) and
 # qemu user-mode (sqz verify on aarch64 / armv7l), the Arm bare-metal compiler with picolibc and qemu's
-# system emulator (sqz_model.c built and run on emulated Cortex-M4/M7/M55) and a host C compiler.
+# system emulator (sqz_model.c built and run on emulated Cortex-M4/M7/M33/M55) and a host C compiler.
 system:
 	@SQZ_APT="$(APT_PACKAGES)" sh tools/system-packages.sh
 

@@ -1,5 +1,5 @@
 """Microcontroller figures of the generated C against TensorFlow Lite Micro: flash, RAM, arena and instructions per
-inference on emulated Cortex-M4/M7/M55, for the default export and a 96² RGB SqueezeNet 1.1 (random weights: the
+inference on emulated Cortex-M4/M7/M33/M55, for the default export and a 96² RGB SqueezeNet 1.1 (random weights: the
 instruction count does not depend on the values). Writes docs/bench/micro.{json,md} and refreshes docs/micro.md.
 
 python -m bench.micro   (after `make export`; needs gcc-arm-none-eabi, picolibc-arm-none-eabi, qemu-system-arm)
@@ -68,7 +68,7 @@ def measure(name: str) -> dict:
         m4 = cortexm.MACHINES["mps2-an386"]
         builds = {b: _instructions(work, m4, d, size, out) for b, d in BUILDS.items()}
         cores = {cortexm.MACHINES[n].core: _instructions(work, cortexm.MACHINES[n], (), size, out)
-                 for n in ("mps2-an500", "mps3-an547")}
+                 for n in ("mps2-an500", "mps2-an505", "mps3-an547")}
         c = cmeasure.measure(work, "nano33ble").to_dict()
     host = tflm.smallest_arena(content)
     io_bytes = size + out
@@ -94,7 +94,7 @@ def markdown(rows: list[dict]) -> str:
               "measured on the host + 10 % + the same buffers.", "",
               "Instructions per inference (emulated, qemu `-icount shift=0`, SysTick):", "",
               "| model | MACs | M4 DSP | M4 plain C | M4 reference loops | DSP vs plain C | DSP vs reference | "
-              "M7 DSP | M55 DSP |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "M7 DSP | M33 DSP | M55 DSP |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         b, o, macs = r["m4_instructions"], r["instructions_other_cores"], r["macs"]
 
@@ -102,7 +102,8 @@ def markdown(rows: list[dict]) -> str:
             return f"{n:,} ({n / macs:.2f}/MAC)" if isinstance(n, int) else f"— ({n})"
         lines.append(f"| {names[r['model']]} | {macs:,} | {per(b['DSP'])} | {per(b['plain C'])} | "
                      f"{per(b['reference loops'])} | {b['plain C'] / b['DSP']:.2f}× | "
-                     f"{b['reference loops'] / b['DSP']:.2f}× | {per(o['Cortex-M7'])} | {per(o['Cortex-M55'])} |")
+                     f"{b['reference loops'] / b['DSP']:.2f}× | {per(o['Cortex-M7'])} | {per(o['Cortex-M33'])} | "
+                     f"{per(o['Cortex-M55'])} |")
     lines += ["", "DSP: SMLAD/SXTB16 dot products (`__ARM_FEATURE_DSP`); plain C: the same kernels with `SQZ_NO_DSP` "
               "(the path of cores without DSP and of the host); reference loops: `SQZ_REFERENCE_LOOPS`, TFLite's "
               "reference loop order (one output value at a time, the input offset added per tap). arm-none-eabi-gcc "

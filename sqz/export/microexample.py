@@ -1,5 +1,5 @@
 """A bare-metal example a user builds and flashes: main.c, a Makefile and linker scripts for the emulated
-Cortex-M4/M7/M55 boards, the export's sqz_model.c/.h and sqz_images.h (the pixels of a few images).
+Cortex-M4/M7/M33/M55 boards, the export's sqz_model.c/.h and sqz_images.h (the pixels of a few images).
 
     python -m sqz.export.microexample EXPORT_DIR DEST [IMAGE ...]
 """
@@ -20,7 +20,7 @@ from sqz.runtime.preprocess import Preprocess, decode
 from sqz.targets.micro import cfiles
 from sqz.targets.samples import sample_images
 
-FILES = ("main.c", "Makefile", "mps2-an386.ld", "mps2-an500.ld", "mps3-an547.ld")
+FILES = ("main.c", "Makefile", "mps2-an386.ld", "mps2-an500.ld", "mps2-an505.ld", "mps3-an547.ld")
 DEFAULT_COUNT = 4
 
 

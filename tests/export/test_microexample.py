@@ -1,4 +1,4 @@
-"""The bare-metal example a user flashes: written for an export, built and run on emulated Cortex-M4, M7 and M55,
+"""The bare-metal example a user flashes: written for an export, built and run on emulated Cortex-M4, M7, M33 and M55,
 printing the labels the reference kernels give."""
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ import numpy as np
 
 from sqz.targets.micro import boards, cfiles, cortexm
 
-# The emulated board that runs each core's build (the Cortex-M33 has none here: sizes only).
-CORE_MACHINES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m55": "mps3-an547"}
+# The emulated board that runs each core's build.
+CORE_MACHINES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
+                 "cortex-m55": "mps3-an547"}
 
 
 @dataclass

@@ -27,7 +27,7 @@ def check(artifacts: list[Path], target: str, budget: str | None, metric: str | 
 
 def verify(model: Path, target: str, arch: str | None, interpreter: str | None, images: list[Path] | None,
            samples: int | None, as_json: bool, echo, log, generate=None) -> int:
-    """TFLite Micro and the generated C (this machine, emulated Cortex-M4/M7/M55) against the reference kernels;
+    """TFLite Micro and the generated C (this machine, emulated Cortex-M4/M7/M33/M55) against the reference kernels;
     0 when every output is bit-identical, else 1."""
     if arch or interpreter:
         raise InputError(f"target {target} runs TensorFlow Lite Micro on this machine; drop --arch and --interpreter")

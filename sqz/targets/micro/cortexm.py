@@ -33,14 +33,18 @@ class Machine:
     instructions_per_tick: float
 
 
-# Memory maps of qemu 7.2's boards (an500's RAM sits at 0x60000000; an547's ITCM/DTCM are 512 KB each).
+# Memory maps of qemu 7.2's boards (an500's RAM sits at 0x60000000; an505 boots secure from its SSRAM at
+# 0x10000000, RAM at 0x38000000; an547's ITCM/DTCM are 512 KB each). SysTick counts SYSCLK: 25 MHz on the
+# mps2 boards but 20 MHz on the an505 and 32 MHz on the an547, against qemu's 1 GHz instruction clock.
 MACHINES = {
     "mps2-an386": Machine("mps2-an386", "Cortex-M4", "cortex-m4", (0x0, 4 << 20), (0x20000000, 4 << 20), 40.0),
     "mps2-an500": Machine("mps2-an500", "Cortex-M7", "cortex-m7", (0x0, 4 << 20), (0x60000000, 16 << 20), 40.0),
+    "mps2-an505": Machine("mps2-an505", "Cortex-M33", "cortex-m33", (0x10000000, 4 << 20), (0x38000000, 2 << 20),
+                          50.0),
     "mps3-an547": Machine("mps3-an547", "Cortex-M55", "cortex-m55", (0x0, 512 << 10), (0x20000000, 512 << 10),
                           31.25),
 }
-VERIFY_MACHINES = ("mps2-an386", "mps2-an500", "mps3-an547")
+VERIFY_MACHINES = ("mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
 
 
 @dataclass

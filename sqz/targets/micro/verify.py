@@ -105,7 +105,7 @@ def verify(model: Path, target: str, images: list[Path] | None = None, samples: 
            log=lambda msg: None, generate=None, qemu_images: int | None = None) -> MicroVerification:
     """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output. Also its
     C (the export's sqz_model.c, else what `generate` writes; skipped when neither) on this machine and on
-    emulated Cortex-M4/M7/M55 (`qemu_images` images each: default all given with --samples, else 1,000)."""
+    emulated Cortex-M4/M7/M33/M55 (`qemu_images` images each: default all given with --samples, else 1,000)."""
     profile = boards.get(target)
     model = Path(model)
     if model.is_dir():
