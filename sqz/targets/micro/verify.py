@@ -1,4 +1,4 @@
-"""`sqz verify --target <micro>`: TFLite Micro on this machine against ai-edge-litert's reference kernels, bit by bit."""
+"""`sqz verify --target <micro>`: TFLite Micro and the generated C against the reference kernels, bit by bit."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sqz.errors import InputError
 from sqz.runtime import manifest as manifests
 from sqz.runtime.preprocess import Preprocess, normalize
-from sqz.targets.micro import boards, tflm
+from sqz.targets.micro import boards, cfiles, cortexm, tflm
+from sqz.targets.micro.cverify import QEMU_IMAGES, CVerification, verify_c
 from sqz.targets.samples import sample_images
-
-if TYPE_CHECKING:
-    from sqz.targets.micro.cverify import CVerification
 
 REFERENCE = "ai-edge-litert"
 
@@ -115,6 +112,10 @@ def verify(model: Path, target: str, images: list[Path] | None = None, samples: 
     data, entry = manifests.entry_for(model)
     if entry.get("precision") != "int8":
         raise InputError(f"{model}: TFLite Micro runs the full-int8 model; give model_int8.tflite")
+    c_code = generate is not None or cfiles.exported(model, entry.get("sha256", ""))
+    if c_code:
+        cortexm.require_tools()
+        cfiles.host_compiler()
     n = samples or _default_samples(model.parent)
     raw, source = sample_images(data, n, images)
     x = quantised_inputs(raw, Preprocess.from_dict(data["preprocess"]), entry["io"])
@@ -125,11 +126,7 @@ def verify(model: Path, target: str, images: list[Path] | None = None, samples: 
     identical, step, arena = compare(content, x, ref)
     v = MicroVerification(str(model), profile.name, len(x), source, identical, step, arena,
                           boards.board_arena(arena), time.monotonic() - start)
-    from sqz.targets.micro import cfiles
-
-    if generate is not None or cfiles.exported(model, entry.get("sha256", "")):
-        from sqz.targets.micro.cverify import QEMU_IMAGES, verify_c
-
+    if c_code:
         v.c = verify_c(model, data, entry, x, ref, f"{REFERENCE} reference kernels", generate,
                        qemu_images=qemu_images or (samples or QEMU_IMAGES), log=log)
     return v

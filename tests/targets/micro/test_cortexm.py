@@ -108,3 +108,11 @@ def test_the_arduino_sketch_in_the_docs_compiles_and_runs_on_a_cortex_m4(c_expor
     labels = json.loads((c_export / "manifest.json").read_text())["labels"]
     printed = (r.stdout + r.stderr).strip()
     assert r.returncode == 0 and any(printed.startswith(label + " ") for label in labels), printed
+
+
+def test_verify_without_the_cross_tools_says_what_to_install_in_one_line(c_export, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    out = CliRunner().invoke(main, ["verify", str(c_export), "--target", "nano33ble", "--samples", "4"])
+    assert out.exit_code == 2
+    lines = out.output.strip().splitlines()
+    assert len(lines) == 1 and "arm-none-eabi-gcc" in lines[0] and "apt-get install" in lines[0]
