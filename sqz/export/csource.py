@@ -12,6 +12,7 @@ import numpy as np
 from sqz.export import arena as arena_mod
 from sqz.export.cgraph import CModel, UnsupportedModel, read
 from sqz.files import write_text
+from sqz.runtime.manifest import Artifact, Manifest
 
 PER_LINE = 24
 
@@ -252,7 +253,7 @@ def write(out: Path, sources: CSources) -> list[str]:
     return ["sqz_model.c", "sqz_model.h"]
 
 
-def write_for(model: Path, manifest: dict, entry: dict, out: Path) -> list[str]:
+def write_for(model: Path, manifest: Manifest, entry: Artifact, out: Path) -> list[str]:
     """Generate sqz_model.c/.h for the int8 `model` of an export (its manifest and manifest entry) into `out`."""
-    return write(out, generate(Path(model).read_bytes(), list(manifest["labels"]), manifest["preprocess"], entry["io"],
-                               entry.get("sha256", "")))
+    return write(out, generate(Path(model).read_bytes(), list(manifest.labels), manifest.preprocess.to_dict(),
+                               entry.io, entry.sha256))

@@ -7,14 +7,14 @@ size at which dead taps shrink the same architecture, and gating the xz-packed b
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from sqz.errors import InputError
+from sqz.errors import InputError, ModelFileError
 from sqz.export import prunefit
-from sqz.quantize import graph as graph_mod
 from sqz.export.fit import choose, describe
 from sqz.export.size import predict
+from sqz.quantize import graph as graph_mod
+from sqz.runtime import manifest as manifests
 from sqz.train.model import ArchConfig
 
 
@@ -23,18 +23,33 @@ def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = No
     found = []
     chosen = choose(cfg.name, size, cfg.in_channels, cfg.num_classes, limit)
     if chosen["metaparameters"]:
-        found.append({"route": "budget-trained metaparameters", "bytes": chosen["file_bytes"],
-                      "how": f"sqz train --arch {cfg.name} --budget {limit}B (picks "
-                             f"{describe(chosen['metaparameters'], chosen)}, "
-                             f"{chosen['parameters']:,} parameters)"})
+        found.append(
+            {
+                "route": "budget-trained metaparameters",
+                "bytes": chosen["file_bytes"],
+                "how": f"sqz train --arch {cfg.name} --budget {limit}B (picks "
+                f"{describe(chosen['metaparameters'], chosen)}, "
+                f"{chosen['parameters']:,} parameters)",
+            }
+        )
     if cfg.bypass != "complex" and predict(prunefit.smallest(cfg, prunefit.ROUNDS), size)["file_bytes"] <= limit:
-        found.append({"route": "channels pruned to fit", "bytes": limit,
-                      "how": f"sqz compress CHECKPOINT --fit {limit}B (sensitivity-chosen channels, distilled; "
-                             "at most the budget)"})
+        found.append(
+            {
+                "route": "channels pruned to fit",
+                "bytes": limit,
+                "how": f"sqz compress CHECKPOINT --fit {limit}B (sensitivity-chosen channels, distilled; "
+                "at most the budget)",
+            }
+        )
     int4 = predict(cfg, size, weights="int4")["file_bytes"]
     if int4 <= limit:
-        found.append({"route": "INT4 conv weights", "bytes": int4,
-                      "how": "sqz-export --int8 --weights int4 (4-bit QAT; XNNPACK runs INT4 convs ~3-5x slower)"})
+        found.append(
+            {
+                "route": "INT4 conv weights",
+                "bytes": int4,
+                "how": "sqz-export --int8 --weights int4 (4-bit QAT; XNNPACK runs INT4 convs ~3-5x slower)",
+            }
+        )
     seen = {tuple(graph_mod.dead_fires(cfg, size))}
     for smaller in range(size - 1, 15, -1):
         try:
@@ -46,13 +61,23 @@ def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = No
         seen.add(dead)
         p = predict(cfg, smaller)
         if p["file_bytes"] <= limit:
-            found.append({"route": f"input {smaller}x{smaller} (dead taps in fires "
-                                   f"{', '.join(map(str, p['dead_tap_fires']))})", "bytes": p["file_bytes"],
-                          "how": f"retrain the same architecture on {smaller}x{smaller} images"})
+            found.append(
+                {
+                    "route": f"input {smaller}x{smaller} (dead taps in fires "
+                    f"{', '.join(map(str, p['dead_tap_fires']))})",
+                    "bytes": p["file_bytes"],
+                    "how": f"retrain the same architecture on {smaller}x{smaller} images",
+                }
+            )
             break
     if packed_bytes is not None and packed_bytes <= limit:
-        found.append({"route": "packed metric", "bytes": packed_bytes,
-                      "how": "gate the xz-packed file with --metric packed (where the board unpacks it at install)"})
+        found.append(
+            {
+                "route": "packed metric",
+                "bytes": packed_bytes,
+                "how": "gate the xz-packed file with --metric packed (where the board unpacks it at install)",
+            }
+        )
     return found
 
 
@@ -65,12 +90,11 @@ def lines(found: list[dict], limit: int) -> list[str]:
 def describe_file(path: Path) -> tuple[ArchConfig, int] | None:
     """(architecture, input size) of a .tflite: from the manifest beside it when that lists the file, else
     read from the file (input shape, classes, first kernel: 3x3 is SqueezeNet 1.1, 7x7 is 1.0)."""
-    man = path.parent / "manifest.json"
     try:
-        m = json.loads(man.read_text())
-        if path.name in m.get("artifacts", {}) and "arch" in m:
-            return ArchConfig.from_dict(m["arch"]), int(m["preprocess"]["size"])
-    except (OSError, ValueError, KeyError, TypeError):
+        m = manifests.read(path.parent)
+        if path.name in m.artifacts and m.arch is not None:
+            return ArchConfig.from_dict(m.arch), m.preprocess.size
+    except (ModelFileError, ValueError, KeyError, TypeError):
         pass
     try:
         from sqz.export.flatbuffer import schema
@@ -89,8 +113,9 @@ def describe_file(path: Path) -> tuple[ArchConfig, int] | None:
         return None
     # ADD (0) marks a bypass; CONV_2D (3) beyond conv1, 8 fires of 3 and the classifier, the complex one's skips
     bypass = "" if 0 not in codes else "complex" if codes.count(3) > 26 else "simple"
-    return ArchConfig(version=version, num_classes=classes, in_channels=int(shape_in[3]), bypass=bypass), \
-        int(shape_in[1])
+    return ArchConfig(version=version, num_classes=classes, in_channels=int(shape_in[3]), bypass=bypass), int(
+        shape_in[1]
+    )
 
 
 def hint(path: Path, limit: int, metric: str = "file") -> list[str] | None:

@@ -76,21 +76,17 @@ def load(path, threads: int | None = None, interpreter: str | None = None) -> Mo
     if packed.is_packed(path):
         inner = path.with_name(path.name[: -len(packed.SUFFIX)])
         data, entry = manifest.entry_for(inner)
-        want = (entry.get("packed") or {}).get("sha256")
+        want = (entry.packed or {}).get("sha256")
         if want is None or manifest.sha256(path) != want:
             raise ModelFileError(
                 f"{path}: sha256 does not match the manifest's packed entry; the file is damaged or was replaced"
             )
         content = packed.unpack_file(path)
-        if packed.sha256_bytes(content) != entry["sha256"]:
+        if packed.sha256_bytes(content) != entry.sha256:
             raise ModelFileError(f"{path}: unpacked bytes do not match the manifest's sha256")
         path = inner
     else:
         data, entry = manifest.entry_for(path)
-        if entry.get("sha256") and manifest.sha256(path) != entry["sha256"]:
+        if entry.sha256 and manifest.sha256(path) != entry.sha256:
             raise ModelFileError(f"{path}: sha256 does not match the manifest; the file is damaged or was replaced")
-    try:
-        pre, labels = Preprocess.from_dict(data["preprocess"]), [str(v) for v in data["labels"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path.parent / manifest.MANIFEST}: no usable preprocess/labels ({exc!r:.80})") from None
-    return Model(path, open_session(path, threads, interpreter, content), pre, labels)
+    return Model(path, open_session(path, threads, interpreter, content), data.preprocess, list(data.labels))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -66,7 +66,7 @@ def build(
     tmp = Path(tempfile.mkdtemp(prefix=".bundle.", dir=out.parent))
     try:
         shutil.copyfile(model, tmp / model.name)
-        if manifests.sha256(tmp / model.name) != entry["sha256"]:
+        if manifests.sha256(tmp / model.name) != entry.sha256:
             raise ModelFileError(f"{model}: sha256 does not match its manifest; re-export it")
         (tmp / "smoke").mkdir()
         np.save(tmp / "smoke" / "inputs.npy", x)
@@ -78,12 +78,7 @@ def build(
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "smoke": {"images": "smoke/inputs.npy", "source": source, "top1": [int(v) for v in top1]},
         }
-        man = {
-            **{k: v for k, v in data.items() if k != "artifacts"},
-            "artifacts": {model.name: entry},
-            "bundle": bundle,
-        }
-        (tmp / manifests.MANIFEST).write_text(json.dumps(man, indent=2) + "\n")
+        manifests.write(tmp, dataclasses.replace(data, artifacts={model.name: entry}, bundle=bundle))
         write_sums(tmp)
         if out.exists():
             shutil.rmtree(out)

@@ -7,17 +7,18 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import InputError
-from sqz.runtime.preprocess import Preprocess, decode
+from sqz.runtime.manifest import Manifest
+from sqz.runtime.preprocess import decode
 
 
-def sample_images(manifest: dict, n: int = 8, images: list[Path] | None = None) -> tuple[np.ndarray, str]:
+def sample_images(manifest: Manifest, n: int = 8, images: list[Path] | None = None) -> tuple[np.ndarray, str]:
     """(uint8 (N, content, content, C), where they came from) for the model this manifest describes."""
-    pre = Preprocess.from_dict(manifest["preprocess"])
+    pre = manifest.preprocess
     if images:
         return np.stack([decode(p, pre) for p in images]), f"{len(images)} given images"
     from sqz.runtime.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
 
-    if tuple(manifest.get("labels", ())) != FASHION_MNIST_CLASSES:
+    if manifest.labels != FASHION_MNIST_CLASSES:
         raise InputError("this model was not trained on Fashion-MNIST; give sample images with --images")
     path = FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz"
     if not path.exists():

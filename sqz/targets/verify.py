@@ -136,7 +136,7 @@ def verify(
         )
     model = _model_file(model)
     data, entry = manifests.entry_for(model)
-    if entry.get("precision") != "int8":
+    if entry.precision != "int8":
         raise InputError(
             f"{model}: verify compares int8 outputs step by step; give the full-int8 model (model_int8.tflite)"
         )

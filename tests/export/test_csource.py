@@ -28,8 +28,14 @@ def _io(content: bytes) -> dict:
 
 
 def _pre(size: int, channels: int, content: int | None = None) -> dict:
-    return {"size": size, "content": content or size, "channels": channels, "mean": [0.5] * channels,
-            "std": [0.25] * channels, "resize": "squash"}
+    return {
+        "size": size,
+        "content": content or size,
+        "channels": channels,
+        "mean": [0.5] * channels,
+        "std": [0.25] * channels,
+        "resize": "squash",
+    }
 
 
 def _host(content: bytes, x: np.ndarray, work: Path, pre: dict, labels: int = 10) -> tuple[np.ndarray, str]:
@@ -40,26 +46,29 @@ def _host(content: bytes, x: np.ndarray, work: Path, pre: dict, labels: int = 10
 
 def test_the_exported_model_is_bit_identical_on_every_image_the_export_evaluated(int8_model, tmp_path):
     from sqz.runtime import manifest as manifests
-    from sqz.runtime.preprocess import Preprocess
     from sqz.targets.micro.verify import quantised_inputs
     from sqz.targets.samples import sample_images
 
     data, entry = manifests.entry_for(int8_model)
     n = json.loads((int8_model.parent / "report.json").read_text())["eval_images"]
     raw, _ = sample_images(data, n)
-    x = quantised_inputs(raw, Preprocess.from_dict(data["preprocess"]), entry["io"])
+    x = quantised_inputs(raw, data.preprocess, entry.io)
     content = int8_model.read_bytes()
-    got, warnings = _host(content, x, tmp_path, data["preprocess"])
+    got, warnings = _host(content, x, tmp_path, data.preprocess.to_dict())
     assert n >= 500 and warnings == ""
     np.testing.assert_array_equal(got, reference_outputs(content, x))
     assert len(set(got.argmax(1))) > 3  # a real classifier, not a constant
 
 
-@pytest.mark.parametrize("cfg, size, int4", [
-    (ArchConfig(num_classes=10, in_channels=3, bypass="complex"), 64, False),
-    (ArchConfig(num_classes=7, in_channels=1, bypass="simple", pools=(1, 4, 8)), 40, False),
-    (ArchConfig(num_classes=10, in_channels=1, bypass="simple"), 48, True),
-], ids=["rgb64-complex-bypass-mean", "grey40-pad-add", "int4-weights"])
+@pytest.mark.parametrize(
+    "cfg, size, int4",
+    [
+        (ArchConfig(num_classes=10, in_channels=3, bypass="complex"), 64, False),
+        (ArchConfig(num_classes=7, in_channels=1, bypass="simple", pools=(1, 4, 8)), 40, False),
+        (ArchConfig(num_classes=10, in_channels=1, bypass="simple"), 48, True),
+    ],
+    ids=["rgb64-complex-bypass-mean", "grey40-pad-add", "int4-weights"],
+)
 def test_every_operator_sqz_writes_is_bit_identical(cfg, size, int4, tmp_path):
     content = random_int8(cfg, size, seed=3, int4=int4)
     if int4:
@@ -85,23 +94,27 @@ def test_pad_is_among_the_operators_of_the_odd_sized_model():
 def test_the_pixel_helper_quantises_exactly_as_sqz_runtime(int8_model, tmp_path):
     """sqz_quantize_pixels on uint8 pixels equals sqz's own preprocessing + quantisation (centred, padded)."""
     from sqz.runtime import manifest as manifests
-    from sqz.runtime.preprocess import Preprocess
     from sqz.targets.micro.verify import quantised_inputs
 
     data, entry = manifests.entry_for(int8_model)
-    pre = Preprocess.from_dict(data["preprocess"])
-    csource.write(tmp_path, csource.generate(int8_model.read_bytes(), data["labels"], data["preprocess"], entry["io"],
-                                             "0" * 64))
+    pre = data.preprocess
+    csource.write(
+        tmp_path, csource.generate(int8_model.read_bytes(), list(data.labels), pre.to_dict(), entry.io, "0" * 64)
+    )
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 256, (3, pre.content, pre.content, pre.channels), dtype=np.uint8)
     (tmp_path / "main.c").write_text(
         '#include <stdio.h>\n#include "sqz_model.h"\n'
         "static uint8_t px[SQZ_IMAGE_SIZE * SQZ_IMAGE_SIZE * SQZ_INPUT_C];\nstatic int8_t q[SQZ_INPUT_SIZE];\n"
         "int main(void) { while (fread(px, 1, sizeof px, stdin) == sizeof px) { sqz_quantize_pixels(px, q);"
-        " fwrite(q, 1, sizeof q, stdout); } return 0; }\n")
+        " fwrite(q, 1, sizeof q, stdout); } return 0; }\n"
+    )
     exe = tmp_path / "quantise"
-    subprocess.run([cfiles.host_compiler(), "-std=c99", "-O2", "-I.", "sqz_model.c", "main.c", "-o", exe.name],
-                   cwd=tmp_path, check=True)
+    subprocess.run(
+        [cfiles.host_compiler(), "-std=c99", "-O2", "-I.", "sqz_model.c", "main.c", "-o", exe.name],
+        cwd=tmp_path,
+        check=True,
+    )
     out = subprocess.run([str(exe)], input=pixels.tobytes(), capture_output=True, check=True).stdout
     want = quantised_inputs(pixels, pre, entry["io"])
     np.testing.assert_array_equal(np.frombuffer(out, np.int8).reshape(want.shape), want)
@@ -140,8 +153,13 @@ def test_arena_reuses_dead_buffers_writes_expands_into_their_concatenation_and_b
                 live.setdefault(t, [i, i])[1] = i
     assert plan.size < sum(t.size for k, t in model.tensors.items() if k != model.input) / 2
     for i in range(len(model.ops)):
-        spans = sorted({(plan.places[t].offset, plan.places[t].offset + _bytes(model, plan, t))
-                        for t, (a, b) in live.items() if a <= i <= b})
+        spans = sorted(
+            {
+                (plan.places[t].offset, plan.places[t].offset + _bytes(model, plan, t))
+                for t, (a, b) in live.items()
+                if a <= i <= b
+            }
+        )
         roots = [s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)]
         for (_, hi1), (lo2, _) in zip(roots, roots[1:]):
             assert hi1 <= lo2, f"op {i}: live buffers overlap"
@@ -169,6 +187,20 @@ def test_quantize_multiplier_follows_tflite():
 def test_kernels_compile_clean_as_c99_with_every_warning(tmp_path):
     src = tmp_path / "k.c"
     src.write_text(csource.kernels())
-    r = subprocess.run([cfiles.host_compiler(), "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-c", str(src),
-                        "-o", str(tmp_path / "k.o")], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            cfiles.host_compiler(),
+            "-std=c99",
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-c",
+            str(src),
+            "-o",
+            str(tmp_path / "k.o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import InputError, ToolError
+from sqz.runtime.manifest import Artifact, Manifest
 from sqz.targets.micro import cortexm
 
 # (model, its manifest, its manifest entry, directory) → sqz_model.c and sqz_model.h written there
@@ -34,19 +35,23 @@ def define(header: str, name: str) -> int:
 def exported(model: Path, sha256: str) -> bool:
     """Whether the export's sqz_model.c/.h beside `model` were generated from these model bytes."""
     header = model.parent / "sqz_model.h"
-    return (model.parent / "sqz_model.c").is_file() and header.is_file() and \
-        header_sha256(header.read_text(errors="replace")) == sha256
+    return (
+        (model.parent / "sqz_model.c").is_file()
+        and header.is_file()
+        and header_sha256(header.read_text(errors="replace")) == sha256
+    )
 
 
-def place(model: Path, manifest: dict, entry: dict, work: Path, generate: Generator | None = None) -> str:
+def place(model: Path, manifest: Manifest, entry: Artifact, work: Path, generate: Generator | None = None) -> str:
     """Put sqz_model.c/.h for `model` into `work`; where they came from."""
-    if exported(model, entry.get("sha256", "")):
+    if exported(model, entry.sha256):
         shutil.copy(model.parent / "sqz_model.c", work / "sqz_model.c")
         shutil.copy(model.parent / "sqz_model.h", work / "sqz_model.h")
         return "the export's sqz_model.c"
     if generate is None:
-        raise InputError(f"{model.parent}: no sqz_model.c generated from this model; export with "
-                         "sqz-export --int8 --target <board>")
+        raise InputError(
+            f"{model.parent}: no sqz_model.c generated from this model; export with sqz-export --int8 --target <board>"
+        )
     generate(model, manifest, entry, work)
     return "sqz_model.c generated from the .tflite"
 
@@ -62,8 +67,13 @@ def run_host(work: Path, inputs: np.ndarray, out_size: int) -> tuple[np.ndarray,
     """Compile sqz_model.c + the runner for this machine in `work`, run it on `inputs`; (outputs, warnings)."""
     shutil.copy(cortexm.runner_source(), work / "sqz_run.c")
     exe = work / "sqz_run_host"
-    r = subprocess.run([host_compiler(), *cortexm.CFLAGS, "-I.", "sqz_model.c", "sqz_run.c", "-o", exe.name],
-                       cwd=work, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [host_compiler(), *cortexm.CFLAGS, "-I.", "sqz_model.c", "sqz_run.c", "-o", exe.name],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if r.returncode != 0:
         raise ToolError(f"the host C compiler failed: {(r.stderr.strip().splitlines() or [''])[-1]}")
     (work / "sqz_in.bin").write_bytes(np.ascontiguousarray(inputs, np.int8).tobytes())

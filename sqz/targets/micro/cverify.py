@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sqz.runtime.manifest import Artifact, Manifest
 from sqz.targets.micro import cfiles, cortexm
 
 QEMU_IMAGES = 1000
@@ -55,10 +56,14 @@ class CVerification:
             what = "bit-identical" if r.ok else f"max {r.max_step} int8 steps apart"
             extra = ""
             if r.instructions:
-                extra = (f"; {r.instructions:,} instructions per inference ({r.instructions / self.macs:.2f} per MAC)"
-                         f", stack {r.stack_bytes:,} B")
-            out.append(f"{'PASS' if r.ok else 'FAIL'}  C ({self.origin}) on {r.runner} ({r.core}) vs "
-                       f"{self.reference}: {r.identical}/{r.images} outputs identical, {what}{extra}")
+                extra = (
+                    f"; {r.instructions:,} instructions per inference ({r.instructions / self.macs:.2f} per MAC)"
+                    f", stack {r.stack_bytes:,} B"
+                )
+            out.append(
+                f"{'PASS' if r.ok else 'FAIL'}  C ({self.origin}) on {r.runner} ({r.core}) vs "
+                f"{self.reference}: {r.identical}/{r.images} outputs identical, {what}{extra}"
+            )
         return out
 
     def to_dict(self) -> dict:
@@ -70,9 +75,18 @@ def _compare(got: np.ndarray, ref: np.ndarray) -> tuple[int, int]:
     return int((diff == 0).sum()), int(diff.max()) if len(diff) else 0
 
 
-def verify_c(model: Path, manifest: dict, entry: dict, x: np.ndarray, ref: np.ndarray, reference: str,
-             generate: cfiles.Generator | None = None, machines: tuple[str, ...] = cortexm.VERIFY_MACHINES,
-             qemu_images: int = QEMU_IMAGES, log=lambda msg: None) -> CVerification:
+def verify_c(
+    model: Path,
+    manifest: Manifest,
+    entry: Artifact,
+    x: np.ndarray,
+    ref: np.ndarray,
+    reference: str,
+    generate: cfiles.Generator | None = None,
+    machines: tuple[str, ...] = cortexm.VERIFY_MACHINES,
+    qemu_images: int = QEMU_IMAGES,
+    log=lambda msg: None,
+) -> CVerification:
     """Build the model's C (the export's, else what `generate` writes) for the host and every machine; compare
     outputs on `x` (the host: all of them, qemu: the first `qemu_images`) with the outputs `ref` of `reference`."""
     start = time.monotonic()
@@ -94,7 +108,16 @@ def verify_c(model: Path, manifest: dict, entry: dict, x: np.ndarray, ref: np.nd
             elf = mdir / "sqz_run.elf"
             warnings = cortexm.build([work / "sqz_model.c", work / "sqz_run.c"], work, m, elf)
             r = cortexm.run(elf, m, sub, out_size)
-            v.runs.append(CRun(name, m.core, len(sub), *_compare(r.outputs, sub_ref), r.instructions, r.stack_bytes,
-                               warnings.strip()))
+            v.runs.append(
+                CRun(
+                    name,
+                    m.core,
+                    len(sub),
+                    *_compare(r.outputs, sub_ref),
+                    r.instructions,
+                    r.stack_bytes,
+                    warnings.strip(),
+                )
+            )
     v.seconds = time.monotonic() - start
     return v

@@ -47,10 +47,12 @@ class MicroVerification:
     def line(self) -> str:
         same = self.images > 0 and self.identical == self.images and self.max_step == 0
         verdict = "bit-identical" if same else f"max {self.max_step} int8 steps apart"
-        return (f"{'PASS' if same else 'FAIL'}  {self.target} (TFLite Micro on this machine vs {REFERENCE} "
-                f"reference kernels): {self.identical}/{self.images} outputs identical, {verdict}, on "
-                f"{self.source}; arena {self.host_arena:,} B here, {self.arena:,} B for the board "
-                f"({self.seconds:.1f} s)")
+        return (
+            f"{'PASS' if same else 'FAIL'}  {self.target} (TFLite Micro on this machine vs {REFERENCE} "
+            f"reference kernels): {self.identical}/{self.images} outputs identical, {verdict}, on "
+            f"{self.source}; arena {self.host_arena:,} B here, {self.arena:,} B for the board "
+            f"({self.seconds:.1f} s)"
+        )
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok, "c": self.c.to_dict() if self.c else None}
@@ -98,8 +100,15 @@ def _default_samples(export_dir: Path) -> int:
         return 500
 
 
-def verify(model: Path, target: str, images: list[Path] | None = None, samples: int | None = None,
-           log=lambda msg: None, generate=None, qemu_images: int | None = None) -> MicroVerification:
+def verify(
+    model: Path,
+    target: str,
+    images: list[Path] | None = None,
+    samples: int | None = None,
+    log=lambda msg: None,
+    generate=None,
+    qemu_images: int | None = None,
+) -> MicroVerification:
     """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output. Also its
     C (the export's sqz_model.c, else what `generate` writes; skipped when neither) on this machine and on
     emulated Cortex-M4/M7/M33/M55 (`qemu_images` images each: default all given with --samples, else 1,000)."""
@@ -110,23 +119,41 @@ def verify(model: Path, target: str, images: list[Path] | None = None, samples: 
     if model.suffix != ".tflite" or not model.is_file():
         raise InputError(f"{model}: give a .tflite model in an export directory (e.g. exports/default)")
     data, entry = manifests.entry_for(model)
-    if entry.get("precision") != "int8":
+    if entry.precision != "int8":
         raise InputError(f"{model}: TFLite Micro runs the full-int8 model; give model_int8.tflite")
-    c_code = generate is not None or cfiles.exported(model, entry.get("sha256", ""))
+    c_code = generate is not None or cfiles.exported(model, entry.sha256)
     if c_code:
         cortexm.require_tools()
         cfiles.host_compiler()
     n = samples or _default_samples(model.parent)
     raw, source = sample_images(data, n, images)
-    x = quantised_inputs(raw, Preprocess.from_dict(data["preprocess"]), entry["io"])
+    x = quantised_inputs(raw, data.preprocess, entry.io)
     log(f"TFLite Micro vs reference kernels on {len(x):,} images …")
     start = time.monotonic()
     content = model.read_bytes()
     ref = reference_outputs(content, x)
     identical, step, arena = compare(content, x, ref)
-    v = MicroVerification(str(model), profile.name, len(x), source, identical, step, arena,
-                          boards.board_arena(arena), time.monotonic() - start)
+    v = MicroVerification(
+        str(model),
+        profile.name,
+        len(x),
+        source,
+        identical,
+        step,
+        arena,
+        boards.board_arena(arena),
+        time.monotonic() - start,
+    )
     if c_code:
-        v.c = verify_c(model, data, entry, x, ref, f"{REFERENCE} reference kernels", generate,
-                       qemu_images=qemu_images or (samples or QEMU_IMAGES), log=log)
+        v.c = verify_c(
+            model,
+            data,
+            entry,
+            x,
+            ref,
+            f"{REFERENCE} reference kernels",
+            generate,
+            qemu_images=qemu_images or (samples or QEMU_IMAGES),
+            log=log,
+        )
     return v
