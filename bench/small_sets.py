@@ -79,9 +79,9 @@ def _int8(run: Path, out: Path) -> dict:
 
     t0 = time.perf_counter()
     rep = export(run / "model.pt", out=out, int8=True, log=lambda m: None)
-    int8 = rep["artifacts"]["model_int8.tflite"]
-    return {"wall_s": time.perf_counter() - t0, "torch_acc": rep["torch"]["accuracy"],
-            "int8_acc": int8["accuracy"], "int8_bytes": int8["bytes"], "eval_images": rep["eval_images"],
+    int8 = rep.artifacts["model_int8.tflite"]
+    return {"wall_s": time.perf_counter() - t0, "torch_acc": rep.torch["accuracy"],
+            "int8_acc": int8["accuracy"], "int8_bytes": int8["bytes"], "eval_images": rep.eval_images,
             "weakest": __import__("sqz.train.confusion", fromlist=["weakest"]).weakest(int8["confusion"])}
 
 
@@ -169,6 +169,10 @@ def render(results: dict) -> str:
                        f"{a['export']['int8_bytes']:,} B | {_pct(ref and ref['test_acc'])} | "
                        + (f"{100 * (a['export']['int8_acc'] - ref['test_acc']):+.1f} pt | " if ref else "— | ")
                        + f"{a['wall_s']:.0f} s / " + (f"{ref['train_seconds']:.0f} s |" if ref else "— |"))
+        if any(r["sqz_auto"].get("wall_from_history") for r in full):
+            out += ["", "For " + ", ".join(r["set"] for r in full if r["sqz_auto"].get("wall_from_history"))
+                    + " the sqz time is the sum of its epochs' (its export was redone after the first try failed to "
+                      "import a module another change had left half-written)."]
         out.append("")
     out += ["With the epochs scaled down (`--epochs N`, every other option at its default) on every folder, the "
             "reference trained the same epochs:", "",
