@@ -7,9 +7,7 @@ import platform
 import re
 import resource
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from sqz.errors import InputError
 from sqz.runtime.model import Model, load
 from sqz.runtime.onnx import ONNXSession
 from sqz.runtime.preprocess import decode, normalize
+from sqz.runtime.stderr import captured_stderr
 from sqz.runtime.tflite import quantize_input
 
 SYNTHETIC_IMAGES = 8
@@ -81,24 +80,6 @@ def _proc_status_kib(field: str) -> float | None:
     except OSError:
         pass
     return None
-
-
-@contextmanager
-def captured_stderr():
-    """Collect what native code writes to file descriptor 2 (the TFLite interpreter logs there)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    box = {"text": ""}
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield box
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            box["text"] = tmp.read().decode("utf-8", "replace")
 
 
 def delegate_of(model: Model, load_log: str) -> tuple[str, str]:

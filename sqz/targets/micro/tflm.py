@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from contextlib import contextmanager
 
 import numpy as np
 
 from sqz.errors import ModelFileError, ToolError
+from sqz.runtime.stderr import captured_stderr
 
 MAX_ARENA = 64 << 20
 _MISSING_OP = re.compile(r"Didn't find op for builtin opcode '([^']+)'")
@@ -21,22 +19,6 @@ def _runtime():
     except ImportError:
         raise ToolError("tflite-micro is not installed; pip install 'sqz[micro]'") from None
     return runtime
-
-
-@contextmanager
-def captured_stderr():
-    """Collect what the native interpreter writes to fd 2 (its allocation errors) instead of printing it."""
-    box = {"text": ""}
-    with tempfile.TemporaryFile() as tmp:
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield box
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            box["text"] = tmp.read().decode(errors="replace")
 
 
 def _try(content: bytes, arena: int):
