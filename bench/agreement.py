@@ -43,11 +43,11 @@ def one(label: str, arch: str, extra: dict, work: Path, epochs: int, limit: int,
                             **extra), progress=False)
     train_s = time.perf_counter() - t
     rep = export(run / "model.pt", out=run / "export", eval_limit=n_eval, log=lambda m: None)
-    a = rep["artifacts"]["model_int8.tflite"]
+    a = rep.artifacts["model_int8.tflite"]
     row = {"model": label, "arch": arch, **{k: v for k, v in extra.items() if k != "metaparameters"},
-           **extra.get("metaparameters", {}), "train_seconds": round(train_s, 1), "float_accuracy": rep["torch"]["accuracy"],
+           **extra.get("metaparameters", {}), "train_seconds": round(train_s, 1), "float_accuracy": rep.torch["accuracy"],
            "int8_accuracy": a["accuracy"], "agreement": a["top1_agreement"], "int8_bytes": a["bytes"],
-           "eval_images": rep["eval_images"], "test_acc_training": rec.get("test_acc")}
+           "eval_images": rep.eval_images, "test_acc_training": rec.get("test_acc")}
     log(f"{label}: float {row['float_accuracy']:.2%}, int8 {row['int8_accuracy']:.2%}, agreement {row['agreement']:.2%}")
     return row
 

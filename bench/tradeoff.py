@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         ckpt = build_variant(v, base, args.out, log)
         exp_dir = args.out / key / "export"
         log(f"[{key}] exporting full int8 …")
-        rep = export(ckpt, out=exp_dir, int8=True, log=lambda m: None, **v.get("export", {}))
+        rep = export(ckpt, out=exp_dir, int8=True, log=lambda m: None, **v.get("export", {})).to_dict()
         rep["compression"] = checkpoint.load_raw(ckpt).get("record", {}).get("compression")
         rows.append(measure(v, exp_dir, rep, ds.test, ref, args.runs))
         log(f"[{key}] file {rows[-1]['file_bytes']:,} B, packed {rows[-1]['packed_bytes']:,} B, "

@@ -17,10 +17,13 @@ import torch
 
 from sqz import __version__
 from sqz.errors import DatasetError, InputError
-from sqz.export import micro, report as report_mod, routes, weights as weights_mod
+from sqz.export import micro, routes
+from sqz.export import report as report_mod
+from sqz.export import weights as weights_mod
 from sqz.export.calibsource import calibration_pool, training_split
 from sqz.export.evalset import EvalSet, open_eval
 from sqz.export.onnx import chunk, export_onnx, parity
+from sqz.export.report import ExportReport
 from sqz.export.shrink import pack_artifact
 from sqz.export.tflite import convert
 from sqz.files import write_text
@@ -71,14 +74,30 @@ def _timed(timings: dict, key: str):
 
         def __exit__(self, *exc):
             timings[key] = round(time.perf_counter() - self.t, 3)
+
     return _T()
 
 
-def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: bool = True,
-           calib: int = 500, budget: str = DEFAULT_BUDGET, data: str | None = None, eval_limit: int = 0,
-           seed: int = 0, dead_taps: bool = True, metric: str = DEFAULT_METRIC, target: str | None = None,
-           log=print, calib_data: str | None = None, evaluate: bool = True,
-           weights: str = "int8", qat_epochs: int = 1, qat_images: int = 0, ranges: str = "mse") -> dict:
+def export(
+    ckpt: Path | None = None,
+    out: Path = Path("exports/default"),
+    int8: bool = True,
+    calib: int = 500,
+    budget: str = DEFAULT_BUDGET,
+    data: str | None = None,
+    eval_limit: int = 0,
+    seed: int = 0,
+    dead_taps: bool = True,
+    metric: str = DEFAULT_METRIC,
+    target: str | None = None,
+    log=print,
+    calib_data: str | None = None,
+    evaluate: bool = True,
+    weights: str = "int8",
+    qat_epochs: int = 1,
+    qat_images: int = 0,
+    ranges: str = "mse",
+) -> ExportReport:
     """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
     Calibration: `calib_data` (any image folder), else the run's stored sample, else the training data,
     with activation `ranges` mse|minmax (`sqz.quantize.ranges`);
@@ -97,86 +116,117 @@ def export(ckpt: Path | None = None, out: Path = Path("exports/default"), int8: 
     classes = list(payload["classes"])
     train = training_split(ckpt, payload, pre, data) if weights != "int8" else None  # refused before any output
     evals = open_eval(ckpt, payload, pre, data, eval_limit, log) if evaluate else None
-    pool, calib_from = (calibration_pool(ckpt, payload, pre, calib, calib_data, data, seed) if int8
-                        else (np.zeros((0, pre.content, pre.content, pre.channels), np.uint8), ""))
+    pool, calib_from = (
+        calibration_pool(ckpt, payload, pre, calib, calib_data, data, seed)
+        if int8
+        else (np.zeros((0, pre.content, pre.content, pre.channels), np.uint8), "")
+    )
     probe = _probe(evals, pool, pre)
     model = fold_batchnorm(trained)
     timings: dict[str, float] = {}
     slim, dead = remove_dead_taps(model, pre.size) if dead_taps else (model, [])
-    rep = {"sqz_version": __version__, "checkpoint": str(ckpt), "checkpoint_sha256": manifest.sha256(ckpt),
-           "dataset": evals.name if evals else None, "eval_images": 0, "calibration_images": 0,
-           "calibration_source": calib_from, "calibration_ranges": ranges if int8 else None, "arch": payload["arch"],
-           "preprocess": pre.to_dict(), "labels": classes, "torch": {"accuracy": None}, "artifacts": {},
-           "dead_taps": _dead_tap_record(model, slim, dead, probe)}
+    rep = ExportReport(
+        sqz_version=__version__,
+        checkpoint=str(ckpt),
+        checkpoint_sha256=manifest.sha256(ckpt),
+        preprocess=pre,
+        labels=tuple(classes),
+        arch=payload["arch"],
+        dataset=evals.name if evals else None,
+        calibration_source=calib_from,
+        calibration_ranges=ranges if int8 else None,
+        dead_taps=_dead_tap_record(model, slim, dead, probe),
+    )
     if dead:
-        log(f"Dead taps: fire {', '.join(str(i + 2) for i in dead)} see 1x1 maps at {pre.size}x{pre.size}; "
-            f"their 3x3 expands become centre 1x1 taps ({rep['dead_taps']['parameters_before']:,} → "
-            f"{rep['dead_taps']['parameters_after']:,} parameters, outputs unchanged)")
+        log(
+            f"Dead taps: fire {', '.join(str(i + 2) for i in dead)} see 1x1 maps at {pre.size}x{pre.size}; "
+            f"their 3x3 expands become centre 1x1 taps ({rep.dead_taps['parameters_before']:,} → "
+            f"{rep.dead_taps['parameters_after']:,} parameters, outputs unchanged)"
+        )
     net = slim
     if weights != "int8":
-        net, rep["weights"] = weights_mod.prepare(copy.deepcopy(slim), weights, train, pre, qat_epochs, qat_images,
-                                                  seed, log)
+        net, rep.weights = weights_mod.prepare(
+            copy.deepcopy(slim), weights, train, pre, qat_epochs, qat_images, seed, log
+        )
 
     with staging(Path(out)) as work:
         with _timed(timings, "onnx"):
             log("ONNX: exporting and checking …")
             onnx_path = export_onnx(net, work / "model.onnx", pre.size)
-            rep["onnx_parity"] = parity(net, onnx_path, probe)
+            rep.onnx_parity = parity(net, onnx_path, probe)
         calibration = None
         if int8:
             calibration = calibration_pick(pool, calib, seed)
-            rep["calibration_images"] = int(len(calibration))
+            rep.calibration_images = int(len(calibration))
             del pool
         with _timed(timings, "tflite" + ("+int8" if int8 else "")):
-            log("TFLite: writing float32" + (f" and full int8 ({ranges} ranges over {len(calibration)} calibration "
-                                            f"images from {calib_from})" if int8 else "") + " …")
-            tfl = convert(net, pre, work, calibration, ranges, rep.get("weights"))
+            log(
+                "TFLite: writing float32"
+                + (
+                    f" and full int8 ({ranges} ranges over {len(calibration)} calibration images from {calib_from})"
+                    if int8
+                    else ""
+                )
+                + " …"
+            )
+            tfl = convert(net, pre, work, calibration, ranges, rep.weights)
         calibration = None
         if weights != "int8":
-            weights_mod.check(tfl["int8"], tfl["int4"], net, rep["weights"], probe)
+            weights_mod.check(tfl["int8"], tfl["int4"], net, rep.weights, probe)
             tfl["int8"].unlink()
             tfl["int8"] = tfl.pop("int4")
         files = {"model.onnx": onnx_path, **{p.name: p for p in tfl.values()}}
         for name, path in files.items():
             sess = open_session(path)
-            rep["artifacts"][name] = {"bytes": path.stat().st_size, "sha256": manifest.sha256(path),
-                                      "format": path.suffix[1:], "precision": _precision(sess.io_spec()),
-                                      "io": sess.io_spec()}
+            rep.artifacts[name] = {
+                "bytes": path.stat().st_size,
+                "sha256": manifest.sha256(path),
+                "format": path.suffix[1:],
+                "precision": _precision(sess.io_spec()),
+                "io": sess.io_spec(),
+            }
         if evals is not None:
             with _timed(timings, "evaluate"):
                 log(f"Evaluating {len(files)} artifacts on {len(evals):,} test images (streamed) …")
                 _evaluate(rep, model, files, evals, pre, classes, log)
         else:
-            rep["evaluation"] = "skipped"
+            rep.evaluation = "skipped"
         packed_files = []
         for path in tfl.values():
             info = pack_artifact(path)
-            rep["artifacts"][path.name]["packed"] = info
+            rep.artifacts[path.name]["packed"] = info
             packed_files.append(info["file"])
         micro_files = micro.export(work, tfl, target, rep) if micro.applies(target) else []
-        rep["timings_s"] = timings
-        rep["gate"] = _gate(rep["artifacts"], limit, metric, target)
+        rep.timings_s = timings
+        rep.gate = _gate(rep.artifacts, limit, metric, target)
         _add_routes(rep, trained.cfg, pre.size, limit, tfl["int8"].name if "int8" in tfl else None)
-        man = {"sqz_version": __version__, "checkpoint_sha256": rep["checkpoint_sha256"],
-               "preprocess": pre.to_dict(), "labels": classes, "arch": payload["arch"],
-               "artifacts": {n: {k: a[k] for k in ("bytes", "sha256", "format", "precision", "io", "packed")
-                                 if k in a} for n, a in rep["artifacts"].items()},
-               "versions": _versions(), **({"micro": rep["micro"]} if micro_files else {})}
-        write_text(work / manifest.MANIFEST, json.dumps(man, indent=2))
-        write_text(work / "report.json", report_mod.dumps(rep))
+        man = manifest.Manifest(
+            preprocess=pre,
+            labels=tuple(classes),
+            sqz_version=__version__,
+            checkpoint_sha256=rep.checkpoint_sha256,
+            arch=payload["arch"],
+            versions=_versions(),
+            micro=rep.micro if micro_files else None,
+            artifacts={n: manifest.Artifact.from_dict(a) for n, a in rep.artifacts.items()},
+        )
+        write_text(work / manifest.MANIFEST, json.dumps(man.to_dict(), indent=2))
+        write_text(work / report_mod.REPORT, report_mod.dumps(rep))
         write_text(work / "report.md", report_mod.markdown(rep))
         plots = report_mod.write_classes(rep, work)
         with held():
-            for name in list(files) + packed_files + micro_files + plots + [manifest.MANIFEST, "report.json",
-                                                                              "report.md"]:
+            for name in (
+                list(files) + packed_files + micro_files + plots + [manifest.MANIFEST, report_mod.REPORT, "report.md"]
+            ):
                 os.replace(work / name, Path(out) / name)
-    rep["out"] = str(out)
+    rep.out = str(out)
     return rep
 
 
 @torch.no_grad()
-def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Preprocess, classes: list[str],
-              log) -> None:
+def _evaluate(
+    rep: ExportReport, model, files: dict[str, Path], evals: EvalSet, pre: Preprocess, classes: list[str], log
+) -> None:
     """Stream `evals` once through torch and every artifact; only logits are kept, never the images."""
     models = {name: Model(path, open_session(path), pre, classes) for name, path in files.items()}
     ref, got, ys = [], {name: [] for name in files}, []
@@ -188,21 +238,31 @@ def _evaluate(rep: dict, model, files: dict[str, Path], evals: EvalSet, pre: Pre
     if evals.skipped:
         log(f"warning: skipped {len(evals.skipped)} unreadable test image(s): {', '.join(evals.skipped[:3])}")
     if not ys:
-        raise DatasetError(f"{evals.name}: none of the {len(evals):,} test images is readable; give --data "
-                           "DIR or --no-eval")
+        raise DatasetError(
+            f"{evals.name}: none of the {len(evals):,} test images is readable; give --data DIR or --no-eval"
+        )
     ref, y = np.concatenate(ref), np.concatenate(ys)
-    rep["eval_images"], rep["eval_skipped"] = int(len(y)), len(evals.skipped)
-    rep["torch"] = {"accuracy": accuracy(ref, y),
-                    "confusion": confusion.summary(confusion.matrix(y, ref.argmax(1), len(classes)), classes)}
+    rep.eval_images, rep.eval_skipped = int(len(y)), len(evals.skipped)
+    rep.torch = {
+        "accuracy": accuracy(ref, y),
+        "confusion": confusion.summary(confusion.matrix(y, ref.argmax(1), len(classes)), classes),
+    }
     for name, parts in got.items():
         logits = np.concatenate(parts)
-        rep["artifacts"][name].update({
-            "accuracy": accuracy(logits, y), "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
-            "max_abs_diff_vs_torch": float(np.abs(logits - ref).max()),
-            "confusion": confusion.summary(confusion.matrix(y, logits.argmax(1), len(classes)), classes)})
+        rep.artifacts[name].update(
+            {
+                "accuracy": accuracy(logits, y),
+                "top1_agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
+                "max_abs_diff_vs_torch": float(np.abs(logits - ref).max()),
+                "confusion": confusion.summary(confusion.matrix(y, logits.argmax(1), len(classes)), classes),
+            }
+        )
         if name == "model.onnx":
-            rep["onnx_parity"] = {"images": int(len(y)), "max_abs_diff": rep["artifacts"][name]["max_abs_diff_vs_torch"],
-                                  "top1_agreement": rep["artifacts"][name]["top1_agreement"]}
+            rep.onnx_parity = {
+                "images": int(len(y)),
+                "max_abs_diff": rep.artifacts[name]["max_abs_diff_vs_torch"],
+                "top1_agreement": rep.artifacts[name]["top1_agreement"],
+            }
 
 
 def _probe(evals, pool: np.ndarray, pre: Preprocess, n: int = PROBE) -> np.ndarray:
@@ -225,18 +285,24 @@ def _gate(artifacts: dict, limit: int, metric: str, target: str | None) -> dict:
             sizes = {"file": a["bytes"], "packed": a["packed"]["bytes"]}
             by = {m: judge(name, "tflite", m, sizes[m], limit) for m in METRICS}
             v = by[metric]
-            judged[name] = {"bytes": sizes["file"], "fits": v.fits, "over_bytes": v.over_bytes,
-                            "over_percent": round(v.over_percent, 2), "packed_bytes": sizes["packed"],
-                            "file_fits": by["file"].fits, "packed_fits": by["packed"].fits}
+            judged[name] = {
+                "bytes": sizes["file"],
+                "fits": v.fits,
+                "over_bytes": v.over_bytes,
+                "over_percent": round(v.over_percent, 2),
+                "packed_bytes": sizes["packed"],
+                "file_fits": by["file"].fits,
+                "packed_fits": by["packed"].fits,
+            }
     return {"budget": limit, "metric": metric, "target": target, "artifacts": judged}
 
 
-def _add_routes(rep: dict, cfg, size: int, limit: int, int8_name: str | None) -> None:
+def _add_routes(rep: ExportReport, cfg, size: int, limit: int, int8_name: str | None) -> None:
     """When the int8 file (`int8_name`: model_int8.tflite, or model_int4.tflite with --weights int4|mixed) is
     over the budget, the routes that would fit, in the gate record."""
-    v = rep["gate"]["artifacts"].get(int8_name)
+    v = rep.gate["artifacts"].get(int8_name)
     if v and not v["fits"]:
-        rep["gate"]["routes"] = routes.routes(cfg, size, limit, v["packed_bytes"])
+        rep.gate["routes"] = routes.routes(cfg, size, limit, v["packed_bytes"])
 
 
 @torch.no_grad()
@@ -247,10 +313,14 @@ def _dead_tap_record(model, slim, dead: list[int], x: np.ndarray) -> dict:
     if dead:
         rows = chunk(x)
         for i in range(0, min(len(x), 512), rows):
-            sample = torch.from_numpy(x[i:i + rows])
+            sample = torch.from_numpy(x[i : i + rows])
             change = max(change, float((model(sample) - slim(sample)).abs().max()))
-    return {"fires": [i + 2 for i in dead], "parameters_before": count(model), "parameters_after": count(slim),
-            "max_abs_logit_change": change}
+    return {
+        "fires": [i + 2 for i in dead],
+        "parameters_before": count(model),
+        "parameters_after": count(slim),
+        "max_abs_logit_change": change,
+    }
 
 
 def _precision(io: dict) -> str:
@@ -267,5 +337,11 @@ def _versions() -> dict:
     import onnx
     import onnxruntime
 
-    return {"torch": str(torch.__version__), "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-            "numpy": np.__version__, "flatbuffers": version("flatbuffers"), "tflite_writer": f"sqz {__version__}"}
+    return {
+        "torch": str(torch.__version__),
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__,
+        "flatbuffers": version("flatbuffers"),
+        "tflite_writer": f"sqz {__version__}",
+    }

@@ -116,7 +116,7 @@ def test_the_pixel_helper_quantises_exactly_as_sqz_runtime(int8_model, tmp_path)
         check=True,
     )
     out = subprocess.run([str(exe)], input=pixels.tobytes(), capture_output=True, check=True).stdout
-    want = quantised_inputs(pixels, pre, entry["io"])
+    want = quantised_inputs(pixels, pre, entry.io)
     np.testing.assert_array_equal(np.frombuffer(out, np.int8).reshape(want.shape), want)
 
 

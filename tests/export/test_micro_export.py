@@ -10,8 +10,9 @@ from sqz.export.pipeline import export
 @pytest.mark.slow
 def test_export_for_the_nano_writes_c_sources_and_the_arena(tiny_run, tmp_path):
     out = tmp_path / "nano"
-    rep = export(tiny_run / "model.pt", out=out, int8=True, calib=32, eval_limit=64, target="nano33ble",
-                 log=lambda m: None)
+    rep = export(
+        tiny_run / "model.pt", out=out, int8=True, calib=32, eval_limit=64, target="nano33ble", log=lambda m: None
+    )
     for name in ("sqz_model.c", "sqz_model.h", "model_data.cc", "model_data.h", "model_ops.h", "model_int8.tflite"):
         assert (out / name).is_file()
     man = json.loads((out / "manifest.json").read_text())
@@ -21,7 +22,7 @@ def test_export_for_the_nano_writes_c_sources_and_the_arena(tiny_run, tmp_path):
     assert f"#define SQZ_ARENA_BYTES {c['arena_bytes']}" in (out / "sqz_model.h").read_text()
     assert c["measured"]["cpu"] == "cortex-m4" and c["measured"]["ram_bytes"] < arena["board"]
     assert "C (sqz_model.c, no interpreter)" in (out / "report.md").read_text()
-    assert rep["micro"]["verdict"]["fits"]
+    assert rep.micro["verdict"]["fits"]
     assert "TensorFlow Lite Micro (nano33ble)" in (out / "report.md").read_text()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 

@@ -16,24 +16,33 @@ from sqz.runtime.manifest import sha256
 def test_export_writes_checked_artifacts_and_an_honest_report(tiny_export):
     out, rep = tiny_export
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["classes.md", "confusion.png", "manifest.json", "model.onnx", "model_float32.tflite",
-                     "model_float32.tflite.xz", "model_int8.tflite", "model_int8.tflite.xz", "report.json",
-                     "report.md"]
-    int8 = rep["artifacts"]["model_int8.tflite"]
+    assert names == [
+        "classes.md",
+        "confusion.png",
+        "manifest.json",
+        "model.onnx",
+        "model_float32.tflite",
+        "model_float32.tflite.xz",
+        "model_int8.tflite",
+        "model_int8.tflite.xz",
+        "report.json",
+        "report.md",
+    ]
+    int8 = rep.artifacts["model_int8.tflite"]
     assert int8["io"]["input"]["dtype"] == "int8" and int8["io"]["output"]["dtype"] == "int8"
     assert int8["precision"] == "int8" and int8["io"]["input"]["layout"] == "NHWC"
-    assert rep["artifacts"]["model_float32.tflite"]["precision"] == "float32"
-    assert int8["bytes"] < rep["artifacts"]["model_float32.tflite"]["bytes"] / 3
-    for name, a in rep["artifacts"].items():
+    assert rep.artifacts["model_float32.tflite"]["precision"] == "float32"
+    assert int8["bytes"] < rep.artifacts["model_float32.tflite"]["bytes"] / 3
+    for name, a in rep.artifacts.items():
         assert a["sha256"] == sha256(out / name) and a["bytes"] == (out / name).stat().st_size
-    torch_acc = rep["torch"]["accuracy"]
-    assert abs(rep["artifacts"]["model.onnx"]["accuracy"] - torch_acc) < 1e-9
-    assert abs(rep["artifacts"]["model_float32.tflite"]["accuracy"] - torch_acc) <= 0.002
+    torch_acc = rep.torch["accuracy"]
+    assert abs(rep.artifacts["model.onnx"]["accuracy"] - torch_acc) < 1e-9
+    assert abs(rep.artifacts["model_float32.tflite"]["accuracy"] - torch_acc) <= 0.002
     assert int8["top1_agreement"] >= 0.95 and abs(int8["accuracy"] - torch_acc) < 0.03
-    assert rep["gate"]["artifacts"]["model_float32.tflite"]["fits"] is False
+    assert rep.gate["artifacts"]["model_float32.tflite"]["fits"] is False
     assert json.loads((out / "report.json").read_text())["eval_images"] == 500
     assert "model_int8.tflite" in (out / "report.md").read_text()
-    assert rep["calibration_ranges"] == "mse" and "ranges of least rounding error" in (out / "report.md").read_text()
+    assert rep.calibration_ranges == "mse" and "ranges of least rounding error" in (out / "report.md").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["labels"][0] == "T-shirt/top" and manifest["preprocess"]["content"] == 28
 
@@ -62,9 +71,26 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_
     (Into a copy of the shared export: a failure here must not change what other tests read.)"""
     out = shutil.copytree(tiny_export[0], tmp_path / "out")
     before = {p.name: sha256(p) for p in out.iterdir()}
-    proc = subprocess.Popen([sys.executable, "-m", "sqz.cli", "export", str(tiny_run / "model.pt"), "--int8",
-                             "--calib", "32", "--eval-limit", "100", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_default)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "export",
+            str(tiny_run / "model.pt"),
+            "--int8",
+            "--calib",
+            "32",
+            "--eval-limit",
+            "100",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ctrl_c_default,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".sqz-staging") for p in out.iterdir()):
         time.sleep(0.05)
@@ -79,12 +105,20 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_
 def test_export_verdict_honours_the_packed_metric(tiny_export, tiny_run, tmp_path):
     """A budget between the int8 file's packed and plain sizes: over by `file`, fits by `packed`, as `sqz check` says."""
     _, rep = tiny_export
-    a = rep["artifacts"]["model_int8.tflite"]
+    a = rep.artifacts["model_int8.tflite"]
     between = (a["bytes"] + a["packed"]["bytes"]) // 2
     out = tmp_path / "packed"
-    got = export(tiny_run / "model.pt", out=out, int8=True, calib=64, eval_limit=100, budget=str(between),
-                 metric="packed", log=lambda m: None)
-    g = got["gate"]
+    got = export(
+        tiny_run / "model.pt",
+        out=out,
+        int8=True,
+        calib=64,
+        eval_limit=100,
+        budget=str(between),
+        metric="packed",
+        log=lambda m: None,
+    )
+    g = got.gate
     v = g["artifacts"]["model_int8.tflite"]
     assert g["metric"] == "packed" and v["packed_bytes"] <= between < v["bytes"]
     assert v["fits"] and v["packed_fits"] and not v["file_fits"] and v["over_bytes"] == 0

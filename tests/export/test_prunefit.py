@@ -23,8 +23,11 @@ def test_round_targets_step_geometrically_to_the_budget():
 def test_an_unreachable_budget_is_one_line_and_exit_2(tmp_path):
     with pytest.raises(InputError, match="smallest network"):
         fit(BUNDLED, tmp_path / "o.pt", 15_000, log=lambda m: None)
-    r = subprocess.run([sys.executable, "-m", "sqz.cli", "compress", str(BUNDLED), "--fit", "15kB",
-                        "--out", str(tmp_path / "o.pt")], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "sqz.cli", "compress", str(BUNDLED), "--fit", "15kB", "--out", str(tmp_path / "o.pt")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "smallest network" in r.stderr
     assert not (tmp_path / "o.pt").exists()
 
@@ -38,9 +41,27 @@ def test_fit_removes_channels_and_its_export_fits_the_budget(tiny_run, tmp_path)
     before = predict(model.cfg, size)["file_bytes"]
     budget = before - 30_000
     out = tmp_path / "fit.pt"
-    r = subprocess.run([sys.executable, "-m", "sqz.cli", "compress", str(src), "--fit", str(budget),
-                        "--out", str(out), "--epochs", "1", "--limit", "256", "--rounds", "1"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "compress",
+            str(src),
+            "--fit",
+            str(budget),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--limit",
+            "256",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"{budget:,} B" in r.stdout
     small, saved = checkpoint.load(out)
@@ -48,4 +69,4 @@ def test_fit_removes_channels_and_its_export_fits_the_budget(tiny_run, tmp_path)
     assert small.cfg.widths and count_parameters(small) == rec["parameters"] < rec["parameters_before"]
     assert rec["file_bytes"] <= budget < rec["file_bytes_before"]
     rep = export(out, out=tmp_path / "export", int8=True, calib=32, eval_limit=100, log=lambda m: None)
-    assert rep["artifacts"]["model_int8.tflite"]["bytes"] == rec["file_bytes"] <= budget
+    assert rep.artifacts["model_int8.tflite"]["bytes"] == rec["file_bytes"] <= budget

@@ -37,11 +37,26 @@ def test_routes_leave_out_what_cannot_reach_the_budget():
 
 
 def test_report_lists_the_routes_under_the_verdict():
-    rep = {"gate": {"budget": 500_000, "metric": "file", "target": None, "artifacts": {
-        "model_int8.tflite": {"bytes": 819_424, "fits": False, "over_bytes": 319_424, "over_percent": 63.9,
-                              "packed_bytes": 757_836, "file_fits": False, "packed_fits": False}},
-        "routes": [{"route": "budget-trained metaparameters", "bytes": 498_984, "how": "sqz train --budget"}]}}
-    text = "\n".join(verdict_lines(rep))
+    rep = {
+        "gate": {
+            "budget": 500_000,
+            "metric": "file",
+            "target": None,
+            "artifacts": {
+                "model_int8.tflite": {
+                    "bytes": 819_424,
+                    "fits": False,
+                    "over_bytes": 319_424,
+                    "over_percent": 63.9,
+                    "packed_bytes": 757_836,
+                    "file_fits": False,
+                    "packed_fits": False,
+                }
+            },
+            "routes": [{"route": "budget-trained metaparameters", "bytes": 498_984, "how": "sqz train --budget"}],
+        }
+    }
+    text = "\n".join(verdict_lines(rep["gate"]))
     assert "would fit 500,000 B: budget-trained metaparameters — 498,984 B" in text
 
 
@@ -55,8 +70,9 @@ def test_check_prints_the_routes_on_exit_1(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
     f = _write(export / "model_int8.tflite", cfg, 224)
-    (export / "manifest.json").write_text(json.dumps({"arch": cfg.to_dict(), "preprocess": {"size": 224},
-                                                      "artifacts": {"model_int8.tflite": {}}}))
+    (export / "manifest.json").write_text(
+        json.dumps({"arch": cfg.to_dict(), "preprocess": {"size": 224}, "artifacts": {"model_int8.tflite": {}}})
+    )
     lone = _write(tmp_path / "lone.tflite", cfg, 224)
     for path in (f, lone):
         r = _check(path)

@@ -13,7 +13,7 @@ def test_export_removed_dead_taps_and_writes_nothing_interpreters_do_not_read(ti
     from sqz.export.flatbuffer import schema
 
     out, rep = tiny_export
-    d = rep["dead_taps"]
+    d = rep.dead_taps
     assert d["fires"] == [6, 7, 8, 9] and d["parameters_after"] < d["parameters_before"] / 2
     assert d["max_abs_logit_change"] < 1e-4
     s = schema()
@@ -25,10 +25,10 @@ def test_export_removed_dead_taps_and_writes_nothing_interpreters_do_not_read(ti
 
 def test_packed_artifact_round_trips_bit_exactly(tiny_export):
     out, rep = tiny_export
-    entry = rep["artifacts"]["model_int8.tflite"]["packed"]
+    entry = rep.artifacts["model_int8.tflite"]["packed"]
     xz = out / entry["file"]
     assert packed.unpack_file(xz) == (out / "model_int8.tflite").read_bytes()
-    assert xz.stat().st_size == entry["bytes"] < rep["artifacts"]["model_int8.tflite"]["bytes"]
+    assert xz.stat().st_size == entry["bytes"] < rep.artifacts["model_int8.tflite"]["bytes"]
     assert packed.pack_bytes((out / "model_int8.tflite").read_bytes()) == xz.read_bytes(), "deterministic"
 
 

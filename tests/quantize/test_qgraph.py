@@ -87,7 +87,7 @@ def test_bundled_model_equals_the_onnx2tf_file_in_every_parameter(tmp_path):
     rep = export(None, out=tmp_path, int8=True, ranges="minmax", evaluate=False, log=lambda m: None)
     ours = (tmp_path / "model_int8.tflite").read_bytes()
     theirs = FIXTURE.read_bytes()
-    assert rep["calibration_images"] == 500
+    assert rep.calibration_images == 500
     assert _per_op(ours) == _per_op(theirs)
     s = schema()
     old, new = (s.ModelT.InitFromObj(s.Model.GetRootAsModel(b, 0)) for b in (theirs, ours))

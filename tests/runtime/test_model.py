@@ -40,7 +40,7 @@ def test_int8_model_predicts_like_the_torch_checkpoint(tiny_export, tiny_run, sm
     assert (ours == ref).mean() >= 0.97
     acc, torch_acc = float((ours == y).mean()), float((ref == y).mean())
     assert torch_acc > 0.5 and abs(acc - torch_acc) <= 0.02
-    assert acc == pytest.approx(rep["artifacts"]["model_int8.tflite"]["accuracy"])
+    assert acc == pytest.approx(rep.artifacts["model_int8.tflite"]["accuracy"])
 
 
 def test_float_arrays_lists_and_uint8_batches_predict_the_same(tiny_export, small_dataset):
