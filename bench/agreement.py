@@ -34,6 +34,7 @@ GOAL = 0.985
 
 
 def one(label: str, arch: str, extra: dict, work: Path, epochs: int, limit: int, n_eval: int, log) -> dict:
+    from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
     from sqz.train.loop import TrainConfig, train
 
@@ -42,7 +43,7 @@ def one(label: str, arch: str, extra: dict, work: Path, epochs: int, limit: int,
     rec = train(TrainConfig(arch=arch, out=str(run), epochs=epochs, batch_size=128, lr=2e-3, limit=limit, seed=0,
                             **extra), progress=False)
     train_s = time.perf_counter() - t
-    rep = export(run / "model.pt", out=run / "export", eval_limit=n_eval, log=lambda m: None)
+    rep = export(run / "model.pt", out=run / "export", config=ExportConfig(eval_limit=n_eval), log=lambda m: None)
     a = rep.artifacts["model_int8.tflite"]
     row = {"model": label, "arch": arch, **{k: v for k, v in extra.items() if k != "metaparameters"},
            **extra.get("metaparameters", {}), "train_seconds": round(train_s, 1), "float_accuracy": rep.torch["accuracy"],

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from bench import peer_venv
+from sqz.export.config import ExportConfig
 from sqz.export.onnx import INPUT, export_onnx, parity
 from sqz.export.pipeline import export
 from sqz.export.tflite import convert
@@ -35,7 +36,8 @@ def _seconds(t: float) -> float:
 def default_model(ckpt: Path, out: Path, calib: int, log) -> dict:
     """sqz's own export of the checkpoint (its report gives sizes, accuracy, stage times) + what the bench needs."""
     log(f"sqz export of {ckpt} (full int8, {calib} calibration images, every test image) …")
-    rep = export(ckpt, out=out, int8=True, calib=calib, ranges=RANGES, log=lambda m: log("  " + m)).to_dict()
+    config = ExportConfig(int8=True, calib=calib, ranges=RANGES)
+    rep = export(ckpt, out=out, config=config, log=lambda m: log("  " + m)).to_dict()
     trained, payload = checkpoint.load(ckpt)
     from sqz.quantize.calibrate import calibration_set
     from sqz.train.data import load as load_data

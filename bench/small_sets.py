@@ -75,10 +75,11 @@ def _sqz_train(data: Path, out: Path, threads: int, extra: list[str]) -> dict:
 
 def _int8(run: Path, out: Path) -> dict:
     """sqz's full-int8 export of the run, evaluated through sqz's runtime on its test split."""
+    from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
 
     t0 = time.perf_counter()
-    rep = export(run / "model.pt", out=out, int8=True, log=lambda m: None)
+    rep = export(run / "model.pt", out=out, config=ExportConfig(int8=True), log=lambda m: None)
     int8 = rep.artifacts["model_int8.tflite"]
     return {"wall_s": time.perf_counter() - t0, "torch_acc": rep.torch["accuracy"],
             "int8_acc": int8["accuracy"], "int8_bytes": int8["bytes"], "eval_images": rep.eval_images,

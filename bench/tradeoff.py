@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from bench.artifacts import IMAGENET
+from sqz.export.config import ExportConfig
 from sqz.export.pipeline import default_checkpoint, export
 from sqz.gate.budget import parse_budget
 from sqz.quantize.compress import compress
@@ -216,7 +217,8 @@ def main(argv=None) -> int:
         ckpt = build_variant(v, base, args.out, log)
         exp_dir = args.out / key / "export"
         log(f"[{key}] exporting full int8 …")
-        rep = export(ckpt, out=exp_dir, int8=True, log=lambda m: None, **v.get("export", {})).to_dict()
+        config = ExportConfig(int8=True, **v.get("export", {}))
+        rep = export(ckpt, out=exp_dir, config=config, log=lambda m: None).to_dict()
         rep["compression"] = checkpoint.load_raw(ckpt).get("record", {}).get("compression")
         rows.append(measure(v, exp_dir, rep, ds.test, ref, args.runs))
         log(f"[{key}] file {rows[-1]['file_bytes']:,} B, packed {rows[-1]['packed_bytes']:,} B, "

@@ -51,10 +51,13 @@ def tiny_run(tmp_path_factory, small_dataset) -> Path:
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory, tiny_run) -> tuple[Path, dict]:
     """ONNX + TFLite float32 + full int8 of the tiny model, evaluated on 500 real test images."""
+    from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
 
     out = tmp_path_factory.mktemp("tiny_export")
-    rep = export(tiny_run / "model.pt", out=out, int8=True, calib=64, eval_limit=500, log=lambda m: None)
+    rep = export(
+        tiny_run / "model.pt", out=out, config=ExportConfig(int8=True, calib=64, eval_limit=500), log=lambda m: None
+    )
     return out, rep
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import click
 
 from sqz.cli.base import Command, friendly, positive, writable
+from sqz.export.config import ExportConfig
+
+DEFAULT = {f.name: f.default for f in dataclasses.fields(ExportConfig)}
 
 
 def _export_options(fn):
@@ -16,11 +20,15 @@ def _export_options(fn):
         click.option("--int8/--no-int8", default=False, help="also write the full-integer int8 TFLite"),
         click.option("--out", default="exports/default", show_default=True, type=click.Path(path_type=Path)),
         click.option(
-            "--calib", default=500, show_default=True, type=positive(), help="training images used to calibrate int8"
+            "--calib",
+            default=DEFAULT["calib"],
+            show_default=True,
+            type=positive(),
+            help="training images used to calibrate int8",
         ),
         click.option(
             "--ranges",
-            default="mse",
+            default=DEFAULT["ranges"],
             show_default=True,
             type=click.Choice(["mse", "minmax"]),
             help="int8 activation ranges: mse clips each hidden activation's rare extremes where that "
@@ -43,7 +51,7 @@ def _export_options(fn):
         ),
         click.option(
             "--eval-limit",
-            default=0,
+            default=DEFAULT["eval_limit"],
             type=click.IntRange(min=0),
             help="evaluate on only the first N test images (0: all); applies before decoding",
         ),
@@ -55,21 +63,21 @@ def _export_options(fn):
         ),
         click.option(
             "--weights",
-            default="int8",
+            default=DEFAULT["weights"],
             show_default=True,
             type=click.Choice(["int8", "int4", "mixed"]),
             help="conv weight bits in the int8 model: int4/mixed fine-tune 4-bit weights (QAT) first",
         ),
         click.option(
             "--qat-epochs",
-            default=1,
+            default=DEFAULT["qat_epochs"],
             show_default=True,
             type=click.IntRange(min=0),
             help="epochs of 4-bit quantisation-aware fine-tuning for --weights int4|mixed",
         ),
         click.option(
             "--qat-images",
-            default=0,
+            default=DEFAULT["qat_images"],
             type=click.IntRange(min=0),
             help="4-bit fine-tuning on this many training images (0: all)",
         ),
@@ -111,25 +119,23 @@ def _run_export(
             f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8"
         )
     budget, metric, target = gate_settings(target, budget)
-    rep = export(
-        checkpoint,
-        out=out,
+    config = ExportConfig(
         int8=int8,
         calib=calib,
         ranges=ranges,
+        calib_data=str(calib_data) if calib_data else None,
         budget=budget,
-        data=data,
         metric=metric,
         target=target,
+        data=data,
+        evaluate=not no_eval,
         eval_limit=eval_limit,
         dead_taps=not keep_dead_taps,
-        log=log,
-        calib_data=str(calib_data) if calib_data else None,
-        evaluate=not no_eval,
         weights=weights,
         qat_epochs=qat_epochs,
         qat_images=qat_images,
     )
+    rep = export(checkpoint, out=out, config=config, log=log)
     if as_json:
         click.echo(json.dumps(rep.to_dict(), indent=2))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -21,15 +22,15 @@ from sqz.export import micro, routes
 from sqz.export import report as report_mod
 from sqz.export import weights as weights_mod
 from sqz.export.calibsource import calibration_pool, training_split
+from sqz.export.config import ExportConfig
 from sqz.export.evalset import EvalSet, open_eval
 from sqz.export.onnx import chunk, export_onnx, parity
 from sqz.export.report import ExportReport
 from sqz.export.shrink import pack_artifact
 from sqz.export.tflite import convert
 from sqz.files import write_text
-from sqz.gate import DEFAULT_BUDGET, DEFAULT_METRIC, METRICS, check_metric, judge, parse_budget
+from sqz.gate import METRICS, judge
 from sqz.quantize.calibrate import calibration_pick
-from sqz.quantize.ranges import RULES
 from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
@@ -81,50 +82,28 @@ def _timed(timings: dict, key: str):
 def export(
     ckpt: Path | None = None,
     out: Path = Path("exports/default"),
-    int8: bool = True,
-    calib: int = 500,
-    budget: str = DEFAULT_BUDGET,
-    data: str | None = None,
-    eval_limit: int = 0,
-    seed: int = 0,
-    dead_taps: bool = True,
-    metric: str = DEFAULT_METRIC,
-    target: str | None = None,
+    config: ExportConfig | None = None,
     log=print,
-    calib_data: str | None = None,
-    evaluate: bool = True,
-    weights: str = "int8",
-    qat_epochs: int = 1,
-    qat_images: int = 0,
-    ranges: str = "mse",
+    **options,
 ) -> ExportReport:
-    """Export a checkpoint; returns the report (also written as report.json / report.md in `out`).
-    Calibration: `calib_data` (any image folder), else the run's stored sample, else the training data,
-    with activation `ranges` mse|minmax (`sqz.quantize.ranges`);
-    evaluation streams the run's held-out test files (or `data`) unless `evaluate` is False.
-    `weights` int4|mixed: 4-bit QAT (`qat_epochs` on `qat_images`, 0: all) and INT4 convs in the int8 model."""
-    limit = parse_budget(budget)
-    check_metric(metric)
-    weights_mod.check_request(weights, int8, target)
-    if int8 and calib < 1:
-        raise InputError(f"--calib must be at least 1, got {calib}")
-    if ranges not in RULES:
-        raise InputError(f"--ranges {ranges!r}: use one of {', '.join(RULES)}")
+    """Export a checkpoint as `config` says (`options`: ExportConfig fields given one by one instead, or
+    replacing those of `config`); returns the report, also written as report.json / report.md in `out`."""
+    cfg = ExportConfig(**options) if config is None else dataclasses.replace(config, **options)
     ckpt = Path(ckpt) if ckpt else default_checkpoint()
     trained, payload = checkpoint.load(ckpt)
     pre = Preprocess.from_dict(payload["preprocess"])
     classes = list(payload["classes"])
-    train = training_split(ckpt, payload, pre, data) if weights != "int8" else None  # refused before any output
-    evals = open_eval(ckpt, payload, pre, data, eval_limit, log) if evaluate else None
+    train = training_split(ckpt, payload, pre, cfg.data) if cfg.weights != "int8" else None  # refused before any output
+    evals = open_eval(ckpt, payload, pre, cfg.data, cfg.eval_limit, log) if cfg.evaluate else None
     pool, calib_from = (
-        calibration_pool(ckpt, payload, pre, calib, calib_data, data, seed)
-        if int8
+        calibration_pool(ckpt, payload, pre, cfg.calib, cfg.calib_data, cfg.data, cfg.seed)
+        if cfg.int8
         else (np.zeros((0, pre.content, pre.content, pre.channels), np.uint8), "")
     )
     probe = _probe(evals, pool, pre)
     model = fold_batchnorm(trained)
     timings: dict[str, float] = {}
-    slim, dead = remove_dead_taps(model, pre.size) if dead_taps else (model, [])
+    slim, dead = remove_dead_taps(model, pre.size) if cfg.dead_taps else (model, [])
     rep = ExportReport(
         sqz_version=__version__,
         checkpoint=str(ckpt),
@@ -134,7 +113,7 @@ def export(
         arch=payload["arch"],
         dataset=evals.name if evals else None,
         calibration_source=calib_from,
-        calibration_ranges=ranges if int8 else None,
+        calibration_ranges=cfg.ranges if cfg.int8 else None,
         dead_taps=_dead_tap_record(model, slim, dead, probe),
     )
     if dead:
@@ -144,9 +123,9 @@ def export(
             f"{rep.dead_taps['parameters_after']:,} parameters, outputs unchanged)"
         )
     net = slim
-    if weights != "int8":
+    if cfg.weights != "int8":
         net, rep.weights = weights_mod.prepare(
-            copy.deepcopy(slim), weights, train, pre, qat_epochs, qat_images, seed, log
+            copy.deepcopy(slim), cfg.weights, train, pre, cfg.qat_epochs, cfg.qat_images, cfg.seed, log
         )
 
     with staging(Path(out)) as work:
@@ -155,23 +134,23 @@ def export(
             onnx_path = export_onnx(net, work / "model.onnx", pre.size)
             rep.onnx_parity = parity(net, onnx_path, probe)
         calibration = None
-        if int8:
-            calibration = calibration_pick(pool, calib, seed)
+        if cfg.int8:
+            calibration = calibration_pick(pool, cfg.calib, cfg.seed)
             rep.calibration_images = int(len(calibration))
             del pool
-        with _timed(timings, "tflite" + ("+int8" if int8 else "")):
+        with _timed(timings, "tflite" + ("+int8" if cfg.int8 else "")):
             log(
                 "TFLite: writing float32"
                 + (
-                    f" and full int8 ({ranges} ranges over {len(calibration)} calibration images from {calib_from})"
-                    if int8
+                    f" and full int8 ({cfg.ranges} ranges over {len(calibration)} calibration images from {calib_from})"
+                    if cfg.int8
                     else ""
                 )
                 + " …"
             )
-            tfl = convert(net, pre, work, calibration, ranges, rep.weights)
+            tfl = convert(net, pre, work, calibration, cfg.ranges, rep.weights)
         calibration = None
-        if weights != "int8":
+        if cfg.weights != "int8":
             weights_mod.check(tfl["int8"], tfl["int4"], net, rep.weights, probe)
             tfl["int8"].unlink()
             tfl["int8"] = tfl.pop("int4")
@@ -196,10 +175,10 @@ def export(
             info = pack_artifact(path)
             rep.artifacts[path.name]["packed"] = info
             packed_files.append(info["file"])
-        micro_files = micro.export(work, tfl, target, rep) if micro.applies(target) else []
+        micro_files = micro.export(work, tfl, cfg.target, rep) if micro.applies(cfg.target) else []
         rep.timings_s = timings
-        rep.gate = _gate(rep.artifacts, limit, metric, target)
-        _add_routes(rep, trained.cfg, pre.size, limit, tfl["int8"].name if "int8" in tfl else None)
+        rep.gate = _gate(rep.artifacts, cfg.limit, cfg.metric, cfg.target)
+        _add_routes(rep, trained.cfg, pre.size, cfg.limit, tfl["int8"].name if "int8" in tfl else None)
         man = manifest.Manifest(
             preprocess=pre,
             labels=tuple(classes),

@@ -24,6 +24,7 @@ def content_side(size: int) -> int:
 
 def export_random(out: Path, arch: str, size: int, channels: int, classes: int, seed: int = 0, **meta) -> Path:
     """The int8 .tflite of a random-init model exported by the pipeline into `out`."""
+    from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
 
     out.mkdir(parents=True, exist_ok=True)
@@ -41,8 +42,13 @@ def export_random(out: Path, arch: str, size: int, channels: int, classes: int, 
     with torch.no_grad():
         for conv in (m for m in model.modules() if isinstance(m, torch.nn.Conv2d)):
             conv.bias.uniform_(-0.1, 0.1)
-    checkpoint.save(out / "model.pt", model, pre, tuple(names.tolist()),
-                    {"config": {"data": str(out / "data.npz"), "seed": 0}})
-    export(out / "model.pt", out=out / "export", calib=4, eval_limit=4, data=str(out / "data.npz"),
-           log=lambda m: None)
+    checkpoint.save(
+        out / "model.pt", model, pre, tuple(names.tolist()), {"config": {"data": str(out / "data.npz"), "seed": 0}}
+    )
+    export(
+        out / "model.pt",
+        out=out / "export",
+        config=ExportConfig(calib=4, eval_limit=4, data=str(out / "data.npz")),
+        log=lambda m: None,
+    )
     return out / "export" / "model_int8.tflite"

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sqz.export.config import ExportConfig
 from sqz.export.pipeline import export
 
 
@@ -11,7 +12,10 @@ from sqz.export.pipeline import export
 def test_export_for_the_nano_writes_c_sources_and_the_arena(tiny_run, tmp_path):
     out = tmp_path / "nano"
     rep = export(
-        tiny_run / "model.pt", out=out, int8=True, calib=32, eval_limit=64, target="nano33ble", log=lambda m: None
+        tiny_run / "model.pt",
+        out=out,
+        config=ExportConfig(int8=True, calib=32, eval_limit=64, target="nano33ble"),
+        log=lambda m: None,
     )
     for name in ("sqz_model.c", "sqz_model.h", "model_data.cc", "model_data.h", "model_ops.h", "model_int8.tflite"):
         assert (out / name).is_file()

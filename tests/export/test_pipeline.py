@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sqz.errors import InputError, ModelFileError
+from sqz.export.config import ExportConfig
 from sqz.export.pipeline import export
 from sqz.gate import check
 from sqz.runtime.manifest import sha256
@@ -51,13 +52,15 @@ def test_bad_input_leaves_the_previous_export_alone(tiny_export, tiny_run, tmp_p
     out, _ = tiny_export
     before = {p.name: sha256(p) for p in out.iterdir()}
     with pytest.raises(InputError, match="--calib"):
-        export(tiny_run / "model.pt", out=out, int8=True, calib=0, eval_limit=50, log=lambda m: None)
+        export(
+            tiny_run / "model.pt", out=out, config=ExportConfig(int8=True, calib=0, eval_limit=50), log=lambda m: None
+        )
     with pytest.raises(ModelFileError):
         export(out / "report.json", out=out, log=lambda m: None)
     assert {p.name: sha256(p) for p in out.iterdir()} == before
     (tmp_path / "afile").write_text("x")
     with pytest.raises(InputError, match="is a file"):
-        export(tiny_run / "model.pt", out=tmp_path / "afile", eval_limit=50, log=lambda m: None)
+        export(tiny_run / "model.pt", out=tmp_path / "afile", config=ExportConfig(eval_limit=50), log=lambda m: None)
 
 
 def _ctrl_c_default() -> None:
@@ -111,11 +114,7 @@ def test_export_verdict_honours_the_packed_metric(tiny_export, tiny_run, tmp_pat
     got = export(
         tiny_run / "model.pt",
         out=out,
-        int8=True,
-        calib=64,
-        eval_limit=100,
-        budget=str(between),
-        metric="packed",
+        config=ExportConfig(int8=True, calib=64, eval_limit=100, budget=str(between), metric="packed"),
         log=lambda m: None,
     )
     g = got.gate
@@ -127,4 +126,4 @@ def test_export_verdict_honours_the_packed_metric(tiny_export, tiny_run, tmp_pat
     line = next(ln for ln in (out / "report.md").read_text().splitlines() if "model_int8.tflite file" in ln)
     assert "gate metric packed" in line and line.endswith("— over; packed " + f"{v['packed_bytes']:,} B — fits")
     with pytest.raises(InputError, match="unknown metric"):
-        export(tiny_run / "model.pt", out=tmp_path / "x", metric="zip", log=lambda m: None)
+        export(tiny_run / "model.pt", out=tmp_path / "x", config=ExportConfig(metric="zip"), log=lambda m: None)

@@ -33,6 +33,7 @@ def test_an_unreachable_budget_is_one_line_and_exit_2(tmp_path):
 
 
 def test_fit_removes_channels_and_its_export_fits_the_budget(tiny_run, tmp_path):
+    from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
 
     src = tiny_run / "model.pt"
@@ -68,5 +69,7 @@ def test_fit_removes_channels_and_its_export_fits_the_budget(tiny_run, tmp_path)
     rec = saved["record"]["compression"]["fit"]
     assert small.cfg.widths and count_parameters(small) == rec["parameters"] < rec["parameters_before"]
     assert rec["file_bytes"] <= budget < rec["file_bytes_before"]
-    rep = export(out, out=tmp_path / "export", int8=True, calib=32, eval_limit=100, log=lambda m: None)
+    rep = export(
+        out, out=tmp_path / "export", config=ExportConfig(int8=True, calib=32, eval_limit=100), log=lambda m: None
+    )
     assert rep.artifacts["model_int8.tflite"]["bytes"] == rec["file_bytes"] <= budget

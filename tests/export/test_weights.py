@@ -50,6 +50,7 @@ def test_weights_int8_is_the_default_and_passes_through(monkeypatch, tmp_path):
 
 
 def test_qat_int4_export_is_half_the_conv_bytes_and_close_to_int8(tiny_run, tiny_export, tmp_path):
+    from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
 
     _, rep8 = tiny_export
@@ -57,13 +58,9 @@ def test_qat_int4_export_is_half_the_conv_bytes_and_close_to_int8(tiny_run, tiny
     rep = export(
         tiny_run / "model.pt",
         out=tmp_path / "int4",
-        int8=True,
-        calib=64,
-        eval_limit=500,
-        budget=budget,
-        weights="int4",
-        qat_epochs=1,
-        qat_images=3000,
+        config=ExportConfig(
+            int8=True, calib=64, eval_limit=500, budget=budget, weights="int4", qat_epochs=1, qat_images=3000
+        ),
         log=lambda m: None,
     )
     names = set(rep.artifacts)

@@ -81,10 +81,13 @@ def _per_op(content: bytes) -> list[list[tuple]]:
 def test_bundled_model_equals_the_onnx2tf_file_in_every_parameter(tmp_path):
     """`--ranges minmax`: same operators and every weight, bias, scale and zero point. What differs is only what
     interpreters never read: onnx2tf's tensor names, metadata and signature, and a buffer per activation."""
+    from sqz.export.config import ExportConfig
     from sqz.export.flatbuffer import schema
     from sqz.export.pipeline import export
 
-    rep = export(None, out=tmp_path, int8=True, ranges="minmax", evaluate=False, log=lambda m: None)
+    rep = export(
+        None, out=tmp_path, config=ExportConfig(int8=True, ranges="minmax", evaluate=False), log=lambda m: None
+    )
     ours = (tmp_path / "model_int8.tflite").read_bytes()
     theirs = FIXTURE.read_bytes()
     assert rep.calibration_images == 500
