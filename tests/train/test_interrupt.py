@@ -13,7 +13,8 @@ from sqz.train.loop import TrainConfig, train
 
 pytestmark = pytest.mark.slow  # every test here trains and kills real runs
 
-ARGS = dict(epochs=3, batch_size=32, lr=3e-3, seed=2, threads=1)
+# budget none: the CLI runs train the published network, as the Python API run they are compared with does.
+ARGS = dict(epochs=3, batch_size=32, lr=3e-3, seed=2, threads=1, budget="none")
 
 
 @pytest.fixture(scope="module")
