@@ -33,7 +33,8 @@ def two_process_run(tmp_path_factory, fm_npz):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "--log-dir", str(logs), "--redirects", "3", "-m", "sqz.cli", "train", "--data", str(fm_npz),
-           "--batch-size", "32", "--out", str(out), "--epochs", "2", "--lr", "3e-3", "--threads", "1"]
+           "--batch-size", "32", "--out", str(out), "--epochs", "2", "--lr", "3e-3", "--threads", "1",
+           "--budget", "none"]  # the published network, as the one-process Python API run it is compared with
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, {r: tuple(next(logs.rglob(f"{r}/{name}")).read_text() for name in ("stdout.log", "stderr.log"))
