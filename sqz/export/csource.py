@@ -33,10 +33,10 @@ def kernels() -> str:
     return resources.files("sqz.export").joinpath("c/sqz_kernels.c").read_text()
 
 
-def _array(ctype: str, name: str, values: np.ndarray) -> str:
+def _array(ctype: str, name: str, values: np.ndarray, align: str = "") -> str:
     flat = [str(int(v)) for v in np.asarray(values).reshape(-1)]
     rows = [", ".join(flat[i:i + PER_LINE]) for i in range(0, len(flat), PER_LINE)]
-    return f"static const {ctype} {name}[{len(flat)}] = {{\n    " + ",\n    ".join(rows) + "\n};\n"
+    return f"static const {ctype} {name}[{len(flat)}]{align} = {{\n    " + ",\n    ".join(rows) + "\n};\n"
 
 
 def _cstr(text: str) -> str:
@@ -63,6 +63,18 @@ def _gathers(model: CModel, op) -> bool:
     return (kw * ic) % 4 != 0 or op.params["pad"] != (0, 0)
 
 
+def _requant_mode(p: dict, w: np.ndarray, lo: int, hi: int) -> int:
+    """sqz_conv_t.rq: 1 or 2 where the DSP kernels' short requantisation is exact for every input (every shift < 0,
+    so the rounding divide shifts by at least 1, and every accumulator within ±2^30, so doubling it cannot
+    overflow; 1 when the output range is the whole int8 range), else 0 (the general form)."""
+    flat = w.reshape(w.shape[0], -1).astype(np.int64)
+    bound = np.abs(p["bias"].astype(np.int64)) + np.abs(flat).sum(1) * 255  # |x + in_off| <= 255
+    shift = np.asarray(p["shift"])
+    if shift.size == 0 or shift.max() >= 0 or bound.max() >= 1 << 30:
+        return 0
+    return 1 if (lo, hi) == (-128, 127) else 2
+
+
 def _conv(model: CModel, plan: arena_mod.Plan, n: int) -> tuple[str, str]:
     """(constants, call) of conv op n."""
     op = model.ops[n]
@@ -78,15 +90,16 @@ def _conv(model: CModel, plan: arena_mod.Plan, n: int) -> tuple[str, str]:
     oh, ow, _ = y.hwc
     lo, hi = p["act"]
     gather, kp = (kw * ic) % 4 != 0, _kp(op)
+    rq = _requant_mode(p, w, lo, hi)
     padded = np.zeros((oc + oc % 2, kp), np.int8)
     padded[:oc, :kh * kw * ic] = w.reshape(oc, -1)
     pairs = padded.reshape(-1, 2, kp // 4, 4).transpose(0, 2, 1, 3)  # filter pairs, 4 values of each in turn
     bias_in = np.append(bias_in, [0] * (oc % 2))
-    consts = (_array("int8_t", f"w{n}", pairs) + _array("int32_t", f"bi{n}", bias_in) +
+    consts = (_array("int8_t", f"w{n}", pairs, " SQZ_ALIGN8") + _array("int32_t", f"bi{n}", bias_in) +
               _array("int32_t", f"m{n}", p["multiplier"]) + _array("int8_t", f"s{n}", p["shift"]) +
               f"static const sqz_conv_t conv{n} = {{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, "
               f"{p['stride'][0]}, {p['stride'][1]}, {p['pad'][0]}, {p['pad'][1]}, {in_off}, {y.zero}, {lo}, {hi}, "
-              f"{plan.places[op.output].stride}, {kp}, {int(gather)}, w{n}, bi{n}, m{n}, s{n}, "
+              f"{plan.places[op.output].stride}, {kp}, {int(gather)}, {rq}, w{n}, bi{n}, m{n}, s{n}, "
               f"sqz_arena.b + {plan.size}, SQZ_WIDE}};\n")
     if n in plan.pooled:
         return consts, "/* computed row by row inside the max-pool it feeds */"

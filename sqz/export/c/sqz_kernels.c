@@ -16,8 +16,12 @@
 /* A model uses only some of these kernels; the others must not warn. */
 #if defined(__GNUC__)
 #define SQZ_KERNEL static __attribute__((unused))
+#define SQZ_INLINE static inline __attribute__((always_inline))
+#define SQZ_ALIGN8 __attribute__((aligned(8)))
 #else
 #define SQZ_KERNEL static
+#define SQZ_INLINE static inline
+#define SQZ_ALIGN8
 #endif
 
 typedef struct {
@@ -26,6 +30,8 @@ typedef struct {
     int out_stride; /* channels between two output pixels: oc, or the whole concatenation's */
     int kp;         /* values per filter: kh·kw·ic, rounded up to 4 where `gather` is set */
     int gather;     /* 1: gather every pixel's taps (rows too short to read in place) */
+    int rq;         /* DSP requantisation, checked at export: 0 exact general form; 1 every shift < 0 and every
+                     * accumulator within ±2^30, output range [-128, 127]; 2 the same with a narrower range */
     const int8_t *w;         /* filters in pairs (2c, 2c+1), 4 values of one then 4 of the other; each padded with
                               * zeros to kp, an odd last filter paired with zeros */
     const int32_t *bias_in;  /* the model's bias + in_off · sum(w) */
@@ -66,6 +72,7 @@ typedef struct {
     int32_t zp, lo, hi;
     const int32_t *mult;
     const int8_t *shift;
+    int32_t k; /* 1 + 2·zp, for sqz_requant_fast */
 } sqz_requant_t;
 
 static inline int8_t sqz_out_q(const sqz_requant_t *q, int c, int32_t acc)
@@ -74,6 +81,20 @@ static inline int8_t sqz_out_q(const sqz_requant_t *q, int c, int32_t acc)
 }
 
 #if SQZ_DSP
+/* sqz_requant + zero point + clamp to [-128, 127] in seven instructions, for shift < 0 and |x| < 2^30 (rq 1, checked
+ * at export). SMMULR(2x, m) = floor((2x·m + 2^31) / 2^32) = floor((x·m + 2^30) / 2^31), the doubling high multiply.
+ * RoundingDivideByPOT(h, r) = floor((h' + 2^(r-1)) / 2^r) with h' = h − 1 for h < 0, = ((h' >> (r−1)) + 1) >> 1;
+ * the zero point enters as k = 1 + 2·zp before the last halving (2·zp is even, so the floor is unchanged), and
+ * SSAT's own ASR #1 does the halving. r1 = r − 1 = ~shift. */
+static inline int32_t sqz_requant_fast(int32_t x, int32_t mult, int r1, int32_t k)
+{
+    int32_t h, v;
+    __asm__("smmulr %0, %1, %2" : "=r"(h) : "r"((int32_t)((uint32_t)x << 1)), "r"(mult));
+    v = ((h + (h >> 31)) >> r1) + k;
+    __asm__("ssat %0, #8, %1, asr #1" : "=r"(v) : "r"(v));
+    return v;
+}
+
 static inline uint32_t sqz_load4(const int8_t *p)
 {
     uint32_t v;
@@ -101,49 +122,159 @@ static void sqz_widen(const int8_t *src, int n, int32_t *dst, int step)
     }
 }
 
-/* Two interleaved widened pixels against a filter pair over n values: acc[0..3] += x0·w0, x0·w1, x1·w0, x1·w1.
- * Per four values: four words of pixels, two words of filters split by SXTB16, eight SMLADs. */
-static inline void sqz_dot2x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
+/* The 8 bytes of a filter pair's 4 values: 8-aligned (the export aligns every filter array, and each pair's rows are
+ * 2·kp bytes, a multiple of 8), so one LDRD. */
+#if defined(__GNUC__)
+#define SQZ_LOAD8(w, v, u)                                                                                             \
+    do {                                                                                                               \
+        uint32_t two_[2];                                                                                              \
+        memcpy(two_, __builtin_assume_aligned((w), 8), 8);                                                             \
+        (v) = two_[0];                                                                                                 \
+        (u) = two_[1];                                                                                                 \
+    } while (0)
+#else
+#define SQZ_LOAD8(w, v, u) ((v) = sqz_load4(w), (u) = sqz_load4((w) + 4))
+#endif
+
+/* Four values of two interleaved widened pixels (x[0..3]) against a filter pair's 8 bytes at w. */
+#define SQZ_STEP2X2(x, w)                                                                                              \
+    do {                                                                                                               \
+        int32_t p0 = (x)[0], q0 = (x)[1], p1 = (x)[2], q1 = (x)[3], ve, vo;                                            \
+        uint32_t v, u;                                                                                                 \
+        SQZ_LOAD8(w, v, u);                                                                                            \
+        ve = (int32_t)__sxtb16(v);                                                                                     \
+        vo = sqz_sxtb16_ror8(v);                                                                                       \
+        a = __smlad(p0, ve, a);                                                                                        \
+        a = __smlad(q0, vo, a);                                                                                        \
+        c = __smlad(p1, ve, c);                                                                                        \
+        c = __smlad(q1, vo, c);                                                                                        \
+        ve = (int32_t)__sxtb16(u);                                                                                     \
+        vo = sqz_sxtb16_ror8(u);                                                                                       \
+        b = __smlad(p0, ve, b);                                                                                        \
+        b = __smlad(q0, vo, b);                                                                                        \
+        d = __smlad(p1, ve, d);                                                                                        \
+        d = __smlad(q1, vo, d);                                                                                        \
+    } while (0)
+
+/* Four values of two interleaved widened pixels against a filter pair (both pointers stepped), in 15 instructions
+ * and 13 registers (so that it also compiles where r7 is the frame pointer). */
+#define SQZ_ASM2X2                                                                                                     \
+    "ldrd %[v], %[u], [%[w]], #8\n\t"                                                                                  \
+    "ldrd %[p], %[q], [%[x]], #8\n\t"                                                                                  \
+    "sxtb16 %[t], %[v]\n\t"                                                                                            \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                                    \
+    "smlad %[a], %[p], %[t], %[a]\n\t"                                                                                 \
+    "smlad %[a], %[q], %[v], %[a]\n\t"                                                                                 \
+    "sxtb16 %[s], %[u]\n\t"                                                                                            \
+    "sxtb16 %[u], %[u], ror #8\n\t"                                                                                    \
+    "smlad %[b], %[p], %[s], %[b]\n\t"                                                                                 \
+    "smlad %[b], %[q], %[u], %[b]\n\t"                                                                                 \
+    "ldrd %[p], %[q], [%[x]], #8\n\t"                                                                                  \
+    "smlad %[c], %[p], %[t], %[c]\n\t"                                                                                 \
+    "smlad %[c], %[q], %[v], %[c]\n\t"                                                                                 \
+    "smlad %[d], %[p], %[s], %[d]\n\t"                                                                                 \
+    "smlad %[d], %[q], %[u], %[d]\n\t"
+
+/* Two interleaved widened pixels against a filter pair over n values: acc[0..3] += x0·w0, x0·w1, x1·w0, x1·w1; the
+ * filter pointer after the pair. Per four values: four words of pixels, two words of filters split by SXTB16, eight
+ * SMLADs. */
+SQZ_INLINE const int8_t *sqz_dot2x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
 {
     int32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
-    const int32_t *end = x + 4 * (n / 4);
+    const int32_t *end = x + 4 * (n / 8) * 2;
+#if defined(__GNUC__)
+    /* Eight values a turn in 32 instructions: 6 LDRDs, 8 SXTB16s, 16 SMLADs, the compare and the branch. */
+    int32_t p, q, v, u, t, r;
+    if (x < end)
+        __asm__ volatile("1:\n\t" SQZ_ASM2X2 SQZ_ASM2X2 "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t"
+                         : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [x] "+r"(x), [w] "+r"(w),
+                           [p] "=&r"(p), [q] "=&r"(q), [v] "=&r"(v), [u] "=&r"(u), [t] "=&r"(t), [s] "=&r"(r)
+                         : [end] "r"(end)
+                         : "cc", "memory");
+    if (n & 4) /* four values left */
+        __asm__ volatile(SQZ_ASM2X2
+                         : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [x] "+r"(x), [w] "+r"(w),
+                           [p] "=&r"(p), [q] "=&r"(q), [v] "=&r"(v), [u] "=&r"(u), [t] "=&r"(t), [s] "=&r"(r)
+                         :
+                         : "memory");
+#else
     while (x < end) {
-        int32_t p0 = x[0], q0 = x[1], p1 = x[2], q1 = x[3];
-        uint32_t v = sqz_load4(w), u = sqz_load4(w + 4);
-        int32_t ve = (int32_t)__sxtb16(v), vo = sqz_sxtb16_ror8(v);
-        a = __smlad(p0, ve, a);
-        a = __smlad(q0, vo, a);
-        c = __smlad(p1, ve, c);
-        c = __smlad(q1, vo, c);
-        ve = (int32_t)__sxtb16(u);
-        vo = sqz_sxtb16_ror8(u);
-        b = __smlad(p0, ve, b);
-        b = __smlad(q0, vo, b);
-        d = __smlad(p1, ve, d);
-        d = __smlad(q1, vo, d);
-        x += 4;
+        SQZ_STEP2X2(x, w);
+        SQZ_STEP2X2(x + 4, w + 8);
+        x += 8;
+        w += 16;
+    }
+    if (n & 4) {
+        SQZ_STEP2X2(x, w);
         w += 8;
     }
+#endif
     acc[0] = a; acc[1] = b; acc[2] = c; acc[3] = d;
+    return w;
 }
 
-/* One widened pixel against a filter pair: acc[0] += x·w0, acc[1] += x·w1. */
-static inline void sqz_dot1x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
+/* Four values of one widened pixel against a filter pair (both pointers stepped), in 10 instructions. */
+#define SQZ_ASM1X2                                                                                                     \
+    "ldrd %[p], %[q], [%[x]], #8\n\t"                                                                                  \
+    "ldrd %[v], %[u], [%[w]], #8\n\t"                                                                                  \
+    "sxtb16 %[t], %[v]\n\t"                                                                                            \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                                    \
+    "smlad %[a], %[p], %[t], %[a]\n\t"                                                                                 \
+    "smlad %[a], %[q], %[v], %[a]\n\t"                                                                                 \
+    "sxtb16 %[t], %[u]\n\t"                                                                                            \
+    "sxtb16 %[u], %[u], ror #8\n\t"                                                                                    \
+    "smlad %[b], %[p], %[t], %[b]\n\t"                                                                                 \
+    "smlad %[b], %[q], %[u], %[b]\n\t"
+
+/* Four values of one widened pixel (x[0..1]) against a filter pair's 8 bytes at w. */
+#define SQZ_STEP1X2(x, w)                                                                                              \
+    do {                                                                                                               \
+        int32_t p_ = (x)[0], q_ = (x)[1];                                                                              \
+        uint32_t v, u;                                                                                                 \
+        SQZ_LOAD8(w, v, u);                                                                                            \
+        a = __smlad(p_, (int32_t)__sxtb16(v), a);                                                                      \
+        a = __smlad(q_, sqz_sxtb16_ror8(v), a);                                                                        \
+        b = __smlad(p_, (int32_t)__sxtb16(u), b);                                                                      \
+        b = __smlad(q_, sqz_sxtb16_ror8(u), b);                                                                        \
+    } while (0)
+
+/* One widened pixel against a filter pair: acc[0] += x·w0, acc[1] += x·w1; eight values a turn. */
+SQZ_INLINE const int8_t *sqz_dot1x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
 {
     int32_t a = acc[0], b = acc[1];
-    const int32_t *end = x + 2 * (n / 4);
+    const int32_t *end = x + 2 * (n / 8) * 2;
+#if defined(__GNUC__)
+    int32_t p, q, v, u, t;
+    if (x < end)
+        __asm__ volatile("1:\n\t" SQZ_ASM1X2 SQZ_ASM1X2 "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t"
+                         : [a] "+r"(a), [b] "+r"(b), [x] "+r"(x), [w] "+r"(w), [p] "=&r"(p), [q] "=&r"(q),
+                           [v] "=&r"(v), [u] "=&r"(u), [t] "=&r"(t)
+                         : [end] "r"(end)
+                         : "cc", "memory");
+    if (n & 4)
+        __asm__ volatile(SQZ_ASM1X2
+                         : [a] "+r"(a), [b] "+r"(b), [x] "+r"(x), [w] "+r"(w), [p] "=&r"(p), [q] "=&r"(q),
+                           [v] "=&r"(v), [u] "=&r"(u), [t] "=&r"(t)
+                         :
+                         : "memory");
+#else
     while (x < end) {
-        int32_t p = x[0], q = x[1];
-        uint32_t v = sqz_load4(w), u = sqz_load4(w + 4);
-        a = __smlad(p, (int32_t)__sxtb16(v), a);
-        a = __smlad(q, sqz_sxtb16_ror8(v), a);
-        b = __smlad(p, (int32_t)__sxtb16(u), b);
-        b = __smlad(q, sqz_sxtb16_ror8(u), b);
-        x += 2;
+        SQZ_STEP1X2(x, w);
+        SQZ_STEP1X2(x + 2, w + 8);
+        x += 4;
+        w += 16;
+    }
+    if (n & 4) {
+        SQZ_STEP1X2(x, w);
         w += 8;
     }
+#endif
     acc[0] = a; acc[1] = b;
+    return w;
 }
+
 #else
 /* Two pixels against a filter pair (interleaved by 4) over n values, n a multiple of 4. */
 static inline void sqz_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w, int n, int32_t *acc)
@@ -172,6 +303,11 @@ static void sqz_gather(const sqz_conv_t *p, const int8_t *in, int oy, int ox, in
     int y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw, ky, kx;
     int8_t zp = (int8_t)(-p->in_off);
     for (ky = 0; ky < p->kh; ++ky) {
+        if (y0 + ky >= 0 && y0 + ky < p->ih && x0 >= 0 && x0 + p->kw <= p->iw) { /* the whole row inside */
+            memcpy(dst, in + ((long)(y0 + ky) * p->iw + x0) * p->ic, (size_t)(p->kw * p->ic));
+            dst += p->kw * p->ic;
+            continue;
+        }
         for (kx = 0; kx < p->kw; ++kx) {
             int y = y0 + ky, x = x0 + kx;
             int inside = y >= 0 && y < p->ih && x >= 0 && x < p->iw;
@@ -199,7 +335,7 @@ static int sqz_inside(const sqz_conv_t *p, int oy, int ox)
 static void sqz_conv_pair(const sqz_conv_t *p, const int8_t *x0, const int8_t *x1, long pitch, int rows, int len,
                           int8_t *oa, int8_t *ob)
 {
-    const sqz_requant_t q = {p->out_zp, p->act_min, p->act_max, p->mult, p->shift};
+    const sqz_requant_t q = {p->out_zp, p->act_min, p->act_max, p->mult, p->shift, 1 + 2 * p->out_zp};
     const int oc = p->oc, kp = p->kp;
     const int32_t *bias = p->bias_in;
     int c, r;
@@ -263,48 +399,167 @@ static void sqz_widen_pixel(const sqz_conv_t *p, const int8_t *in, int i, int32_
     }
 }
 
+/* Channel c of output pixels a and b from their accumulators, requantised as `mode` (sqz_conv_t.rq) says. */
+SQZ_INLINE void sqz_out2(const sqz_requant_t *q, int mode, int c, int32_t a, int32_t b, int8_t *oa, int8_t *ob)
+{
+    if (mode == 0) {
+        oa[c] = sqz_out_q(q, c, a);
+        ob[c] = sqz_out_q(q, c, b);
+    } else {
+        int32_t m = q->mult[c], r1 = ~q->shift[c];
+        int32_t va = sqz_requant_fast(a, m, r1, q->k), vb = sqz_requant_fast(b, m, r1, q->k);
+        if (mode == 2) {
+            va = va < q->lo ? q->lo : va > q->hi ? q->hi : va;
+            vb = vb < q->lo ? q->lo : vb > q->hi ? q->hi : vb;
+        }
+        oa[c] = (int8_t)va;
+        ob[c] = (int8_t)vb;
+    }
+}
+
+SQZ_INLINE void sqz_out1(const sqz_requant_t *q, int mode, int c, int32_t a, int8_t *oa)
+{
+    if (mode == 0) {
+        oa[c] = sqz_out_q(q, c, a);
+    } else {
+        int32_t va = sqz_requant_fast(a, q->mult[c], ~q->shift[c], q->k);
+        if (mode == 2) va = va < q->lo ? q->lo : va > q->hi ? q->hi : va;
+        oa[c] = (int8_t)va;
+    }
+}
+
 /* CONV_2D (per-channel int8, fused NONE/RELU) with SMLAD: each pair of output pixels widened once, then every
- * filter pair against both; a last odd pixel alone. */
-static void sqz_conv_span(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count)
+ * filter pair against both; a last odd pixel alone. Inlined once per requantisation mode. */
+SQZ_INLINE void sqz_conv_span_dsp(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count, int mode)
 {
     int n = first + count, i, c;
-#ifdef SQZ_REFERENCE_LOOPS
-    sqz_conv_reference(p, in, out, first, count);
-    return;
-#endif
-    const sqz_requant_t q = {p->out_zp, p->act_min, p->act_max, p->mult, p->shift};
-    const int oc = p->oc, kp = p->kp;
-    const int32_t *bias = p->bias_in, *wide = p->wide;
-    const int8_t *w = p->w;
+    const sqz_requant_t q = {p->out_zp, p->act_min, p->act_max, p->mult, p->shift, 1 + 2 * p->out_zp};
+    const int oc = p->oc, kp = p->kp, pairs = oc / 2;
+    const int32_t *wide = p->wide;
     for (i = first; i + 1 < n; i += 2) {
         int8_t *oa = out + (long)(i - first) * p->out_stride, *ob = oa + p->out_stride;
+        const int32_t *bias = p->bias_in, *mult = p->mult;
+        const int8_t *w = p->w, *shift = p->shift;
         sqz_widen_pixel(p, in, i, p->wide, 4);
         sqz_widen_pixel(p, in, i + 1, p->wide + 2, 4);
-        for (c = 0; c < oc; c += 2) {
+        /* Filter pairs in turn, every pointer stepped (the dot product leaves w at the next pair). */
+        for (c = 0; c < pairs; ++c, bias += 2, mult += 2, shift += 2, oa += 2, ob += 2) {
             int32_t acc[4];
-            acc[0] = acc[2] = bias[c];
-            acc[1] = acc[3] = bias[c + 1];
-            sqz_dot2x2(wide, w + (long)c * kp, kp, acc);
-            oa[c] = sqz_out_q(&q, c, acc[0]);
-            ob[c] = sqz_out_q(&q, c, acc[2]);
-            if (c + 1 < oc) {
-                oa[c + 1] = sqz_out_q(&q, c + 1, acc[1]);
-                ob[c + 1] = sqz_out_q(&q, c + 1, acc[3]);
+            acc[0] = acc[2] = bias[0];
+            acc[1] = acc[3] = bias[1];
+            w = sqz_dot2x2(wide, w, kp, acc);
+            if (mode == 0) {
+                sqz_out2(&q, 0, 2 * c, acc[0], acc[2], oa - 2 * c, ob - 2 * c);
+                sqz_out2(&q, 0, 2 * c + 1, acc[1], acc[3], oa - 2 * c, ob - 2 * c);
+            } else {
+                int32_t m0 = mult[0], m1 = mult[1], r0 = ~shift[0], r1 = ~shift[1];
+                int32_t v0 = sqz_requant_fast(acc[0], m0, r0, q.k), v2 = sqz_requant_fast(acc[2], m0, r0, q.k);
+                int32_t v1 = sqz_requant_fast(acc[1], m1, r1, q.k), v3 = sqz_requant_fast(acc[3], m1, r1, q.k);
+                if (mode == 2) {
+                    v0 = v0 < q.lo ? q.lo : v0 > q.hi ? q.hi : v0;
+                    v1 = v1 < q.lo ? q.lo : v1 > q.hi ? q.hi : v1;
+                    v2 = v2 < q.lo ? q.lo : v2 > q.hi ? q.hi : v2;
+                    v3 = v3 < q.lo ? q.lo : v3 > q.hi ? q.hi : v3;
+                }
+                oa[0] = (int8_t)v0;
+                oa[1] = (int8_t)v1;
+                ob[0] = (int8_t)v2;
+                ob[1] = (int8_t)v3;
             }
+        }
+        if (oc & 1) { /* the last filter, paired with zeros */
+            int32_t acc[4];
+            acc[0] = acc[2] = bias[0];
+            acc[1] = acc[3] = 0;
+            sqz_dot2x2(wide, w, kp, acc);
+            sqz_out2(&q, mode, oc - 1, acc[0], acc[2], oa - (oc - 1), ob - (oc - 1));
         }
     }
     if (i < n) {
         int8_t *oa = out + (long)(i - first) * p->out_stride;
+        const int8_t *w = p->w;
         sqz_widen_pixel(p, in, i, p->wide, 2);
         for (c = 0; c < oc; c += 2) {
             int32_t acc[2];
-            acc[0] = bias[c];
-            acc[1] = bias[c + 1];
-            sqz_dot1x2(wide, w + (long)c * kp, kp, acc);
-            oa[c] = sqz_out_q(&q, c, acc[0]);
-            if (c + 1 < oc) oa[c + 1] = sqz_out_q(&q, c + 1, acc[1]);
+            acc[0] = p->bias_in[c];
+            acc[1] = p->bias_in[c + 1];
+            w = sqz_dot1x2(wide, w, kp, acc);
+            sqz_out1(&q, mode, c, acc[0], oa);
+            if (c + 1 < oc) sqz_out1(&q, mode, c + 1, acc[1], oa);
         }
     }
+}
+
+/* CONV_2D with one input channel and 12 values per filter (3x3 taps and 3 zeros: a grey image's first conv; rq 1 or
+ * 2): a pixel's taps read once into int16 pairs held in registers, in SXTB16's order ((x0, x2), (x1, x3), (x4, x6),
+ * (x5, x7), (x8, 0)), then per output channel its 3 filter words split by SXTB16 and 5 SMLADs. */
+SQZ_INLINE void sqz_conv_taps_dsp(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count, int mode)
+{
+    const int kh = p->kh, kw = p->kw, ow = p->ow, oc = p->oc;
+    const int32_t k = 1 + 2 * p->out_zp, lo = p->act_min, hi = p->act_max;
+    const int32_t *bias = p->bias_in, *mult = p->mult;
+    const int8_t *shift = p->shift;
+    int i, c, ky, kx;
+    for (i = first; i < first + count; ++i) {
+        int oy = i / ow, ox = i % ow, y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+        int8_t *o = out + (long)(i - first) * p->out_stride;
+        int8_t v[12] = {0};
+        const int8_t *src = in + (long)y0 * p->iw + x0;
+        long pitch = p->iw;
+        const int8_t *w = p->w;
+        int32_t t0, t1, t2, t3, t4;
+        if (y0 < 0 || x0 < 0 || y0 + kh > p->ih || x0 + kw > p->iw) {
+            sqz_gather(p, in, oy, ox, p->scratch);
+            src = p->scratch;
+            pitch = kw;
+        }
+        for (ky = 0; ky < kh; ++ky)
+            for (kx = 0; kx < kw; ++kx) v[ky * kw + kx] = src[ky * pitch + kx];
+        t0 = (int32_t)((uint16_t)v[0] | (uint32_t)v[2] << 16);
+        t1 = (int32_t)((uint16_t)v[1] | (uint32_t)v[3] << 16);
+        t2 = (int32_t)((uint16_t)v[4] | (uint32_t)v[6] << 16);
+        t3 = (int32_t)((uint16_t)v[5] | (uint32_t)v[7] << 16);
+        t4 = (int32_t)((uint16_t)v[8] | (uint32_t)v[10] << 16);
+        /* A filter pair's 24 bytes: 4 values of the first, 4 of the second, and so on. */
+        for (c = 0; c < oc; c += 2, w += 24) {
+            int32_t a, b;
+            a = __smlad(t0, (int32_t)__sxtb16(sqz_load4(w)), bias[c]);
+            a = __smlad(t1, sqz_sxtb16_ror8(sqz_load4(w)), a);
+            a = __smlad(t2, (int32_t)__sxtb16(sqz_load4(w + 8)), a);
+            a = __smlad(t3, sqz_sxtb16_ror8(sqz_load4(w + 8)), a);
+            a = __smlad(t4, (int32_t)__sxtb16(sqz_load4(w + 16)), a); /* values 9 to 11 of a filter are 0 */
+            a = sqz_requant_fast(a, mult[c], ~shift[c], k);
+            if (mode == 2) a = a < lo ? lo : a > hi ? hi : a;
+            o[c] = (int8_t)a;
+            if (c + 1 == oc) break;
+            b = __smlad(t0, (int32_t)__sxtb16(sqz_load4(w + 4)), bias[c + 1]);
+            b = __smlad(t1, sqz_sxtb16_ror8(sqz_load4(w + 4)), b);
+            b = __smlad(t2, (int32_t)__sxtb16(sqz_load4(w + 12)), b);
+            b = __smlad(t3, sqz_sxtb16_ror8(sqz_load4(w + 12)), b);
+            b = __smlad(t4, (int32_t)__sxtb16(sqz_load4(w + 20)), b);
+            b = sqz_requant_fast(b, mult[c + 1], ~shift[c + 1], k);
+            if (mode == 2) b = b < lo ? lo : b > hi ? hi : b;
+            o[c + 1] = (int8_t)b;
+        }
+    }
+}
+
+static void sqz_conv_span(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count)
+{
+#ifdef SQZ_REFERENCE_LOOPS
+    sqz_conv_reference(p, in, out, first, count);
+    return;
+#endif
+    if (p->ic == 1 && p->kp == 12 && p->rq == 1)
+        sqz_conv_taps_dsp(p, in, out, first, count, 1);
+    else if (p->ic == 1 && p->kp == 12 && p->rq == 2)
+        sqz_conv_taps_dsp(p, in, out, first, count, 2);
+    else if (p->rq == 1)
+        sqz_conv_span_dsp(p, in, out, first, count, 1);
+    else if (p->rq == 2)
+        sqz_conv_span_dsp(p, in, out, first, count, 2);
+    else
+        sqz_conv_span_dsp(p, in, out, first, count, 0);
 }
 #else
 /* CONV_2D (per-channel int8, fused NONE/RELU), plain C, two output pixels at a time: pixels whose taps all lie inside
