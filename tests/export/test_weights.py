@@ -46,7 +46,7 @@ def test_weights_int8_is_the_default_and_passes_through(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setattr(pipeline, "export", lambda *a, **kw: seen.update(kw) or (_ for _ in ()).throw(SystemExit(0)))
     CliRunner().invoke(export_main, ["--int8", "--out", str(tmp_path / "o")])
-    assert seen["weights"] == "int8"
+    assert seen["config"].weights == "int8"
 
 
 def test_qat_int4_export_is_half_the_conv_bytes_and_close_to_int8(tiny_run, tiny_export, tmp_path):
