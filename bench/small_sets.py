@@ -77,13 +77,14 @@ def _int8(run: Path, out: Path) -> dict:
     """sqz's full-int8 export of the run, evaluated through sqz's runtime on its test split."""
     from sqz.export.config import ExportConfig
     from sqz.export.pipeline import export
+    from sqz.train.confusion import weakest
 
     t0 = time.perf_counter()
     rep = export(run / "model.pt", out=out, config=ExportConfig(int8=True), log=lambda m: None)
     int8 = rep.artifacts["model_int8.tflite"]
     return {"wall_s": time.perf_counter() - t0, "torch_acc": rep.torch["accuracy"],
             "int8_acc": int8["accuracy"], "int8_bytes": int8["bytes"], "eval_images": rep.eval_images,
-            "weakest": __import__("sqz.train.confusion", fromlist=["weakest"]).weakest(int8["confusion"])}
+            "weakest": weakest(int8["confusion"])}
 
 
 def _folder(name: str, spec: dict, work: Path) -> Path:
