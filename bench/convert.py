@@ -298,9 +298,12 @@ def prepare_224(work: Path, calib: int, env: dict, log) -> dict:
 
 
 def _report(out: Path) -> dict:
+    from sqz.errors import InputError
+    from sqz.export import report
+
     try:
-        return json.loads((out / "report.json").read_text())
-    except (OSError, ValueError):
+        return report.read(out).to_dict()
+    except InputError:
         return {}
 
 

@@ -118,7 +118,9 @@ def run_one(work: Path, run: Path, n: int, eval_limit: int, env: dict, log) -> d
     cmd = [sys.executable, "-c", "from sqz.cli import export_main; export_main()", str(run / "model.pt"),
            "--int8", "--out", str(work / f"export-{n}")] + (["--eval-limit", str(eval_limit)] if eval_limit else [])
     res = peak_rss(cmd, env)
-    rep = json.loads((work / f"export-{n}" / "report.json").read_text()) if res["rc"] == 0 else {}
+    from sqz.export import report
+
+    rep = report.read(work / f"export-{n}").to_dict() if res["rc"] == 0 else {}
     return {"images": n, "export": res, "eval_images": rep.get("eval_images"),
             "calibration_images": rep.get("calibration_images"), "calibration_source": rep.get("calibration_source"),
             "timings_s": rep.get("timings_s"), "int8_bytes": rep.get("artifacts", {}).get(

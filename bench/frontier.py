@@ -46,10 +46,12 @@ def _sqz(args: list[str], log) -> float:
 
 def _export(ckpt: Path, out: Path, eval_limit: int, log, extra: list[str] = ()) -> tuple[dict, float | None]:
     """The export's report (an export already in `out` is reused: wall None) and its wall seconds."""
-    if (out / "report.json").exists():
-        return json.loads((out / "report.json").read_text()), None
+    from sqz.export import report
+
+    if (out / report.REPORT).exists():
+        return report.read(out).to_dict(), None
     wall = _sqz(["export", str(ckpt), "--int8", "--out", str(out), "--eval-limit", str(eval_limit), *extra], log)
-    return json.loads((out / "report.json").read_text()), wall
+    return report.read(out).to_dict(), wall
 
 
 def int8_file(rep: dict) -> str:
@@ -103,11 +105,12 @@ def run_routes(work: Path, data: Path, side: int, epochs: int, threads: int, rou
 def latencies(work: Path, routes: list[str], seconds: float) -> dict[str, float]:
     """Median batch-1 ms of every route's integer file on one real training image (the base run's stored
     calibration sample), interleaved in one run (ai-edge-litert, XNNPACK where it applies, 1 thread)."""
+    from sqz.export import report
     from sqz.export.weights import latency
     from sqz.runtime.preprocess import Preprocess, normalize
     from sqz.train import calibsample, checkpoint
 
-    paths = [work / f"x-{r}" / int8_file(json.loads((work / f"x-{r}" / "report.json").read_text())) for r in routes]
+    paths = [work / f"x-{r}" / int8_file(report.read(work / f"x-{r}").to_dict()) for r in routes]
     pre = Preprocess.from_dict(checkpoint.load_raw(work / "base" / "model.pt")["preprocess"])
     x = normalize(calibsample.read(work / "base", pre)[0][:1], pre)
     return dict(zip(routes, latency(paths, x, seconds)))

@@ -18,6 +18,7 @@ from sqz.errors import ToolError
 from sqz.export import csource
 from sqz.export.synthetic import random_int8
 from sqz.files import write_text
+from sqz.runtime import manifest as manifests
 from sqz.targets.micro import boards, cfiles, cmeasure, cortexm, tflm
 from sqz.train.model import ArchConfig
 
@@ -30,9 +31,9 @@ def _model_sources(name: str) -> tuple[bytes, list[str], dict, dict]:
     """(.tflite bytes, labels, preprocess, io) of a bench model."""
     if name == "default":
         d = ROOT / "exports" / "default"
-        man = json.loads((d / "manifest.json").read_text())
-        return (d / "model_int8.tflite").read_bytes(), man["labels"], man["preprocess"], \
-            man["artifacts"]["model_int8.tflite"]["io"]
+        man = manifests.read(d)
+        return (d / "model_int8.tflite").read_bytes(), list(man.labels), man.preprocess.to_dict(), \
+            man.artifacts["model_int8.tflite"].io
     content = random_int8(ArchConfig(num_classes=10, in_channels=3), 96, seed=0)
     from sqz.export.cgraph import read
 

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.frontier import OUT, _export as frontier_export
+from sqz.export import report
 from sqz.quantize.ranges import RULES
 
 def _export(ckpt: Path, out: Path, rule: str, log) -> dict:
@@ -39,8 +40,7 @@ def measure(works: list[Path], routes: list[str], log) -> list[dict]:
                "default")
     models = [bundled]
     for work in works:
-        side = json.loads((work / "x-base" / "report.json").read_text())["preprocess"]["size"] \
-            if (work / "x-base" / "report.json").exists() else work.name
+        side = report.read(work / "x-base").preprocess.size if (work / "x-base" / report.REPORT).exists() else work.name
         for route in routes:
             if (work / route / "model.pt").exists():
                 models.append((f"{side}² RGB", work / route / "model.pt", work / "ranges", route))
