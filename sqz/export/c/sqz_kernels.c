@@ -399,33 +399,15 @@ static void sqz_widen_pixel(const sqz_conv_t *p, const int8_t *in, int i, int32_
     }
 }
 
-/* Channel c of output pixels a and b from their accumulators, requantised as `mode` (sqz_conv_t.rq) says. */
-SQZ_INLINE void sqz_out2(const sqz_requant_t *q, int mode, int c, int32_t a, int32_t b, int8_t *oa, int8_t *ob)
+/* Channel c's output value from its accumulator, requantised as `mode` (sqz_conv_t.rq) says; m and s are the
+ * channel's multiplier and shift (mult[c], shift[c]), which the callers hold already. */
+SQZ_INLINE int8_t sqz_out_mode(const sqz_requant_t *q, int mode, int c, int32_t m, int s, int32_t acc)
 {
-    if (mode == 0) {
-        oa[c] = sqz_out_q(q, c, a);
-        ob[c] = sqz_out_q(q, c, b);
-    } else {
-        int32_t m = q->mult[c], r1 = ~q->shift[c];
-        int32_t va = sqz_requant_fast(a, m, r1, q->k), vb = sqz_requant_fast(b, m, r1, q->k);
-        if (mode == 2) {
-            va = va < q->lo ? q->lo : va > q->hi ? q->hi : va;
-            vb = vb < q->lo ? q->lo : vb > q->hi ? q->hi : vb;
-        }
-        oa[c] = (int8_t)va;
-        ob[c] = (int8_t)vb;
-    }
-}
-
-SQZ_INLINE void sqz_out1(const sqz_requant_t *q, int mode, int c, int32_t a, int8_t *oa)
-{
-    if (mode == 0) {
-        oa[c] = sqz_out_q(q, c, a);
-    } else {
-        int32_t va = sqz_requant_fast(a, q->mult[c], ~q->shift[c], q->k);
-        if (mode == 2) va = va < q->lo ? q->lo : va > q->hi ? q->hi : va;
-        oa[c] = (int8_t)va;
-    }
+    int32_t v;
+    if (mode == 0) return sqz_out_q(q, c, acc);
+    v = sqz_requant_fast(acc, m, ~s, q->k);
+    if (mode == 2) v = v < q->lo ? q->lo : v > q->hi ? q->hi : v;
+    return (int8_t)v;
 }
 
 /* CONV_2D (per-channel int8, fused NONE/RELU) with SMLAD: each pair of output pixels widened once, then every
@@ -448,23 +430,17 @@ SQZ_INLINE void sqz_conv_span_dsp(const sqz_conv_t *p, const int8_t *in, int8_t 
             acc[0] = acc[2] = bias[0];
             acc[1] = acc[3] = bias[1];
             w = sqz_dot2x2(wide, w, kp, acc);
-            if (mode == 0) {
-                sqz_out2(&q, 0, 2 * c, acc[0], acc[2], oa - 2 * c, ob - 2 * c);
-                sqz_out2(&q, 0, 2 * c + 1, acc[1], acc[3], oa - 2 * c, ob - 2 * c);
-            } else {
-                int32_t m0 = mult[0], m1 = mult[1], r0 = ~shift[0], r1 = ~shift[1];
-                int32_t v0 = sqz_requant_fast(acc[0], m0, r0, q.k), v2 = sqz_requant_fast(acc[2], m0, r0, q.k);
-                int32_t v1 = sqz_requant_fast(acc[1], m1, r1, q.k), v3 = sqz_requant_fast(acc[3], m1, r1, q.k);
-                if (mode == 2) {
-                    v0 = v0 < q.lo ? q.lo : v0 > q.hi ? q.hi : v0;
-                    v1 = v1 < q.lo ? q.lo : v1 > q.hi ? q.hi : v1;
-                    v2 = v2 < q.lo ? q.lo : v2 > q.hi ? q.hi : v2;
-                    v3 = v3 < q.lo ? q.lo : v3 > q.hi ? q.hi : v3;
-                }
-                oa[0] = (int8_t)v0;
-                oa[1] = (int8_t)v1;
-                ob[0] = (int8_t)v2;
-                ob[1] = (int8_t)v3;
+            {   /* all four values before the first store (an int8 store may alias shift[]) */
+                int32_t m0 = mult[0], m1 = mult[1];
+                int s0 = shift[0], s1 = shift[1];
+                int8_t v0 = sqz_out_mode(&q, mode, 2 * c, m0, s0, acc[0]);
+                int8_t v2 = sqz_out_mode(&q, mode, 2 * c, m0, s0, acc[2]);
+                int8_t v1 = sqz_out_mode(&q, mode, 2 * c + 1, m1, s1, acc[1]);
+                int8_t v3 = sqz_out_mode(&q, mode, 2 * c + 1, m1, s1, acc[3]);
+                oa[0] = v0;
+                oa[1] = v1;
+                ob[0] = v2;
+                ob[1] = v3;
             }
         }
         if (oc & 1) { /* the last filter, paired with zeros */
@@ -472,7 +448,12 @@ SQZ_INLINE void sqz_conv_span_dsp(const sqz_conv_t *p, const int8_t *in, int8_t 
             acc[0] = acc[2] = bias[0];
             acc[1] = acc[3] = 0;
             sqz_dot2x2(wide, w, kp, acc);
-            sqz_out2(&q, mode, oc - 1, acc[0], acc[2], oa - (oc - 1), ob - (oc - 1));
+            {
+                int8_t v0 = sqz_out_mode(&q, mode, oc - 1, mult[0], shift[0], acc[0]);
+                int8_t v2 = sqz_out_mode(&q, mode, oc - 1, mult[0], shift[0], acc[2]);
+                oa[0] = v0;
+                ob[0] = v2;
+            }
         }
     }
     if (i < n) {
@@ -484,62 +465,8 @@ SQZ_INLINE void sqz_conv_span_dsp(const sqz_conv_t *p, const int8_t *in, int8_t 
             acc[0] = p->bias_in[c];
             acc[1] = p->bias_in[c + 1];
             w = sqz_dot1x2(wide, w, kp, acc);
-            sqz_out1(&q, mode, c, acc[0], oa);
-            if (c + 1 < oc) sqz_out1(&q, mode, c + 1, acc[1], oa);
-        }
-    }
-}
-
-/* CONV_2D with one input channel and 12 values per filter (3x3 taps and 3 zeros: a grey image's first conv; rq 1 or
- * 2): a pixel's taps read once into int16 pairs held in registers, in SXTB16's order ((x0, x2), (x1, x3), (x4, x6),
- * (x5, x7), (x8, 0)), then per output channel its 3 filter words split by SXTB16 and 5 SMLADs. */
-SQZ_INLINE void sqz_conv_taps_dsp(const sqz_conv_t *p, const int8_t *in, int8_t *out, int first, int count, int mode)
-{
-    const int kh = p->kh, kw = p->kw, ow = p->ow, oc = p->oc;
-    const int32_t k = 1 + 2 * p->out_zp, lo = p->act_min, hi = p->act_max;
-    const int32_t *bias = p->bias_in, *mult = p->mult;
-    const int8_t *shift = p->shift;
-    int i, c, ky, kx;
-    for (i = first; i < first + count; ++i) {
-        int oy = i / ow, ox = i % ow, y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
-        int8_t *o = out + (long)(i - first) * p->out_stride;
-        int8_t v[12] = {0};
-        const int8_t *src = in + (long)y0 * p->iw + x0;
-        long pitch = p->iw;
-        const int8_t *w = p->w;
-        int32_t t0, t1, t2, t3, t4;
-        if (y0 < 0 || x0 < 0 || y0 + kh > p->ih || x0 + kw > p->iw) {
-            sqz_gather(p, in, oy, ox, p->scratch);
-            src = p->scratch;
-            pitch = kw;
-        }
-        for (ky = 0; ky < kh; ++ky)
-            for (kx = 0; kx < kw; ++kx) v[ky * kw + kx] = src[ky * pitch + kx];
-        t0 = (int32_t)((uint16_t)v[0] | (uint32_t)v[2] << 16);
-        t1 = (int32_t)((uint16_t)v[1] | (uint32_t)v[3] << 16);
-        t2 = (int32_t)((uint16_t)v[4] | (uint32_t)v[6] << 16);
-        t3 = (int32_t)((uint16_t)v[5] | (uint32_t)v[7] << 16);
-        t4 = (int32_t)((uint16_t)v[8] | (uint32_t)v[10] << 16);
-        /* A filter pair's 24 bytes: 4 values of the first, 4 of the second, and so on. */
-        for (c = 0; c < oc; c += 2, w += 24) {
-            int32_t a, b;
-            a = __smlad(t0, (int32_t)__sxtb16(sqz_load4(w)), bias[c]);
-            a = __smlad(t1, sqz_sxtb16_ror8(sqz_load4(w)), a);
-            a = __smlad(t2, (int32_t)__sxtb16(sqz_load4(w + 8)), a);
-            a = __smlad(t3, sqz_sxtb16_ror8(sqz_load4(w + 8)), a);
-            a = __smlad(t4, (int32_t)__sxtb16(sqz_load4(w + 16)), a); /* values 9 to 11 of a filter are 0 */
-            a = sqz_requant_fast(a, mult[c], ~shift[c], k);
-            if (mode == 2) a = a < lo ? lo : a > hi ? hi : a;
-            o[c] = (int8_t)a;
-            if (c + 1 == oc) break;
-            b = __smlad(t0, (int32_t)__sxtb16(sqz_load4(w + 4)), bias[c + 1]);
-            b = __smlad(t1, sqz_sxtb16_ror8(sqz_load4(w + 4)), b);
-            b = __smlad(t2, (int32_t)__sxtb16(sqz_load4(w + 12)), b);
-            b = __smlad(t3, sqz_sxtb16_ror8(sqz_load4(w + 12)), b);
-            b = __smlad(t4, (int32_t)__sxtb16(sqz_load4(w + 20)), b);
-            b = sqz_requant_fast(b, mult[c + 1], ~shift[c + 1], k);
-            if (mode == 2) b = b < lo ? lo : b > hi ? hi : b;
-            o[c + 1] = (int8_t)b;
+            oa[c] = sqz_out_mode(&q, mode, c, p->mult[c], p->shift[c], acc[0]);
+            if (c + 1 < oc) oa[c + 1] = sqz_out_mode(&q, mode, c + 1, p->mult[c + 1], p->shift[c + 1], acc[1]);
         }
     }
 }
@@ -550,11 +477,7 @@ static void sqz_conv_span(const sqz_conv_t *p, const int8_t *in, int8_t *out, in
     sqz_conv_reference(p, in, out, first, count);
     return;
 #endif
-    if (p->ic == 1 && p->kp == 12 && p->rq == 1)
-        sqz_conv_taps_dsp(p, in, out, first, count, 1);
-    else if (p->ic == 1 && p->kp == 12 && p->rq == 2)
-        sqz_conv_taps_dsp(p, in, out, first, count, 2);
-    else if (p->rq == 1)
+    if (p->rq == 1)
         sqz_conv_span_dsp(p, in, out, first, count, 1);
     else if (p->rq == 2)
         sqz_conv_span_dsp(p, in, out, first, count, 2);
