@@ -68,7 +68,7 @@ def test_missing_paths_and_directories(tiny_export, tmp_path):
         (("train", "--data", empty, "--out", tmp_path / "t"), "at least two"),
         (("verify", nowhere, "--arch", "aarch64"), "give a .tflite model"),
         (("verify", empty, "--arch", "aarch64"), "give a .tflite model"),
-        (("deploy", nowhere, "--dest", tmp_path / "d"), "deploy a .tflite model"),
+        (("deploy", nowhere, "--dest", tmp_path / "d"), "deploy a .tflite or .onnx model"),
         (("deploy", empty, "--dest", tmp_path / "d"), "no manifest beside the model"),
     ]:
         _one_line_error(_sqz(*args), needle)
