@@ -181,23 +181,17 @@ static void sqz_widen(const int8_t *src, int n, int32_t *dst, int step)
 SQZ_INLINE const int8_t *sqz_dot2x2(const int32_t *x, const int8_t *w, int n, int32_t *acc)
 {
     int32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
+    const int32_t *end = x + 4 * (n / 8) * 2;
 #if defined(__GNUC__)
-    /* Sixteen values a turn in 62 instructions: 12 LDRDs, 16 SXTB16s, 32 SMLADs, the compare and the branch. */
-    const int32_t *end = x + 4 * (n / 16) * 4;
+    /* Eight values a turn in 32 instructions: 6 LDRDs, 8 SXTB16s, 16 SMLADs, the compare and the branch. */
     int32_t p, q, v, u, t, r;
     if (x < end)
-        __asm__ volatile("1:\n\t" SQZ_ASM2X2 SQZ_ASM2X2 SQZ_ASM2X2 SQZ_ASM2X2 "cmp %[x], %[end]\n\t"
+        __asm__ volatile("1:\n\t" SQZ_ASM2X2 SQZ_ASM2X2 "cmp %[x], %[end]\n\t"
                          "bne 1b\n\t"
                          : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [x] "+r"(x), [w] "+r"(w),
                            [p] "=&r"(p), [q] "=&r"(q), [v] "=&r"(v), [u] "=&r"(u), [t] "=&r"(t), [s] "=&r"(r)
                          : [end] "r"(end)
                          : "cc", "memory");
-    if (n & 8) /* eight values left */
-        __asm__ volatile(SQZ_ASM2X2 SQZ_ASM2X2
-                         : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [x] "+r"(x), [w] "+r"(w),
-                           [p] "=&r"(p), [q] "=&r"(q), [v] "=&r"(v), [u] "=&r"(u), [t] "=&r"(t), [s] "=&r"(r)
-                         :
-                         : "memory");
     if (n & 4) /* four values left */
         __asm__ volatile(SQZ_ASM2X2
                          : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [x] "+r"(x), [w] "+r"(w),
@@ -205,7 +199,6 @@ SQZ_INLINE const int8_t *sqz_dot2x2(const int32_t *x, const int8_t *w, int n, in
                          :
                          : "memory");
 #else
-    const int32_t *end = x + 4 * (n / 8) * 2;
     while (x < end) {
         SQZ_STEP2X2(x, w);
         SQZ_STEP2X2(x + 4, w + 8);
