@@ -29,7 +29,7 @@ def micro_files(tiny_export, tmp_path_factory):
 
 def test_files_carry_length_labels_quantisation_and_exact_ops(micro_files):
     work, names, rep, content = micro_files
-    assert names == ["model_data.cc", "model_data.h", "model_ops.h"]
+    assert {"model_data.cc", "model_data.h", "model_ops.h"} <= set(names)  # beside the compiled C (test_csource)
     header = (work / "model_data.h").read_text()
     assert f"constexpr unsigned int g_model_len = {len(content)};" in header
     assert f"kTensorArenaSize = {rep.micro['arena']['board']};" in header
