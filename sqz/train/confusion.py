@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 
 
+TABLE_CLASSES = 30  # beyond this the matrix has no per-cell labels and no Markdown table
+MAX_INCHES = 16.0  # the PNG's side: 1,600 px at most, whatever the number of classes
+
+
 def matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Counts [true class, predicted class] as int64 (n_classes × n_classes)."""
     m = np.zeros((n_classes, n_classes), np.int64)
@@ -44,8 +48,11 @@ def per_class_markdown(s: dict) -> list[str]:
 
 
 def matrix_markdown(s: dict) -> list[str]:
-    """The confusion matrix as a Markdown table (rows: true class, columns: predicted)."""
+    """The confusion matrix as a Markdown table (rows: true class, columns: predicted); past TABLE_CLASSES
+    classes one line that points at the JSON and the PNG instead."""
     names = s["classes"]
+    if len(names) > TABLE_CLASSES:
+        return [f"The {len(names)} × {len(names)} confusion matrix is in the JSON record and the PNG beside it."]
     out = ["| true \\ predicted | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     return out + [f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(names, s["matrix"])]
 
@@ -60,11 +67,11 @@ def plot(s: dict, path: Path, title: str = "confusion matrix") -> None:
     m = np.asarray(s["matrix"], np.float64)
     names = s["classes"]
     share = m / np.maximum(m.sum(1, keepdims=True), 1)
-    side = max(4.0, 0.45 * len(names) + 2)
+    side = min(max(4.0, 0.45 * len(names) + 2), MAX_INCHES)
     fig = Figure(figsize=(side + 1, side), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    if len(names) <= 30:
+    if len(names) <= TABLE_CLASSES:
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         for i in range(len(names)):

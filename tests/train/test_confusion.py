@@ -22,3 +22,13 @@ def test_tables_and_png(tmp_path):
     assert confusion.matrix_markdown(s)[2:] == ["| cat | 1 | 0 |", "| dog | 1 | 1 |"]
     confusion.plot(s, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_thousand_classes_give_a_bounded_png_and_no_giant_table(tmp_path):
+    from PIL import Image
+
+    y = np.arange(2000) % 1000
+    s = confusion.summary(confusion.matrix(y, (y + (y % 3 == 0)) % 1000, 1000), [f"c{i}" for i in range(1000)])
+    assert len(confusion.matrix_markdown(s)) == 1
+    confusion.plot(s, tmp_path / "big.png")
+    assert max(Image.open(tmp_path / "big.png").size) <= 100 * confusion.MAX_INCHES + 100
