@@ -40,31 +40,57 @@ def one(label: str, arch: str, extra: dict, work: Path, epochs: int, limit: int,
 
     run = work / label.replace(" ", "_").replace(",", "")
     t = time.perf_counter()
-    rec = train(TrainConfig(arch=arch, out=str(run), epochs=epochs, batch_size=128, lr=2e-3, limit=limit, seed=0,
-                            **extra), progress=False)
+    rec = train(
+        TrainConfig(arch=arch, out=str(run), epochs=epochs, batch_size=128, lr=2e-3, limit=limit, seed=0, **extra),
+        progress=False,
+    )
     train_s = time.perf_counter() - t
     rep = export(run / "model.pt", out=run / "export", config=ExportConfig(eval_limit=n_eval), log=lambda m: None)
     a = rep.artifacts["model_int8.tflite"]
-    row = {"model": label, "arch": arch, **{k: v for k, v in extra.items() if k != "metaparameters"},
-           **extra.get("metaparameters", {}), "train_seconds": round(train_s, 1), "float_accuracy": rep.torch["accuracy"],
-           "int8_accuracy": a["accuracy"], "agreement": a["top1_agreement"], "int8_bytes": a["bytes"],
-           "eval_images": rep.eval_images, "test_acc_training": rec.get("test_acc")}
-    log(f"{label}: float {row['float_accuracy']:.2%}, int8 {row['int8_accuracy']:.2%}, agreement {row['agreement']:.2%}")
+    row = {
+        "model": label,
+        "arch": arch,
+        **{k: v for k, v in extra.items() if k != "metaparameters"},
+        **extra.get("metaparameters", {}),
+        "train_seconds": round(train_s, 1),
+        "float_accuracy": rep.torch["accuracy"],
+        "int8_accuracy": a["accuracy"],
+        "agreement": a["top1_agreement"],
+        "int8_bytes": a["bytes"],
+        "eval_images": rep.eval_images,
+        "test_acc_training": rec.get("test_acc"),
+    }
+    log(
+        f"{label}: float {row['float_accuracy']:.2%}, int8 {row['int8_accuracy']:.2%}, agreement {row['agreement']:.2%}"
+    )
     return row
 
 
 def markdown(rec: dict) -> str:
-    lines = [f"Measured by `python -m bench.agreement --epochs {rec['epochs']} --limit {rec['limit']} --eval "
-             f"{rec['eval']}` on {rec['date']} ({rec['machine']}): each architecture trained {rec['epochs']} epochs on "
-             f"{rec['limit']:,} Fashion-MNIST training images at 32², exported with the default `mse` ranges (500 "
-             f"calibration images), evaluated on the first {rec['eval']:,} test images.", "",
-             "| model | float | int8 | int8 agreement with float | int8 file |", "|---|---|---|---|---|"]
+    lines = [
+        f"Measured by `python -m bench.agreement --epochs {rec['epochs']} --limit {rec['limit']} --eval "
+        f"{rec['eval']}` on {rec['date']} ({rec['machine']}): each architecture trained {rec['epochs']} epochs on "
+        f"{rec['limit']:,} Fashion-MNIST training images at 32², exported with the default `mse` ranges (500 "
+        f"calibration images), evaluated on the first {rec['eval']:,} test images.",
+        "",
+        "| model | float | int8 | int8 agreement with float | int8 file |",
+        "|---|---|---|---|---|",
+    ]
     for r in rec["rows"]:
-        lines.append(f"| {r['model']} | {r['float_accuracy']:.2%} | {r['int8_accuracy']:.2%} | {r['agreement']:.2%} | "
-                     f"{r['int8_bytes']:,} B |".replace("%", " %"))
+        lines.append(
+            f"| {r['model']} | {r['float_accuracy']:.2%} | {r['int8_accuracy']:.2%} | {r['agreement']:.2%} | "
+            f"{r['int8_bytes']:,} B |".replace("%", " %")
+        )
     low = [r["model"] for r in rec["rows"] if r["agreement"] < GOAL]
-    lines += ["", f"Agreement ≥ {GOAL:.1%}".replace("%", " %") + (" on every model." if not low else
-              f" on {len(rec['rows']) - len(low)} of {len(rec['rows'])}; below it: {', '.join(low)}.")]
+    lines += [
+        "",
+        f"Agreement ≥ {GOAL:.1%}".replace("%", " %")
+        + (
+            " on every model."
+            if not low
+            else f" on {len(rec['rows']) - len(low)} of {len(rec['rows'])}; below it: {', '.join(low)}."
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -77,9 +103,14 @@ def main() -> None:
     args = ap.parse_args()
     log = lambda m: print(m, file=sys.stderr, flush=True)
     rows = [one(label, arch, extra, args.work, args.epochs, args.limit, args.eval, log) for label, arch, extra in ARCHS]
-    rec = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "machine": f"{cpu()}, {os.cpu_count()} cores, {platform.machine()}", "epochs": args.epochs,
-           "limit": args.limit, "eval": args.eval, "rows": rows}
+    rec = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{cpu()}, {os.cpu_count()} cores, {platform.machine()}",
+        "epochs": args.epochs,
+        "limit": args.limit,
+        "eval": args.eval,
+        "rows": rows,
+    }
     from sqz.files import write_text
 
     write_text(OUT / "agreement.json", json.dumps(rec, indent=1) + "\n")

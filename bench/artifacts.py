@@ -47,16 +47,30 @@ def default_model(ckpt: Path, out: Path, calib: int, log) -> dict:
     pre = Preprocess.from_dict(payload["preprocess"])
     calib_nchw = calibration_set(ds.train.x, pre, calib, 0).transpose(0, 3, 1, 2).copy()
     t = rep["timings_s"]
-    stages = {STAGE_ONNX: t.get("onnx"),
-              tflite_stage(rep.get("calibration_images"), rep.get("calibration_ranges")): t.get("tflite+int8"),
-              "checks (every artifact on the test set)": t.get("evaluate")}
-    return {"name": "default", "title": f"Fashion-MNIST SqueezeNet {payload['arch'].get('version', '1.1')} "
-            f"({pre.size}², {pre.channels} channel, {len(payload['classes'])} classes)", "checkpoint": str(ckpt),
-            "dir": out, "torch": fold_batchnorm(trained).eval(), "preprocess": pre, "classes": list(payload["classes"]),
-            "calibration": calib_nchw, "calibration_kind": f"{len(calib_nchw)} real training images",
-            "test_x": normalize(ds.test.x, pre), "test_y": ds.test.y, "report": rep, "stages_s": stages,
-            "notes": export_notes(rep),
-            "bench_x": normalize(ds.test.x[:16], pre), "bench_input": "16 real test images"}
+    stages = {
+        STAGE_ONNX: t.get("onnx"),
+        tflite_stage(rep.get("calibration_images"), rep.get("calibration_ranges")): t.get("tflite+int8"),
+        "checks (every artifact on the test set)": t.get("evaluate"),
+    }
+    return {
+        "name": "default",
+        "title": f"Fashion-MNIST SqueezeNet {payload['arch'].get('version', '1.1')} "
+        f"({pre.size}², {pre.channels} channel, {len(payload['classes'])} classes)",
+        "checkpoint": str(ckpt),
+        "dir": out,
+        "torch": fold_batchnorm(trained).eval(),
+        "preprocess": pre,
+        "classes": list(payload["classes"]),
+        "calibration": calib_nchw,
+        "calibration_kind": f"{len(calib_nchw)} real training images",
+        "test_x": normalize(ds.test.x, pre),
+        "test_y": ds.test.y,
+        "report": rep,
+        "stages_s": stages,
+        "notes": export_notes(rep),
+        "bench_x": normalize(ds.test.x[:16], pre),
+        "bench_input": "16 real test images",
+    }
 
 
 def squeezenet224(out: Path, calib: int, log) -> dict:
@@ -90,21 +104,36 @@ def squeezenet224(out: Path, calib: int, log) -> dict:
     for path in tfl.values():
         Model(path, open_session(path), IMAGENET, classes).logits(pixels[calib:])
     stages[f"checks (both .tflite files on the {len(pixels) - calib} bench images)"] = _seconds(t)
-    return {"name": "squeezenet224", "title": "SqueezeNet 1.1, ImageNet shape (224², 3 channels, 1000 classes), "
-            "random init", "checkpoint": str(out / "model.pt"), "dir": out, "torch": model,
-            "preprocess": IMAGENET, "classes": classes, "calibration": calib_nchw,
-            "calibration_kind": f"{calib} deterministic images (seeded uniform pixels; no ImageNet here)",
-            "test_x": None, "test_y": None, "report": {"onnx_parity": par}, "stages_s": stages, "notes": [
-                "Random weights (torch.manual_seed(0); conv biases uniform in ±0.05); sqz's export stages were run "
-                "one by one here (no dataset to evaluate on), the same functions `sqz-export` calls"
-                + (f" (dead taps removed in fires {', '.join(str(i + 2) for i in dead)})" if dead else "") + "."],
-            "bench_x": bench_x, "bench_input": "16 deterministic images (seeded uniform pixels)"}
+    return {
+        "name": "squeezenet224",
+        "title": "SqueezeNet 1.1, ImageNet shape (224², 3 channels, 1000 classes), random init",
+        "checkpoint": str(out / "model.pt"),
+        "dir": out,
+        "torch": model,
+        "preprocess": IMAGENET,
+        "classes": classes,
+        "calibration": calib_nchw,
+        "calibration_kind": f"{calib} deterministic images (seeded uniform pixels; no ImageNet here)",
+        "test_x": None,
+        "test_y": None,
+        "report": {"onnx_parity": par},
+        "stages_s": stages,
+        "notes": [
+            "Random weights (torch.manual_seed(0); conv biases uniform in ±0.05); sqz's export stages were run "
+            "one by one here (no dataset to evaluate on), the same functions `sqz-export` calls"
+            + (f" (dead taps removed in fires {', '.join(str(i + 2) for i in dead)})" if dead else "")
+            + "."
+        ],
+        "bench_x": bench_x,
+        "bench_input": "16 deterministic images (seeded uniform pixels)",
+    }
 
 
 def tflite_stage(images, ranges) -> str:
     """The name of sqz's TFLite stage: both files written in-process by sqz's own flatbuffer writer."""
-    return (f"TFLite float32 + full int8 (sqz's own writer, both files; float64 {ranges} calibration over "
-            f"{images} images)")
+    return (
+        f"TFLite float32 + full int8 (sqz's own writer, both files; float64 {ranges} calibration over {images} images)"
+    )
 
 
 def export_notes(rep: dict) -> list[str]:
@@ -112,22 +141,29 @@ def export_notes(rep: dict) -> list[str]:
     notes = []
     dead = rep.get("dead_taps") or {}
     if dead.get("fires"):
-        notes.append(f"sqz's export replaced the 3×3 expand taps of fires {', '.join(map(str, dead['fires']))}, "
-                     f"which only ever see zero padding at this input size, by their centre tap "
-                     f"({dead['parameters_before']:,} → {dead['parameters_after']:,} parameters, max |Δlogit| "
-                     f"{dead.get('max_abs_logit_change', 0):.2g}); torch and litert-torch run the checkpoint "
-                     "as trained.")
+        notes.append(
+            f"sqz's export replaced the 3×3 expand taps of fires {', '.join(map(str, dead['fires']))}, "
+            f"which only ever see zero padding at this input size, by their centre tap "
+            f"({dead['parameters_before']:,} → {dead['parameters_after']:,} parameters, max |Δlogit| "
+            f"{dead.get('max_abs_logit_change', 0):.2g}); torch and litert-torch run the checkpoint "
+            "as trained."
+        )
     return notes
 
 
 def ort_int8(m: dict, log) -> dict[str, float]:
     """ONNX Runtime static QDQ int8 of model.onnx, per channel, MinMax on the same calibration images."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self, x: np.ndarray) -> None:
-            self.batches = iter([{INPUT: x[i:i + 32]} for i in range(0, len(x), 32)])
+            self.batches = iter([{INPUT: x[i : i + 32]} for i in range(0, len(x), 32)])
 
         def get_next(self):
             return next(self.batches, None)
@@ -136,10 +172,16 @@ def ort_int8(m: dict, log) -> dict[str, float]:
     for kind, (act, weight) in ORT_INT8.items():
         log(f"{m['name']}: ONNX Runtime int8 QDQ {kind.upper()} (quantize_static) …")
         t = time.perf_counter()
-        quantize_static(str(m["dir"] / "model.onnx"), str(m["dir"] / f"model_ort_int8_{kind}.onnx"),
-                        Reader(m["calibration"]), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=getattr(QuantType, act), weight_type=getattr(QuantType, weight),
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(m["dir"] / "model.onnx"),
+            str(m["dir"] / f"model_ort_int8_{kind}.onnx"),
+            Reader(m["calibration"]),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=getattr(QuantType, act),
+            weight_type=getattr(QuantType, weight),
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         seconds[kind] = _seconds(t)
     return seconds
 
@@ -150,9 +192,19 @@ def litert_torch_int8(m: dict, log) -> dict:
     dest = m["dir"] / "model_litert_torch_int8.tflite"
     log(f"{m['name']}: litert-torch PT2E int8 (own venv) …")
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([str(peer_venv.python()), str(REPO / "bench" / "peer_convert.py"), m["checkpoint"],
-                           str(m["dir"] / "calibration_nchw.npy"), str(dest)], capture_output=True, text=True,
-                          env=env, timeout=1200)
+    proc = subprocess.run(
+        [
+            str(peer_venv.python()),
+            str(REPO / "bench" / "peer_convert.py"),
+            m["checkpoint"],
+            str(m["dir"] / "calibration_nchw.npy"),
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
     if proc.returncode != 0 or not dest.exists():
         tail = " | ".join([ln for ln in proc.stderr.splitlines() if ln.strip()][-3:])
         log(f"  litert-torch failed: {tail[:300]}")

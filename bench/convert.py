@@ -60,6 +60,7 @@ SQZ_SCRIPT = "from sqz.cli import export_main; export_main()"
 
 # ---- figures ------------------------------------------------------------------------------------------------------
 
+
 def spread(values) -> dict | None:
     """{median, min, max, n} of the values that are not None; None when there are none."""
     xs = [v for v in values if v is not None]
@@ -87,7 +88,8 @@ def summarise(runs: list[dict]) -> dict:
         if not mine:
             continue
         out[tool] = {
-            "rounds_ok": len(ok), "rounds": len(mine),
+            "rounds_ok": len(ok),
+            "rounds": len(mine),
             "conversion_s": spread(r.get("conversion_s") for r in ok),
             "onnx_s": spread(r.get("onnx_s") for r in ok),
             "wall_s": spread(r.get("wall_s") for r in ok),
@@ -97,15 +99,20 @@ def summarise(runs: list[dict]) -> dict:
             "float32_bytes": sorted({r["float32_bytes"] for r in ok if r.get("float32_bytes")}),
             "int8_sha256": sorted({r["int8_sha256"] for r in ok if r.get("int8_sha256")}),
             "calibration_images": sorted({r["calibration_images"] for r in ok if r.get("calibration_images")}),
-            "errors": [r["error"] for r in mine if not r.get("ok")][:3]}
+            "errors": [r["error"] for r in mine if not r.get("ok")][:3],
+        }
     return out
 
 
 def ratios(summary: dict) -> dict:
     """sqz's median (conversion, process wall) and peak RSS over each peer's."""
-    return {f"sqz/{peer}": {key: ratio(_med(summary, "sqz", key), _med(summary, peer, key))
-                            for key in ("conversion_s", "wall_s", "max_rss_bytes", "peak_rss_bytes")}
-            for peer in PEERS}
+    return {
+        f"sqz/{peer}": {
+            key: ratio(_med(summary, "sqz", key), _med(summary, peer, key))
+            for key in ("conversion_s", "wall_s", "max_rss_bytes", "peak_rss_bytes")
+        }
+        for peer in PEERS
+    }
 
 
 def goals(name: str, summary: dict, rat: dict) -> list[dict]:
@@ -116,12 +123,18 @@ def goals(name: str, summary: dict, rat: dict) -> list[dict]:
         out.append({"goal": f"sqz conversion {text} {peer}'s", "value": v, "met": None if v is None else met(v)})
     if name == "224":
         rss = _med(summary, "sqz", "max_rss_bytes")
-        out.append({"goal": f"sqz peak RSS (largest process) ≤ {RSS_GOAL / 1e6:.0f} MB", "value": rss,
-                    "met": None if rss is None else rss <= RSS_GOAL})
+        out.append(
+            {
+                "goal": f"sqz peak RSS (largest process) ≤ {RSS_GOAL / 1e6:.0f} MB",
+                "value": rss,
+                "met": None if rss is None else rss <= RSS_GOAL,
+            }
+        )
     return out
 
 
 # ---- rendering ----------------------------------------------------------------------------------------------------
+
 
 def _sec(v: float) -> str:
     return f"{v:.2f}" if v < 10 else f"{v:.1f}"
@@ -162,8 +175,13 @@ def model_table(rec: dict, name: str) -> list[str]:
     m = rec["models"][name]
     s, rat = m["summary"], m["ratios"]
     tools = [t for t in TOOLS if t in s]
-    head = "| | " + " | ".join(_label(rec, t) for t in tools) + " | " + " | ".join(
-        f"sqz / {p}" for p in PEERS if p in s) + " |"
+    head = (
+        "| | "
+        + " | ".join(_label(rec, t) for t in tools)
+        + " | "
+        + " | ".join(f"sqz / {p}" for p in PEERS if p in s)
+        + " |"
+    )
     rows = [head, "|---" * (1 + len(tools) + sum(p in s for p in PEERS)) + "|"]
 
     def row(title: str, cell, key: str | None = None, fmt=_x) -> None:
@@ -174,10 +192,16 @@ def model_table(rec: dict, name: str) -> list[str]:
     row("conversion: TFLite float32 + int8, s", lambda t: _s(t["conversion_s"]), "conversion_s")
     row("ONNX export, s (not in conversion)", lambda t: _s(t["onnx_s"]))
     row("process wall, s", lambda t: _s(t["wall_s"]), "wall_s")
-    row("peak RSS, largest process (kernel high-water, largest round)", lambda t: _mb(t.get("max_rss_bytes")),
-        "max_rss_bytes")
-    row("peak RSS, process tree summed (forked children count shared pages twice)",
-        lambda t: _mb(t["peak_rss_bytes"]), "peak_rss_bytes")
+    row(
+        "peak RSS, largest process (kernel high-water, largest round)",
+        lambda t: _mb(t.get("max_rss_bytes")),
+        "max_rss_bytes",
+    )
+    row(
+        "peak RSS, process tree summed (forked children count shared pages twice)",
+        lambda t: _mb(t["peak_rss_bytes"]),
+        "peak_rss_bytes",
+    )
     row("int8 file bytes", lambda t: _b(t["int8_bytes"]))
     row("float32 file bytes", lambda t: _b(t["float32_bytes"]))
     row("calibration images", lambda t: _b(t["calibration_images"]))
@@ -188,26 +212,38 @@ def model_table(rec: dict, name: str) -> list[str]:
 def markdown(rec: dict) -> str:
     mc, st = rec["machine"], rec["settings"]
     la = lambda v: f"{v[0]:.2f}" if v else "?"  # noqa: E731
-    lines = ["# Conversion: sqz against the old onnx2tf path and litert-torch", "",
-             f"{rec['date']} · {mc['cpu']} ({mc['cores']} cores, {mc['arch']}), Python {mc['python']} · load average "
-             f"(1 min) {la(mc.get('loadavg_start'))} at start, {la(mc.get('loadavg_end'))} at end · "
-             f"`{rec['command']}` · {st['rounds']} interleaved round(s), {rec['duration_s'] / 60:.1f} min", ""]
+    lines = [
+        "# Conversion: sqz against the old onnx2tf path and litert-torch",
+        "",
+        f"{rec['date']} · {mc['cpu']} ({mc['cores']} cores, {mc['arch']}), Python {mc['python']} · load average "
+        f"(1 min) {la(mc.get('loadavg_start'))} at start, {la(mc.get('loadavg_end'))} at end · "
+        f"`{rec['command']}` · {st['rounds']} interleaved round(s), {rec['duration_s'] / 60:.1f} min",
+        "",
+    ]
     if st["rounds"] < 3 or st["calib"] != 500:
-        lines += [f"Smoke settings ({st['rounds']} round(s), {st['calib']} calibration images): these figures prove "
-                  "the harness, they are not the issue's benchmark (3 rounds, 500 images).", ""]
-    lines += ["Each cell: median seconds over the rounds (min–max when they differ); ratios are sqz's median over "
-              "the peer's (below 1: sqz is faster or smaller). Conversion is the float32 and full-int8 TFLite work "
-              "only: for sqz and the onnx2tf path the report's stages other than `onnx` (evaluation is off), for "
-              "litert-torch its float32 conversion plus its PT2E int8 conversion. Process wall adds start-up, "
-              "imports, loading, the ONNX export and packing (and, on the onnx2tf path, its strip step). Peak RSS: "
-              "the kernel's high-water mark of the largest process (GNU time's %M), and the process tree's RSS "
-              "summed, polled every 0.1 s (sqz forks a child to load each .tflite once, whose shared pages count "
-              "twice there).", ""]
+        lines += [
+            f"Smoke settings ({st['rounds']} round(s), {st['calib']} calibration images): these figures prove "
+            "the harness, they are not the issue's benchmark (3 rounds, 500 images).",
+            "",
+        ]
+    lines += [
+        "Each cell: median seconds over the rounds (min–max when they differ); ratios are sqz's median over "
+        "the peer's (below 1: sqz is faster or smaller). Conversion is the float32 and full-int8 TFLite work "
+        "only: for sqz and the onnx2tf path the report's stages other than `onnx` (evaluation is off), for "
+        "litert-torch its float32 conversion plus its PT2E int8 conversion. Process wall adds start-up, "
+        "imports, loading, the ONNX export and packing (and, on the onnx2tf path, its strip step). Peak RSS: "
+        "the kernel's high-water mark of the largest process (GNU time's %M), and the process tree's RSS "
+        "summed, polled every 0.1 s (sqz forks a child to load each .tflite once, whose shared pages count "
+        "twice there).",
+        "",
+    ]
     for name, m in rec["models"].items():
         lines += [f"## {m['title']}", "", *model_table(rec, name), ""]
         cal = m.get("calibration") or {}
-        lines.append(f"- Calibration: {cal.get('images', '?')} images ({cal.get('source', '?')}), sha256 of the uint8 "
-                     f"pixels {str(cal.get('sha256', '?'))[:12]}; litert-torch got exactly these, normalised.")
+        lines.append(
+            f"- Calibration: {cal.get('images', '?')} images ({cal.get('source', '?')}), sha256 of the uint8 "
+            f"pixels {str(cal.get('sha256', '?'))[:12]}; litert-torch got exactly these, normalised."
+        )
         sha = {t: m["summary"][t]["int8_sha256"] for t in ("sqz", "onnx2tf") if t in m["summary"]}
         if len(sha) == 2 and sha["sqz"] and sha["sqz"] == sha["onnx2tf"]:
             lines.append("- sqz's and the onnx2tf path's int8 files are byte-identical: here sqz still is that path.")
@@ -227,13 +263,17 @@ def markdown(rec: dict) -> str:
             lines.append(f"{peer}: not measured — {info.get('why')}.")
         else:
             v = (info.get("venv") or {}).get("versions") or {}
-            lines.append(f"{peer} ran in `bench/{Path(info['python']).parents[1].name}`: " +
-                         ", ".join(f"{k} {val}" for k, val in v.items() if val) +
-                         (f"; sqz source {info['commit'][:12]} (`git archive`)" if peer == "onnx2tf" else "") + ".")
+            lines.append(
+                f"{peer} ran in `bench/{Path(info['python']).parents[1].name}`: "
+                + ", ".join(f"{k} {val}" for k, val in v.items() if val)
+                + (f"; sqz source {info['commit'][:12]} (`git archive`)" if peer == "onnx2tf" else "")
+                + "."
+            )
     return "\n".join(lines).rstrip() + "\n"
 
 
 # ---- measuring ----------------------------------------------------------------------------------------------------
+
 
 def _sha(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
@@ -244,9 +284,17 @@ def _save_calibration(work: Path, name: str, x: np.ndarray, pre, source: str, ck
 
     npy = work / f"calibration-{name}.npy"
     np.save(npy, normalize(x, pre))
-    return {"name": name, "checkpoint": str(ckpt), "title": title, "npy": str(npy),
-            "calibration": {"images": int(len(x)), "source": source,
-                            "sha256": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()}}
+    return {
+        "name": name,
+        "checkpoint": str(ckpt),
+        "title": title,
+        "npy": str(npy),
+        "calibration": {
+            "images": int(len(x)),
+            "source": source,
+            "sha256": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest(),
+        },
+    }
 
 
 def prepare_default(work: Path, calib: int, log) -> dict:
@@ -262,8 +310,10 @@ def prepare_default(work: Path, calib: int, log) -> dict:
     pre = Preprocess.from_dict(payload["preprocess"])
     pool, source = calibration_pool(DEFAULT_CKPT, payload, pre, calib, None, None)
     x = calibration_pick(pool, calib, 0)
-    title = (f"default: the bundled Fashion-MNIST SqueezeNet {payload['arch'].get('version', '1.1')} "
-             f"({pre.channels}×{pre.size}², {len(payload['classes'])} classes)")
+    title = (
+        f"default: the bundled Fashion-MNIST SqueezeNet {payload['arch'].get('version', '1.1')} "
+        f"({pre.channels}×{pre.size}², {len(payload['classes'])} classes)"
+    )
     return _save_calibration(work, "default", x, pre, source, DEFAULT_CKPT, title)
 
 
@@ -287,14 +337,18 @@ def prepare_224(work: Path, calib: int, env: dict, log) -> dict:
     if stored is None or len(stored[0]) != calib:
         listed = folder.index(data, size=pre.content, channels=pre.channels, resize=pre.resize)
         if len(listed.train) < calib:
-            raise SystemExit(f"bench.convert: --calib {calib} is more than the folder's {len(listed.train)} "
-                             "training images")
+            raise SystemExit(
+                f"bench.convert: --calib {calib} is more than the folder's {len(listed.train)} training images"
+            )
         calibsample.write(run, *calibsample.from_items(listed.train, pre, calib), pre)
         stored = calibsample.read(run, pre)
-    title = (f"224: SqueezeNet {payload['arch'].get('version', '1.1')} on generated RGB photos "
-             f"({pre.channels}×{pre.size}², {len(payload['classes'])} classes, trained a few steps)")
-    return _save_calibration(work, "224", stored[0], pre, "the run's stored sample, calibration.npz",
-                             run / "model.pt", title)
+    title = (
+        f"224: SqueezeNet {payload['arch'].get('version', '1.1')} on generated RGB photos "
+        f"({pre.channels}×{pre.size}², {len(payload['classes'])} classes, trained a few steps)"
+    )
+    return _save_calibration(
+        work, "224", stored[0], pre, "the run's stored sample, calibration.npz", run / "model.pt", title
+    )
 
 
 def _report(out: Path) -> dict:
@@ -315,17 +369,31 @@ def run_tool(tool: str, model: dict, out: Path, calib: int, peers: dict, env: di
     out.mkdir(parents=True)
     ckpt = model["checkpoint"]
     if tool == "litert-torch":
-        cmd = [peers[tool]["python"], "-P", "-c", LITERT_SCRIPT, ckpt, model["npy"], str(out / "model_float32.tflite"),
-               str(out / "model_int8.tflite")]
+        cmd = [
+            peers[tool]["python"],
+            "-P",
+            "-c",
+            LITERT_SCRIPT,
+            ckpt,
+            model["npy"],
+            str(out / "model_float32.tflite"),
+            str(out / "model_int8.tflite"),
+        ]
         env = {**env, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
     else:  # `-P`: the working directory never shadows the sqz on PYTHONPATH
         python = sys.executable if tool == "sqz" else peers[tool]["python"]
         cmd = [python, "-P", "-c", SQZ_SCRIPT, ckpt, "--int8", "--no-eval", "--calib", str(calib), "--out", str(out)]
         env = {**env, "PYTHONPATH": str(REPO) if tool == "sqz" else peers[tool]["source"]}
     res = peak_rss(cmd, env)
-    rec = {"tool": tool, "ok": False, "rc": res["rc"], "wall_s": res["seconds"],
-           "peak_rss_bytes": res["peak_rss_bytes"], "peak_single_process_bytes": res["peak_single_process_bytes"],
-           "max_rss_bytes": res["max_rss_bytes"]}
+    rec = {
+        "tool": tool,
+        "ok": False,
+        "rc": res["rc"],
+        "wall_s": res["seconds"],
+        "peak_rss_bytes": res["peak_rss_bytes"],
+        "peak_single_process_bytes": res["peak_single_process_bytes"],
+        "max_rss_bytes": res["max_rss_bytes"],
+    }
     if res["rc"] != 0:
         tail = [ln for ln in (res["stderr_tail"] + res["stdout_tail"]).splitlines() if ln.strip()][-2:]
         return {**rec, "error": f"exit {res['rc']}: {' | '.join(tail)[:300]}"}
@@ -334,18 +402,29 @@ def run_tool(tool: str, model: dict, out: Path, calib: int, peers: dict, env: di
             info = json.loads(res["stdout_tail"].strip().splitlines()[-1])
         except (ValueError, IndexError):
             return {**rec, "error": f"no JSON line on stdout: {res['stdout_tail'][-200:]}"}
-        rec.update(conversion_s=round(info["float32_seconds"] + info["seconds"], 2), onnx_s=None,
-                   stages_s={"float32": info["float32_seconds"], "int8": info["seconds"]},
-                   calibration_images=info["calibration_images"])
+        rec.update(
+            conversion_s=round(info["float32_seconds"] + info["seconds"], 2),
+            onnx_s=None,
+            stages_s={"float32": info["float32_seconds"], "int8": info["seconds"]},
+            calibration_images=info["calibration_images"],
+        )
     else:
         rep = _report(out)
         t = rep.get("timings_s") or {}
         conv = [v for k, v in t.items() if k not in ("onnx", "evaluate")]
-        rec.update(conversion_s=round(sum(conv), 2) if conv else None, onnx_s=t.get("onnx"), stages_s=t,
-                   calibration_images=rep.get("calibration_images"), calibration_source=rep.get("calibration_source"))
+        rec.update(
+            conversion_s=round(sum(conv), 2) if conv else None,
+            onnx_s=t.get("onnx"),
+            stages_s=t,
+            calibration_images=rep.get("calibration_images"),
+            calibration_source=rep.get("calibration_source"),
+        )
     f32, i8 = out / "model_float32.tflite", out / "model_int8.tflite"
-    rec.update(int8_bytes=i8.stat().st_size if i8.is_file() else None, int8_sha256=_sha(i8),
-               float32_bytes=f32.stat().st_size if f32.is_file() else None)
+    rec.update(
+        int8_bytes=i8.stat().st_size if i8.is_file() else None,
+        int8_sha256=_sha(i8),
+        float32_bytes=f32.stat().st_size if f32.is_file() else None,
+    )
     if rec["int8_bytes"] is None or rec["conversion_s"] is None:
         return {**rec, "error": "finished without an int8 file or timings"}
     return {**rec, "ok": True}
@@ -379,31 +458,51 @@ def measure(args, log) -> dict:
     tools = ["sqz"] + [p for p in PEERS if peers[p]["available"]]
     models = {}
     for name in args.models:
-        models[name] = (prepare_default(args.work, args.calib, log) if name == "default"
-                        else prepare_224(args.work, args.calib, env, log))
+        models[name] = (
+            prepare_default(args.work, args.calib, log)
+            if name == "default"
+            else prepare_224(args.work, args.calib, env, log)
+        )
     runs: dict[str, list[dict]] = {name: [] for name in models}
     for r in range(args.rounds):
         for name, model in models.items():
-            order = tools[r % len(tools):] + tools[:r % len(tools)]
+            order = tools[r % len(tools) :] + tools[: r % len(tools)]
             for tool in order:
                 log(f"round {r + 1}/{args.rounds}, {name}: {tool} …")
                 res = run_tool(tool, model, args.work / "out" / name / tool, args.calib, peers, env)
                 runs[name].append({"round": r + 1, **res})
-                log(f"  {res['wall_s']:.1f} s wall, conversion {res.get('conversion_s')} s, "
-                    f"peak RSS {res['peak_rss_bytes'] / 1e6:,.0f} MB" + ("" if res["ok"] else f" — {res['error']}"))
+                log(
+                    f"  {res['wall_s']:.1f} s wall, conversion {res.get('conversion_s')} s, "
+                    f"peak RSS {res['peak_rss_bytes'] / 1e6:,.0f} MB" + ("" if res["ok"] else f" — {res['error']}")
+                )
     rec_models = {}
     for name, model in models.items():
         summary = summarise(runs[name])
         rat = ratios(summary)
-        rec_models[name] = {**{k: model[k] for k in ("title", "checkpoint", "calibration")}, "summary": summary,
-                            "ratios": rat, "goals": goals(name, summary, rat), "runs": runs[name]}
-    return {"generated_by": "python -m bench.convert", "command": "python -m bench.convert " + " ".join(args.argv),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpu": cpu(), "cores": os.cpu_count(), "arch": platform.machine(),
-                        "python": platform.python_version(), "loadavg_start": [round(v, 2) for v in load_start],
-                        "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
-            "settings": {"rounds": args.rounds, "calib": args.calib, "models": args.models, "tools": tools},
-            "peers": peers, "models": rec_models, "duration_s": round(time.perf_counter() - start, 1)}
+        rec_models[name] = {
+            **{k: model[k] for k in ("title", "checkpoint", "calibration")},
+            "summary": summary,
+            "ratios": rat,
+            "goals": goals(name, summary, rat),
+            "runs": runs[name],
+        }
+    return {
+        "generated_by": "python -m bench.convert",
+        "command": "python -m bench.convert " + " ".join(args.argv),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": cpu(),
+            "cores": os.cpu_count(),
+            "arch": platform.machine(),
+            "python": platform.python_version(),
+            "loadavg_start": [round(v, 2) for v in load_start],
+            "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        },
+        "settings": {"rounds": args.rounds, "calib": args.calib, "models": args.models, "tools": tools},
+        "peers": peers,
+        "models": rec_models,
+        "duration_s": round(time.perf_counter() - start, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,7 @@ def peak_rss(cmd: list[str], env: dict) -> dict:
             except psutil.Error:
                 pass
             time.sleep(0.1)
+
     th = threading.Thread(target=poll, daemon=True)
     th.start()
     out, err = proc.communicate()
@@ -80,10 +81,15 @@ def peak_rss(cmd: list[str], env: dict) -> dict:
     rc = proc.returncode
     if timer and rc != 0 and "Command exited with non-zero status" in err:
         err = "\n".join(ln for ln in err.splitlines() if not ln.startswith("Command exited with non-zero status"))
-    return {"rc": rc, "seconds": round(time.perf_counter() - t, 1), "peak_rss_bytes": peak,
-            "peak_single_process_bytes": single,
-            "max_rss_bytes": int(found[-1][len(MAXRSS):]) * 1024 if found else None,
-            "stdout_tail": out[-300:], "stderr_tail": err[-600:]}
+    return {
+        "rc": rc,
+        "seconds": round(time.perf_counter() - t, 1),
+        "peak_rss_bytes": peak,
+        "peak_single_process_bytes": single,
+        "max_rss_bytes": int(found[-1][len(MAXRSS) :]) * 1024 if found else None,
+        "stdout_tail": out[-300:],
+        "stderr_tail": err[-600:],
+    }
 
 
 def train_once(work: Path, side: int, train_side: int, env: dict, log) -> tuple[Path, float]:
@@ -91,9 +97,33 @@ def train_once(work: Path, side: int, train_side: int, env: dict, log) -> tuple[
     data, run = make_folder(work / "photos-1000", 1000, side), work / "run"
     log(f"training a few steps at {train_side}² …")
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sqz.cli", "train", "--data", str(data), "--size", str(train_side),
-                    "--channels", "3", "--epochs", "1", "--limit", "64", "--batch-size", "16", "--workers", "0",
-                    "--out", str(run)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "train",
+            "--data",
+            str(data),
+            "--size",
+            str(train_side),
+            "--channels",
+            "3",
+            "--epochs",
+            "1",
+            "--limit",
+            "64",
+            "--batch-size",
+            "16",
+            "--workers",
+            "0",
+            "--out",
+            str(run),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return run, round(time.perf_counter() - t, 1)
 
 
@@ -115,16 +145,29 @@ def run_dir_for(work: Path, trained: Path, n: int, side: int) -> Path:
 
 def run_one(work: Path, run: Path, n: int, eval_limit: int, env: dict, log) -> dict:
     log(f"{n:,} images: sqz-export --int8 …")
-    cmd = [sys.executable, "-c", "from sqz.cli import export_main; export_main()", str(run / "model.pt"),
-           "--int8", "--out", str(work / f"export-{n}")] + (["--eval-limit", str(eval_limit)] if eval_limit else [])
+    cmd = [
+        sys.executable,
+        "-c",
+        "from sqz.cli import export_main; export_main()",
+        str(run / "model.pt"),
+        "--int8",
+        "--out",
+        str(work / f"export-{n}"),
+    ] + (["--eval-limit", str(eval_limit)] if eval_limit else [])
     res = peak_rss(cmd, env)
     from sqz.export import report
 
     rep = report.read(work / f"export-{n}").to_dict() if res["rc"] == 0 else {}
-    return {"images": n, "export": res, "eval_images": rep.get("eval_images"),
-            "calibration_images": rep.get("calibration_images"), "calibration_source": rep.get("calibration_source"),
-            "timings_s": rep.get("timings_s"), "int8_bytes": rep.get("artifacts", {}).get(
-                "model_int8.tflite", {}).get("bytes"), "calibration_npz_bytes": (run / "calibration.npz").stat().st_size}
+    return {
+        "images": n,
+        "export": res,
+        "eval_images": rep.get("eval_images"),
+        "calibration_images": rep.get("calibration_images"),
+        "calibration_source": rep.get("calibration_source"),
+        "timings_s": rep.get("timings_s"),
+        "int8_bytes": rep.get("artifacts", {}).get("model_int8.tflite", {}).get("bytes"),
+        "calibration_npz_bytes": (run / "calibration.npz").stat().st_size,
+    }
 
 
 def peer(ckpt: str, work: Path, side: int, env: dict, log) -> dict:
@@ -136,38 +179,70 @@ def peer(ckpt: str, work: Path, side: int, env: dict, log) -> dict:
     try:
         venv = peer_venv.ensure(log)
     except Exception as exc:
-        return {"available": False, "why": f"could not build {peer_venv.VENV.name}: {exc.__class__.__name__}: {exc}"[:300]}
+        return {
+            "available": False,
+            "why": f"could not build {peer_venv.VENV.name}: {exc.__class__.__name__}: {exc}"[:300],
+        }
     pre = Preprocess.from_dict(checkpoint.load_raw(Path(ckpt))["preprocess"])
     x = calibsample.read(Path(ckpt).parent, pre)[0]
     np.save(work / "peer_calib.npy", normalize(x, pre))
     t = time.perf_counter()
-    proc = subprocess.run([str(peer_venv.python()), str(REPO / "bench" / "peer_convert.py"), ckpt,
-                           str(work / "peer_calib.npy"), str(work / "peer_int8.tflite")],
-                          env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(peer_venv.python()),
+            str(REPO / "bench" / "peer_convert.py"),
+            ckpt,
+            str(work / "peer_calib.npy"),
+            str(work / "peer_int8.tflite"),
+        ],
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
-        return {"available": False, "why": f"litert-torch conversion failed: {proc.stderr.strip()[-300:]}",
-                "venv": venv}
-    return {"available": True, "wall_seconds": round(time.perf_counter() - t, 1),
-            **json.loads(proc.stdout.strip().splitlines()[-1]), "venv": venv}
+        return {
+            "available": False,
+            "why": f"litert-torch conversion failed: {proc.stderr.strip()[-300:]}",
+            "venv": venv,
+        }
+    return {
+        "available": True,
+        "wall_seconds": round(time.perf_counter() - t, 1),
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+        "venv": venv,
+    }
 
 
 def markdown(rec: dict) -> str:
     gib = lambda b: f"{b / 2**30:.2f} GiB" if b else "—"
-    lines = [f"`sqz-export --int8` on generated RGB JPEG folders ({rec['side']}² photos, model trained a few steps "
-             f"at {rec['train_side']}²), {rec['machine']}, {rec['date']}. Evaluation streams each folder's held-out 15 %; "
-             "calibration: 500 images of the run's stored sample.", "",
-             "| images in folder | evaluated | calibration | peak RSS (process tree) | largest process | export wall | "
-             "onnx | onnx2tf + int8 | evaluate |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"`sqz-export --int8` on generated RGB JPEG folders ({rec['side']}² photos, model trained a few steps "
+        f"at {rec['train_side']}²), {rec['machine']}, {rec['date']}. Evaluation streams each folder's held-out 15 %; "
+        "calibration: 500 images of the run's stored sample.",
+        "",
+        "| images in folder | evaluated | calibration | peak RSS (process tree) | largest process | export wall | "
+        "onnx | onnx2tf + int8 | evaluate |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rec["runs"]:
         e, t = r["export"], r.get("timings_s") or {}
-        lines.append(f"| {r['images']:,} | {r['eval_images'] or 0:,} | {r['calibration_images']} | "
-                     f"{gib(e['peak_rss_bytes'])} | {gib(e['peak_single_process_bytes'])} | {e['seconds']:.0f} s | "
-                     f"{t.get('onnx', 0):.0f} s | {t.get('tflite+int8', 0):.0f} s | {t.get('evaluate', 0):.0f} s |")
+        lines.append(
+            f"| {r['images']:,} | {r['eval_images'] or 0:,} | {r['calibration_images']} | "
+            f"{gib(e['peak_rss_bytes'])} | {gib(e['peak_single_process_bytes'])} | {e['seconds']:.0f} s | "
+            f"{t.get('onnx', 0):.0f} s | {t.get('tflite+int8', 0):.0f} s | {t.get('evaluate', 0):.0f} s |"
+        )
     p = rec["peer"]
-    lines += ["", "litert-torch (PT2E int8, same checkpoint, same run): " + (
-        f"{p['seconds']:.0f} s conversion of {p['calibration_images']} calibration images ({p['wall_seconds']:.0f} s "
-        f"with start-up), litert-torch {p['litert_torch']}."
-        if p.get("available") else f"not measured — {p.get('why')}.")]
+    lines += [
+        "",
+        "litert-torch (PT2E int8, same checkpoint, same run): "
+        + (
+            f"{p['seconds']:.0f} s conversion of {p['calibration_images']} calibration images "
+            f"({p['wall_seconds']:.0f} s "
+            f"with start-up), litert-torch {p['litert_torch']}."
+            if p.get("available")
+            else f"not measured — {p.get('why')}."
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -184,13 +259,22 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args.work.mkdir(parents=True, exist_ok=True)
     trained, train_s = train_once(args.work, args.side, args.train_side, env, log)
-    runs = [run_one(args.work, run_dir_for(args.work, trained, int(n), args.side), int(n), args.eval_limit, env, log)
-            for n in args.sizes.split(",")]
-    rec = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "side": args.side, "train_side": args.train_side,
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "eval_limit": args.eval_limit,
-           "train_seconds": train_s, "runs": runs,
-           "peer": {"available": False, "why": "--no-peer"} if args.no_peer else
-           peer(str(args.work / f"run-{runs[0]['images']}" / "model.pt"), args.work, args.side, env, log)}
+    runs = [
+        run_one(args.work, run_dir_for(args.work, trained, int(n), args.side), int(n), args.eval_limit, env, log)
+        for n in args.sizes.split(",")
+    ]
+    rec = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "side": args.side,
+        "train_side": args.train_side,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "eval_limit": args.eval_limit,
+        "train_seconds": train_s,
+        "runs": runs,
+        "peer": {"available": False, "why": "--no-peer"}
+        if args.no_peer
+        else peer(str(args.work / f"run-{runs[0]['images']}" / "model.pt"), args.work, args.side, env, log),
+    }
     from sqz.files import write_text
 
     write_text(OUT / "export_memory.json", json.dumps(rec, indent=1) + "\n")

@@ -32,8 +32,12 @@ def _model_sources(name: str) -> tuple[bytes, list[str], dict, dict]:
     if name == "default":
         d = ROOT / "exports" / "default"
         man = manifests.read(d)
-        return (d / "model_int8.tflite").read_bytes(), list(man.labels), man.preprocess.to_dict(), \
-            man.artifacts["model_int8.tflite"].io
+        return (
+            (d / "model_int8.tflite").read_bytes(),
+            list(man.labels),
+            man.preprocess.to_dict(),
+            man.artifacts["model_int8.tflite"].io,
+        )
     content = random_int8(ArchConfig(num_classes=10, in_channels=3), 96, seed=0)
     from sqz.export.cgraph import read
 
@@ -68,47 +72,77 @@ def measure(name: str) -> dict:
         out = cfiles.define(header, "SQZ_OUTPUT_SIZE")
         m4 = cortexm.MACHINES["mps2-an386"]
         builds = {b: _instructions(work, m4, d, size, out) for b, d in BUILDS.items()}
-        cores = {cortexm.MACHINES[n].core: _instructions(work, cortexm.MACHINES[n], (), size, out)
-                 for n in ("mps2-an500", "mps2-an505", "mps3-an547")}
+        cores = {
+            cortexm.MACHINES[n].core: _instructions(work, cortexm.MACHINES[n], (), size, out)
+            for n in ("mps2-an500", "mps2-an505", "mps3-an547")
+        }
         c = cmeasure.measure(work, "nano33ble").to_dict()
     host = tflm.smallest_arena(content)
     io_bytes = size + out
-    return {"model": name, "bytes": len(content), "macs": src.macs, "c": c, "m4_instructions": builds,
-            "instructions_other_cores": cores,
-            "tflm": {"host_arena": host, "board_arena": boards.board_arena(host), "io_bytes": io_bytes,
-                     "ram_bytes": boards.board_arena(host) + io_bytes,
-                     "flash_model_bytes": -(-len(content) // 16) * 16}}
+    return {
+        "model": name,
+        "bytes": len(content),
+        "macs": src.macs,
+        "c": c,
+        "m4_instructions": builds,
+        "instructions_other_cores": cores,
+        "tflm": {
+            "host_arena": host,
+            "board_arena": boards.board_arena(host),
+            "io_bytes": io_bytes,
+            "ram_bytes": boards.board_arena(host) + io_bytes,
+            "flash_model_bytes": -(-len(content) // 16) * 16,
+        },
+    }
 
 
 def markdown(rows: list[dict]) -> str:
     """The tables of docs/bench/micro.md."""
     names = {"default": "default (32² grey, 10 classes)", "rgb96": "96² RGB, 10 classes"}
-    lines = ["Flash and RAM for a Cortex-M4 (Arduino Nano 33 BLE Sense profile), `python -m bench.micro`:", "",
-             "| model | .tflite | C flash | TFLite Micro flash | C RAM | TFLite Micro RAM | C arena | C stack |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "Flash and RAM for a Cortex-M4 (Arduino Nano 33 BLE Sense profile), `python -m bench.micro`:",
+        "",
+        "| model | .tflite | C flash | TFLite Micro flash | C RAM | TFLite Micro RAM | C arena | C stack |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         c, t = r["c"], r["tflm"]
-        lines.append(f"| {names[r['model']]} | {r['bytes']:,} B | {c['flash_bytes']:,} B | "
-                     f"{t['flash_model_bytes']:,} B + library | {c['ram_bytes']:,} B | {t['ram_bytes']:,} B | "
-                     f"{c['arena_bytes']:,} B | {c['stack_bytes']:,} B |")
-    lines += ["", "C RAM = static data + stack high-water mark + input/output buffers; TFLite Micro RAM = its arena "
-              "measured on the host + 10 % + the same buffers.", "",
-              "Instructions per inference (emulated, qemu `-icount shift=0`, SysTick):", "",
-              "| model | MACs | M4 DSP | M4 plain C | M4 reference loops | DSP vs plain C | DSP vs reference | "
-              "M7 DSP | M33 DSP | M55 DSP |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {names[r['model']]} | {r['bytes']:,} B | {c['flash_bytes']:,} B | "
+            f"{t['flash_model_bytes']:,} B + library | {c['ram_bytes']:,} B | {t['ram_bytes']:,} B | "
+            f"{c['arena_bytes']:,} B | {c['stack_bytes']:,} B |"
+        )
+    lines += [
+        "",
+        "C RAM = static data + stack high-water mark + input/output buffers; TFLite Micro RAM = its arena "
+        "measured on the host + 10 % + the same buffers.",
+        "",
+        "Instructions per inference (emulated, qemu `-icount shift=0`, SysTick):",
+        "",
+        "| model | MACs | M4 DSP | M4 plain C | M4 reference loops | DSP vs plain C | DSP vs reference | "
+        "M7 DSP | M33 DSP | M55 DSP |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         b, o, macs = r["m4_instructions"], r["instructions_other_cores"], r["macs"]
 
         def per(n: int | str, macs: int = macs) -> str:
             return f"{n:,} ({n / macs:.2f}/MAC)" if isinstance(n, int) else f"— ({n})"
-        lines.append(f"| {names[r['model']]} | {macs:,} | {per(b['DSP'])} | {per(b['plain C'])} | "
-                     f"{per(b['reference loops'])} | {b['plain C'] / b['DSP']:.2f}× | "
-                     f"{b['reference loops'] / b['DSP']:.2f}× | {per(o['Cortex-M7'])} | {per(o['Cortex-M33'])} | "
-                     f"{per(o['Cortex-M55'])} |")
-    lines += ["", "DSP: SMLAD/SXTB16 dot products (`__ARM_FEATURE_DSP`); plain C: the same kernels with `SQZ_NO_DSP` "
-              "(the path of cores without DSP and of the host); reference loops: `SQZ_REFERENCE_LOOPS`, TFLite's "
-              "reference loop order (one output value at a time, the input offset added per tap). arm-none-eabi-gcc "
-              "-O2, picolibc. The 96² model has random weights.", ""]
+
+        lines.append(
+            f"| {names[r['model']]} | {macs:,} | {per(b['DSP'])} | {per(b['plain C'])} | "
+            f"{per(b['reference loops'])} | {b['plain C'] / b['DSP']:.2f}× | "
+            f"{b['reference loops'] / b['DSP']:.2f}× | {per(o['Cortex-M7'])} | {per(o['Cortex-M33'])} | "
+            f"{per(o['Cortex-M55'])} |"
+        )
+    lines += [
+        "",
+        "DSP: SMLAD/SXTB16 dot products (`__ARM_FEATURE_DSP`); plain C: the same kernels with `SQZ_NO_DSP` "
+        "(the path of cores without DSP and of the host); reference loops: `SQZ_REFERENCE_LOOPS`, TFLite's "
+        "reference loop order (one output value at a time, the input offset added per tap). arm-none-eabi-gcc "
+        "-O2, picolibc. The 96² model has random weights.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -28,17 +28,22 @@ def main(ckpt: str, calib_path: str, out: str) -> dict:
     calib = torch.from_numpy(np.load(calib_path))
     args = (calib[:1],)
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
-        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    )
     graph = torch.export.export(model, args).module()
     graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
     with torch.no_grad():
         for i in range(len(calib)):
-            graph(calib[i:i + 1])
+            graph(calib[i : i + 1])
     graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
     edge = litert_torch.convert(graph, args, quant_config=QuantConfig(pt2e_quantizer=quantizer))
     edge.export(out)
-    return {"litert_torch": litert_torch.__version__, "torch": torch.__version__,
-            "seconds": round(time.perf_counter() - t, 2), "calibration_images": int(len(calib))}
+    return {
+        "litert_torch": litert_torch.__version__,
+        "torch": torch.__version__,
+        "seconds": round(time.perf_counter() - t, 2),
+        "calibration_images": int(len(calib)),
+    }
 
 
 if __name__ == "__main__":

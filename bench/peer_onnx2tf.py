@@ -12,8 +12,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from bench.peer_venv import BENCH, PeerError, PeerVenv, self_ignore
 
@@ -66,8 +67,10 @@ def base_python() -> str:
         found = shutil.which(name)
         if found and _minor(found) == (3, 11):
             return found
-    raise PeerError(f"bench/.venv-onnx2tf needs Python 3.11 (onnx2tf 1.29.24, the last release for it, with "
-                    f"tensorflow 2.19.0); this is {sys.version_info[0]}.{sys.version_info[1]} and PATH has no python3.11")
+    raise PeerError(
+        f"bench/.venv-onnx2tf needs Python 3.11 (onnx2tf 1.29.24, the last release for it, with "
+        f"tensorflow 2.19.0); this is {sys.version_info[0]}.{sys.version_info[1]} and PATH has no python3.11"
+    )
 
 
 def source(log=print) -> Path:
@@ -101,8 +104,18 @@ def ensure(log=print) -> dict:
 
 def command(ckpt: str | Path, out: str | Path, calib: int) -> list[str]:
     """The old `sqz-export CKPT --int8 --no-eval --calib N --out OUT`, in the peer venv."""
-    return [str(venv().python()), "-c", "from sqz.cli import export_main; export_main()", str(ckpt), "--int8",
-            "--no-eval", "--calib", str(calib), "--out", str(out)]
+    return [
+        str(venv().python()),
+        "-c",
+        "from sqz.cli import export_main; export_main()",
+        str(ckpt),
+        "--int8",
+        "--no-eval",
+        "--calib",
+        str(calib),
+        "--out",
+        str(out),
+    ]
 
 
 def environ(src: Path, base: dict | None = None) -> dict:
@@ -113,8 +126,14 @@ def environ(src: Path, base: dict | None = None) -> dict:
 
 def which_sqz(src: Path) -> str:
     """Where the peer's `import sqz` resolves (proof that it runs the old source)."""
-    proc = subprocess.run([str(venv().python()), "-c", "import sqz; print(sqz.__file__)"], cwd=src,
-                          env=environ(src), capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(venv().python()), "-c", "import sqz; print(sqz.__file__)"],
+        cwd=src,
+        env=environ(src),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return proc.stdout.strip()
 
 

@@ -70,13 +70,16 @@ class PeerVenv:
 
     def versions(self) -> dict:
         """{distribution: version or None} of `report`, read inside the venv."""
-        code = ("import json, sys, importlib.metadata as m\n"
-                "def v(p):\n    try:\n        return m.version(p)\n"
-                "    except m.PackageNotFoundError:\n        return None\n"
-                "print(json.dumps({'python': '.'.join(map(str, sys.version_info[:3])), "
-                "**{p: v(p) for p in sys.argv[1:]}}))")
-        out = subprocess.run([str(self.python()), "-c", code, *self.report], capture_output=True, text=True,
-                             check=True).stdout
+        code = (
+            "import json, sys, importlib.metadata as m\n"
+            "def v(p):\n    try:\n        return m.version(p)\n"
+            "    except m.PackageNotFoundError:\n        return None\n"
+            "print(json.dumps({'python': '.'.join(map(str, sys.version_info[:3])), "
+            "**{p: v(p) for p in sys.argv[1:]}}))"
+        )
+        out = subprocess.run(
+            [str(self.python()), "-c", code, *self.report], capture_output=True, text=True, check=True
+        ).stdout
         return json.loads(out)
 
 

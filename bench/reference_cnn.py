@@ -25,12 +25,22 @@ REF_EPOCHS, REF_BATCH, REF_LR = 30, 64, 1e-3
 
 def net(channels: int, classes: int, side: int) -> nn.Module:
     """The reference CNN."""
+
     def block(cin, cout, stride=1):
         return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
-    return nn.Sequential(*block(channels, 16, 2 if side >= 64 else 1), nn.MaxPool2d(2), *block(16, 32),
-                         nn.MaxPool2d(2), *block(32, 64), nn.MaxPool2d(2), *block(64, 128),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, classes))
+    return nn.Sequential(
+        *block(channels, 16, 2 if side >= 64 else 1),
+        nn.MaxPool2d(2),
+        *block(16, 32),
+        nn.MaxPool2d(2),
+        *block(32, 64),
+        nn.MaxPool2d(2),
+        *block(64, 128),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(128, classes),
+    )
 
 
 def _tensors(root: Path, entries: list[dict], pre: Preprocess) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,11 +51,12 @@ def _tensors(root: Path, entries: list[dict], pre: Preprocess) -> tuple[torch.Te
 def _shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
     padded = nn.functional.pad(x, (pad, pad, pad, pad))
     i, j = torch.randint(0, 2 * pad + 1, (2,), generator=gen).tolist()
-    return padded[:, :, i:i + x.shape[2], j:j + x.shape[3]]
+    return padded[:, :, i : i + x.shape[2], j : j + x.shape[3]]
 
 
-def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 0, epochs: int = REF_EPOCHS,
-                    flip: bool = True) -> dict:
+def train_reference(
+    run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 0, epochs: int = REF_EPOCHS, flip: bool = True
+) -> dict:
     """Train the reference on `run_dir`'s recorded train split; its test accuracy on the recorded test split."""
     split = read_split(run_dir)
     root = Path(split["root"])
@@ -62,7 +73,7 @@ def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 
         model.train()
         order = torch.randperm(len(y), generator=gen)
         for b in range(0, len(y), REF_BATCH):
-            idx = order[b:b + REF_BATCH]
+            idx = order[b : b + REF_BATCH]
             xb = _shift(x[idx], pad, gen)
             if flip:
                 mirror = torch.rand(len(idx), generator=gen) < 0.5
@@ -73,7 +84,15 @@ def train_reference(run_dir: Path, pre: Preprocess, n_classes: int, seed: int = 
     seconds = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(xt[i:i + 256]).argmax(1) for i in range(0, len(yt), 256)])
-    return {"test_acc": float((pred == yt).float().mean()), "test_images": len(yt), "train_images": len(y),
-            "epochs": epochs, "batch_size": REF_BATCH, "lr": REF_LR, "train_seconds": seconds, "flip": flip,
-            "parameters": sum(p.numel() for p in model.parameters())}
+        pred = torch.cat([model(xt[i : i + 256]).argmax(1) for i in range(0, len(yt), 256)])
+    return {
+        "test_acc": float((pred == yt).float().mean()),
+        "test_images": len(yt),
+        "train_images": len(y),
+        "epochs": epochs,
+        "batch_size": REF_BATCH,
+        "lr": REF_LR,
+        "train_seconds": seconds,
+        "flip": flip,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }

@@ -1,4 +1,5 @@
-"""Render the bench record: docs/bench/performance.{json,md}, latency.png, and summary.md (the block on docs/performance.md).
+"""Render the bench record: docs/bench/performance.{json,md}, latency.png, and summary.md (shown on
+docs/performance.md).
 
 python -m bench.render [bench/out/results.json]   re-renders from a record without re-measuring.
 """
@@ -15,9 +16,11 @@ from tools import readme
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY, PI = "docs/bench/summary.md", "docs/bench/pi_context.md"
 GOAL = 3.0
-TFLRT_NOTE = ("sqz picks ai-edge-litert wherever it has a wheel (x86-64, aarch64); tflite-runtime is its choice only "
-              "on armv7l, where it is the one TFLite interpreter with wheels. Whether XNNPACK takes int8 ops in that "
-              "armv7l build was not measured here.")
+TFLRT_NOTE = (
+    "sqz picks ai-edge-litert wherever it has a wheel (x86-64, aarch64); tflite-runtime is its choice only "
+    "on armv7l, where it is the one TFLite interpreter with wheels. Whether XNNPACK takes int8 ops in that "
+    "armv7l build was not measured here."
+)
 
 
 def _ms(v: float) -> str:
@@ -42,12 +45,16 @@ def goal_lines(rec: dict, name: str) -> list[str]:
     ships, lines = s["sqz_ships"], []
     for t, lat in m["latency"].items():
         sp = lat[ships]["speedup_vs_reference"]
-        lines.append(f"{t} thread(s): sqz's int8 file on ai-edge-litert is **{_x(sp)} faster than ONNX Runtime "
-                     f"fp32** (goal ≥ {GOAL:.0f}×: {'met' if sp >= GOAL else 'NOT met'})")
+        lines.append(
+            f"{t} thread(s): sqz's int8 file on ai-edge-litert is **{_x(sp)} faster than ONNX Runtime "
+            f"fp32** (goal ≥ {GOAL:.0f}×: {'met' if sp >= GOAL else 'NOT met'})"
+        )
         if "tflite_int8_tflrt" in lat:
             slow = lat["tflite_int8_tflrt"]["latency_ms"]["median"] / lat[ships]["latency_ms"]["median"]
-            lines.append(f"{t} thread(s): the same int8 file on tflite-runtime is {_x(slow)} slower than on "
-                         f"ai-edge-litert (delegate: {m['artifacts']['tflite_int8_tflrt']['delegate']})")
+            lines.append(
+                f"{t} thread(s): the same int8 file on tflite-runtime is {_x(slow)} slower than on "
+                f"ai-edge-litert (delegate: {m['artifacts']['tflite_int8_tflrt']['delegate']})"
+            )
     return lines
 
 
@@ -62,9 +69,15 @@ def latency_table(rec: dict, name: str) -> list[str]:
         row = [a["label"], f"`{a['artifact']}`", a["precision"], a["delegate"]]
         for t in threads:
             L = m["latency"][t][key]
-            rel = "reference" if key == rec["settings"]["reference"] else (
-                f"{_x(L['speedup_vs_reference'])} faster" if L["speedup_vs_reference"] >= 1
-                else f"{_x(L['ratio_to_reference'])} slower")
+            rel = (
+                "reference"
+                if key == rec["settings"]["reference"]
+                else (
+                    f"{_x(L['speedup_vs_reference'])} faster"
+                    if L["speedup_vs_reference"] >= 1
+                    else f"{_x(L['ratio_to_reference'])} slower"
+                )
+            )
             row += [_ms(L["latency_ms"]["median"]), rel, f"{L['spread_p90_over_min']:.2f}"]
         out.append("| " + " | ".join(row) + " |")
     return out
@@ -72,11 +85,15 @@ def latency_table(rec: dict, name: str) -> list[str]:
 
 def size_table(rec: dict, name: str) -> list[str]:
     m = rec["models"][name]
-    out = ["| artifact | runtime | bytes | precision | test accuracy | top-1 agreement with torch |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        "| artifact | runtime | bytes | precision | test accuracy | top-1 agreement with torch |",
+        "|---|---|---|---|---|---|",
+    ]
     for a in m["artifacts"].values():
-        out.append(f"| {a['label']} | {a['runtime']} | {a['bytes']:,} | {a['precision']} | {_pct(a['accuracy'])} | "
-                   f"{_pct(a['agreement'])} |")
+        out.append(
+            f"| {a['label']} | {a['runtime']} | {a['bytes']:,} | {a['precision']} | {_pct(a['accuracy'])} | "
+            f"{_pct(a['agreement'])} |"
+        )
     return out
 
 
@@ -86,8 +103,9 @@ def stage_table(rec: dict, name: str) -> list[str]:
     out += [f"| sqz: {k} | {v:.1f} s |" for k, v in m["export_s"].items() if v is not None]
     out += [f"| ONNX Runtime quantize_static QDQ {k.upper()} | {v:.1f} s |" for k, v in m["ort_quantize_s"].items()]
     if m["peer"].get("ok"):
-        out.append(f"| litert-torch PT2E int8 (load, export, calibrate, convert; own venv) | "
-                   f"{m['peer']['seconds']:.1f} s |")
+        out.append(
+            f"| litert-torch PT2E int8 (load, export, calibrate, convert; own venv) | {m['peer']['seconds']:.1f} s |"
+        )
     return out
 
 
@@ -103,25 +121,33 @@ def sqz_label(rec: dict) -> str:
 def stage_note(rec: dict) -> str:
     """How sqz's TFLite stage was timed, as the record's pipeline had it."""
     if _onnx2tf(rec):
-        return ("onnx2tf writes the float32 and int8 files in one run; the int8 stage is that run's time minus a "
-                "separate float-only run.")
-    return ("sqz writes the float32 and int8 files itself, in-process (float graph from the folded model, float64 "
-            "calibration, quantised graph, flatbuffer); its TFLite stage is that one step, both files together.")
+        return (
+            "onnx2tf writes the float32 and int8 files in one run; the int8 stage is that run's time minus a "
+            "separate float-only run."
+        )
+    return (
+        "sqz writes the float32 and int8 files itself, in-process (float graph from the folded model, float64 "
+        "calibration, quantised graph, flatbuffer); its TFLite stage is that one step, both files together."
+    )
 
 
 def venv_note(rec: dict) -> str:
     """Why litert-torch ran in its own venv, from the versions the record holds."""
     v, mine = rec["peer_venv"]["versions"], rec["versions"].get("ai-edge-litert")
-    held = (f"litert-torch {v.get('litert-torch')}, torch {v.get('torch')}, ai-edge-litert {v.get('ai-edge-litert')}, "
-            f"numpy {v.get('numpy')}")
+    held = (
+        f"litert-torch {v.get('litert-torch')}, torch {v.get('torch')}, ai-edge-litert {v.get('ai-edge-litert')}, "
+        f"numpy {v.get('numpy')}"
+    )
     if _onnx2tf(rec):
         why = "it cannot share a venv with onnx2tf's pins"
     elif v.get("ai-edge-litert") != mine:
         why = f"its pins (ai-edge-litert {v.get('ai-edge-litert')} among them) stay out of sqz's venv"
     else:
         why = "its pins stay out of sqz's venv"
-    return (f"litert-torch ran in its own venv (`bench/.venv-litert-torch`: {held}); {why}. Its files were timed "
-            f"here with the same interpreter as sqz's (ai-edge-litert {mine}).")
+    return (
+        f"litert-torch ran in its own venv (`bench/.venv-litert-torch`: {held}); {why}. Its files were timed "
+        f"here with the same interpreter as sqz's (ai-edge-litert {mine})."
+    )
 
 
 def _sqz_convert_s(m: dict) -> float:
@@ -137,15 +163,33 @@ def peer_rows(rec: dict, name: str) -> tuple[list[str], list[str]]:
     a, b = m["artifacts"]["tflite_int8_litert"], m["artifacts"]["peer_int8_litert"]
     figs = [("file size", a["bytes"], b["bytes"], _kb, False)]
     if a["accuracy"] is not None:
-        figs += [("test accuracy", a["accuracy"], b["accuracy"], _pct, True),
-                 ("top-1 agreement with torch fp32", a["agreement"], b["agreement"], _pct, True)]
+        figs += [
+            ("test accuracy", a["accuracy"], b["accuracy"], _pct, True),
+            ("top-1 agreement with torch fp32", a["agreement"], b["agreement"], _pct, True),
+        ]
     for t, lat in m["latency"].items():
-        figs.append((f"latency, {t} thread(s), ai-edge-litert (median)", lat["tflite_int8_litert"]["latency_ms"]
-                     ["median"], lat["peer_int8_litert"]["latency_ms"]["median"], lambda v: _ms(v) + " ms", False))
-    figs.append(("conversion wall time (ONNX + TFLite float + int8 vs PT2E + convert)", _sqz_convert_s(m),
-                 m["peer"]["seconds"], lambda v: f"{v:.1f} s", False))
-    out = [f"| figure | {sqz_label(rec)} | litert-torch {m['peer'].get('litert_torch', '')} (PT2E int8) |",
-           "|---|---|---|"]
+        figs.append(
+            (
+                f"latency, {t} thread(s), ai-edge-litert (median)",
+                lat["tflite_int8_litert"]["latency_ms"]["median"],
+                lat["peer_int8_litert"]["latency_ms"]["median"],
+                lambda v: _ms(v) + " ms",
+                False,
+            )
+        )
+    figs.append(
+        (
+            "conversion wall time (ONNX + TFLite float + int8 vs PT2E + convert)",
+            _sqz_convert_s(m),
+            m["peer"]["seconds"],
+            lambda v: f"{v:.1f} s",
+            False,
+        )
+    )
+    out = [
+        f"| figure | {sqz_label(rec)} | litert-torch {m['peer'].get('litert_torch', '')} (PT2E int8) |",
+        "|---|---|---|",
+    ]
     losses = []
     for label, mine, theirs, fmt, higher_better in figs:
         out.append(f"| {label} | {fmt(mine)} | {fmt(theirs)} |")
@@ -178,24 +222,31 @@ def header(rec: dict) -> list[str]:
     s, mc = rec["settings"], rec["machine"]
     n = s["rounds"] * s["per_round"]
     fewest = min(L["runs"] for m in rec["models"].values() for lat in m["latency"].values() for L in lat.values())
-    return [f"Measured here by `make bench` on {rec['date'][:16].replace('T', ' ')} UTC: {mc['cpu']}, "
-            f"{mc['cores']} cores ({mc['arch']}), a machine shared with other work (load average "
-            f"{mc['loadavg_start'][0]:.2f} at start, {mc['loadavg_end'][0]:.2f} at end). Latency is batch 1, one "
-            f"image per call (set input, invoke, read output), {s['rounds']} interleaved rounds × {s['per_round']} "
-            f"timed calls = {n} runs per engine after {s['warmup']} warm-up calls (a block ends after 1 s once it has "
-            f"3 calls, so very slow engines get fewer; the fewest here: {fewest}); every engine runs in every round, "
-            f"so load on the machine hits all alike. Figures are medians; spread is p90/min; ratios to ONNX Runtime "
-            f"fp32 are medians of per-round ratios in the same run. Absolute times on this shared host vary from run "
-            f"to run; the ratios are what to compare."]
+    return [
+        f"Measured here by `make bench` on {rec['date'][:16].replace('T', ' ')} UTC: {mc['cpu']}, "
+        f"{mc['cores']} cores ({mc['arch']}), a machine shared with other work (load average "
+        f"{mc['loadavg_start'][0]:.2f} at start, {mc['loadavg_end'][0]:.2f} at end). Latency is batch 1, one "
+        f"image per call (set input, invoke, read output), {s['rounds']} interleaved rounds × {s['per_round']} "
+        f"timed calls = {n} runs per engine after {s['warmup']} warm-up calls (a block ends after 1 s once it has "
+        f"3 calls, so very slow engines get fewer; the fewest here: {fewest}); every engine runs in every round, "
+        f"so load on the machine hits all alike. Figures are medians; spread is p90/min; ratios to ONNX Runtime "
+        f"fp32 are medians of per-round ratios in the same run. Absolute times on this shared host vary from run "
+        f"to run; the ratios are what to compare."
+    ]
 
 
 def markdown(rec: dict) -> str:
     md = ["# Performance", "", "_Generated by `make bench` from `performance.json`; do not edit by hand._", ""]
     md += header(rec) + [""]
     for name, m in rec["models"].items():
-        md += [f"## {m['title']}", "", f"Latency input: {m['bench_input']}. int8 calibration (sqz, ONNX Runtime and "
-               f"litert-torch alike): {m['calibration']}."
-               + ("" if m["eval_images"] is None else f" Accuracy on {m['eval_images']:,} test images."), ""]
+        md += [
+            f"## {m['title']}",
+            "",
+            f"Latency input: {m['bench_input']}. int8 calibration (sqz, ONNX Runtime and "
+            f"litert-torch alike): {m['calibration']}."
+            + ("" if m["eval_images"] is None else f" Accuracy on {m['eval_images']:,} test images."),
+            "",
+        ]
         md += ["- " + n for n in m.get("notes", [])] + ([""] if m.get("notes") else [])
         md += ["### Latency", ""] + latency_table(rec, name) + [""] + ["- " + ln for ln in goal_lines(rec, name)]
         md += ["", TFLRT_NOTE]
@@ -212,8 +263,12 @@ def markdown(rec: dict) -> str:
     if pv.get("versions"):
         md += [venv_note(rec), ""]
     md += ["## Raspberry Pi context (published figures, not measured here)", ""] + pi_context() + [""]
-    md += ["Versions: " + ", ".join(f"{k} {v}" for k, v in rec["versions"].items() if v is not None) +
-           f". Whole bench: {rec['duration_s'] / 60:.1f} min.", ""]
+    md += [
+        "Versions: "
+        + ", ".join(f"{k} {v}" for k, v in rec["versions"].items() if v is not None)
+        + f". Whole bench: {rec['duration_s'] / 60:.1f} min.",
+        "",
+    ]
     return "\n".join(md)
 
 
@@ -228,8 +283,13 @@ def readme_block(rec: dict) -> str:
         md += ["- " + n for n in m.get("notes", [])]
         md += ["- " + ln for ln in losses] or ["- sqz does not lose on any of these figures."]
         md += [""]
-    md += [TFLRT_NOTE, "", "Sizes, accuracy of every artifact and export time per stage: "
-           "[docs/bench/performance.md](docs/bench/performance.md).", ""]
+    md += [
+        TFLRT_NOTE,
+        "",
+        "Sizes, accuracy of every artifact and export time per stage: "
+        "[docs/bench/performance.md](docs/bench/performance.md).",
+        "",
+    ]
     return "\n".join(md)
 
 
@@ -255,12 +315,16 @@ def plot(rec: dict, path: Path) -> None:
         ax.axvline(1.0, color="k", lw=0.8)
         ax.axvline(GOAL, color="k", lw=0.8, ls=":")
         ax.set_xscale("log")
-        ax.set_xlabel("speed-up vs ONNX Runtime fp32 in the same run (log scale; >1 is faster; dotted: 3× goal)",
-                      fontsize=8)
+        ax.set_xlabel(
+            "speed-up vs ONNX Runtime fp32 in the same run (log scale; >1 is faster; dotted: 3× goal)", fontsize=8
+        )
         ax.set_title(m["title"], fontsize=9)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(f"Batch-1 latency, medians of up to {rec['settings']['rounds'] * rec['settings']['per_round']} "
-                 f"interleaved runs per engine, {rec['machine']['cpu']}, {rec['date'][:10]}", fontsize=9)
+    fig.suptitle(
+        f"Batch-1 latency, medians of up to {rec['settings']['rounds'] * rec['settings']['per_round']} "
+        f"interleaved runs per engine, {rec['machine']['cpu']}, {rec['date'][:10]}",
+        fontsize=9,
+    )
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
@@ -285,8 +349,10 @@ def ratios_text(rec: dict) -> str:
         for t, lat in m["latency"].items():
             lines.append(f"  {t} thread(s)")
             for key, L in lat.items():
-                lines.append(f"    {m['artifacts'][key]['label']:<45} {_ms(L['latency_ms']['median']):>8} ms  "
-                             f"{L['speedup_vs_reference']:6.2f}× vs ORT fp32  p90/min {L['spread_p90_over_min']:.2f}")
+                lines.append(
+                    f"    {m['artifacts'][key]['label']:<45} {_ms(L['latency_ms']['median']):>8} ms  "
+                    f"{L['speedup_vs_reference']:6.2f}× vs ORT fp32  p90/min {L['spread_p90_over_min']:.2f}"
+                )
         lines += ["  " + ln.replace("**", "") for ln in goal_lines(rec, name)]
     return "\n".join(lines)
 

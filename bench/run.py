@@ -1,4 +1,5 @@
-"""`make bench`: make every artifact, time them side by side, write JSON + Markdown + PNG (the figures on docs/performance.md).
+"""`make bench`: make every artifact, time them side by side, write JSON + Markdown + PNG (the figures on
+docs/performance.md).
 
 python -m bench.run [--checkpoint PT] [--rounds N] [--per-round N] [--threads 1,2] [--no-peer]
 """
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import artifacts, engines as eng, latency, peer_venv, render
+from bench import artifacts, latency, peer_venv, render
+from bench import engines as eng
 from bench.machine import cpu
 from sqz.export.pipeline import default_checkpoint
 
@@ -46,9 +48,16 @@ def _accuracy(m: dict, peer: bool, log) -> dict:
     ref = None
     for e in eng.engines(m, threads=2, peer=peer):
         path = Path(m["dir"]) / e.artifact
-        row = {"label": e.label, "artifact": e.artifact, "precision": e.precision, "runtime": e.runtime,
-               "delegate": e.delegate, "bytes": (Path(m["checkpoint"]).stat().st_size if e.key == "torch_fp32"
-                                                 else path.stat().st_size), "accuracy": None, "agreement": None}
+        row = {
+            "label": e.label,
+            "artifact": e.artifact,
+            "precision": e.precision,
+            "runtime": e.runtime,
+            "delegate": e.delegate,
+            "bytes": (Path(m["checkpoint"]).stat().st_size if e.key == "torch_fp32" else path.stat().st_size),
+            "accuracy": None,
+            "agreement": None,
+        }
         if m["test_x"] is not None:
             log(f"  accuracy: {e.label} on {len(m['test_x']):,} test images …")
             logits = e.logits(m["test_x"])
@@ -73,12 +82,21 @@ def bench_model(m: dict, args, peer_ok: bool, log) -> dict:
         log(f"{m['name']}: latency at {t} thread(s), {args.rounds} interleaved rounds × {args.per_round} runs …")
         lat[str(t)] = latency.interleaved(eng.engines(m, t, peer["ok"]), args.rounds, args.per_round, args.warmup)
     rep = m["report"]
-    return {"title": m["title"], "checkpoint": _rel(m["checkpoint"]), "bench_input": m["bench_input"],
-            "notes": m["notes"],
-            "calibration": m["calibration_kind"],
-            "eval_images": None if m["test_x"] is None else int(len(m["test_x"])),
-            "artifacts": rows, "latency": lat, "export_s": m["stages_s"], "ort_quantize_s": ort_s, "peer": peer,
-            "onnx_parity": rep.get("onnx_parity"), "gate": rep.get("gate")}
+    return {
+        "title": m["title"],
+        "checkpoint": _rel(m["checkpoint"]),
+        "bench_input": m["bench_input"],
+        "notes": m["notes"],
+        "calibration": m["calibration_kind"],
+        "eval_images": None if m["test_x"] is None else int(len(m["test_x"])),
+        "artifacts": rows,
+        "latency": lat,
+        "export_s": m["stages_s"],
+        "ort_quantize_s": ort_s,
+        "peer": peer,
+        "onnx_parity": rep.get("onnx_parity"),
+        "gate": rep.get("gate"),
+    }
 
 
 def main(argv=None) -> int:
@@ -117,19 +135,35 @@ def main(argv=None) -> int:
     record = {
         "generated_by": "make bench (python -m bench.run)",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu(), "cores": os.cpu_count(), "arch": platform.machine(),
-                    "loadavg_start": [round(v, 2) for v in load_start],
-                    "loadavg_end": [round(v, 2) for v in os.getloadavg()], "python": platform.python_version()},
-        "versions": _versions(), "peer_venv": venv,
-        "settings": {"rounds": args.rounds, "per_round": args.per_round, "warmup": args.warmup,
-                     "threads": args.threads, "reference": eng.REFERENCE, "sqz_ships": eng.SQZ_SHIPS},
-        "models": results, "duration_s": round(time.perf_counter() - start, 1)}
+        "machine": {
+            "cpu": cpu(),
+            "cores": os.cpu_count(),
+            "arch": platform.machine(),
+            "loadavg_start": [round(v, 2) for v in load_start],
+            "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+            "python": platform.python_version(),
+        },
+        "versions": _versions(),
+        "peer_venv": venv,
+        "settings": {
+            "rounds": args.rounds,
+            "per_round": args.per_round,
+            "warmup": args.warmup,
+            "threads": args.threads,
+            "reference": eng.REFERENCE,
+            "sqz_ships": eng.SQZ_SHIPS,
+        },
+        "models": results,
+        "duration_s": round(time.perf_counter() - start, 1),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(record, indent=2, default=_plain))
     render.write(json.loads(json.dumps(record, default=_plain)), args.docs)
     print(render.ratios_text(record))
-    print(f"\nwrote {args.out / 'results.json'}, {args.docs / 'performance.md'}, {args.docs / 'latency.png'} "
-          f"in {record['duration_s'] / 60:.1f} min")
+    print(
+        f"\nwrote {args.out / 'results.json'}, {args.docs / 'performance.md'}, {args.docs / 'latency.png'} "
+        f"in {record['duration_s'] / 60:.1f} min"
+    )
     return 0
 
 

@@ -67,8 +67,16 @@ def write_digits(root: Path) -> Path:
     return root
 
 
-PHOTOS = ("sklearn:china.jpg", "sklearn:flower.jpg", "skimage:astronaut", "skimage:chelsea", "skimage:coffee",
-          "skimage:rocket", "skimage:hubble_deep_field", "skimage:immunohistochemistry")
+PHOTOS = (
+    "sklearn:china.jpg",
+    "sklearn:flower.jpg",
+    "skimage:astronaut",
+    "skimage:chelsea",
+    "skimage:coffee",
+    "skimage:rocket",
+    "skimage:hubble_deep_field",
+    "skimage:immunohistochemistry",
+)
 
 
 def photos() -> list[np.ndarray]:
@@ -77,8 +85,10 @@ def photos() -> list[np.ndarray]:
     from sklearn.datasets import load_sample_images
 
     sk = dict(zip(("china.jpg", "flower.jpg"), load_sample_images().images))
-    return [sk[n.split(":")[1]] if n.startswith("sklearn:") else getattr(skimage.data, n.split(":")[1])()[..., :3]
-            for n in PHOTOS]
+    return [
+        sk[n.split(":")[1]] if n.startswith("sklearn:") else getattr(skimage.data, n.split(":")[1])()[..., :3]
+        for n in PHOTOS
+    ]
 
 
 def _over_photo(img: np.ndarray, side: int, bgs: list[np.ndarray], rng: np.random.Generator) -> Image.Image:
@@ -87,13 +97,13 @@ def _over_photo(img: np.ndarray, side: int, bgs: list[np.ndarray], rng: np.rando
     h, w = bg.shape[:2]
     c = int(rng.integers(min(h, w) // 3, min(h, w) + 1))
     y0, x0 = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
-    canvas = np.asarray(Image.fromarray(bg[y0:y0 + c, x0:x0 + c]).resize((side, side), Image.BILINEAR), np.float32)
+    canvas = np.asarray(Image.fromarray(bg[y0 : y0 + c, x0 : x0 + c]).resize((side, side), Image.BILINEAR), np.float32)
     s = int(rng.integers(int(0.45 * side), int(0.9 * side) + 1))
     a = np.asarray(Image.fromarray(img).resize((s, s), Image.BILINEAR), np.float32)[..., None] / 255
     top, left = int(rng.integers(0, side - s + 1)), int(rng.integers(0, side - s + 1))
     fg = rng.integers(0, 256, 3).astype(np.float32)
-    patch = canvas[top:top + s, left:left + s]
-    canvas[top:top + s, left:left + s] = patch * (1 - a) + fg * a
+    patch = canvas[top : top + s, left : left + s]
+    canvas[top : top + s, left : left + s] = patch * (1 - a) + fg * a
     return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
@@ -106,6 +116,7 @@ def write_photos(root: Path, n_train: int, n_test: int, side: int, seed: int = 0
         for name in FASHION_MNIST_CLASSES:
             (root / split / name.replace("/", "-")).mkdir(parents=True, exist_ok=True)
         for i, (img, label) in enumerate(zip(x, y)):
-            _over_photo(img, side, bgs, rng).save(root / split / FASHION_MNIST_CLASSES[label].replace("/", "-")
-                                                  / f"{i:05d}.png")
+            _over_photo(img, side, bgs, rng).save(
+                root / split / FASHION_MNIST_CLASSES[label].replace("/", "-") / f"{i:05d}.png"
+            )
     return root

@@ -37,40 +37,70 @@ SETS = {
 KINDS = {
     "grey": "Fashion-MNIST, grey 28² PNGs as they are",
     "digits": "scikit-learn's 1,797 handwritten digits (8×8) upscaled to grey 28² PNGs, one folder per class "
-              "(sqz holds 15 % out as the test split): a mirror image changes or destroys the class",
+    "(sqz holds 15 % out as the test split): a mirror image changes or destroys the class",
     "photo": "Fashion-MNIST items over real photographs: per image a random crop of one of eight photos bundled "
-             "with scikit-learn and scikit-image, the item scaled to 45–90 % of the side at a random place and "
-             "blended in by its grey value in a random colour",
+    "with scikit-learn and scikit-image, the item scaled to 45–90 % of the side at a random place and "
+    "blended in by its grey value in a random colour",
 }
 
 
 def _sqz_train(data: Path, out: Path, threads: int, extra: list[str]) -> dict:
     """`sqz train` on `data`: its record, wall time and printed lines (epoch lines elided)."""
-    cmd = [sys.executable, "-m", "sqz.cli", "train", "--data", str(data), "--out", str(out),
-           "--threads", str(threads), "--workers", "0", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sqz.cli",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--threads",
+        str(threads),
+        "--workers",
+        "0",
+        *extra,
+    ]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.perf_counter() - t0
     if r.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
     record = json.loads((out / "metrics.json").read_text())
-    lines = [ln for ln in (r.stderr + r.stdout).splitlines() if ln.strip() and "Warning" not in ln
-             and not ln.startswith("  ")]
+    lines = [
+        ln
+        for ln in (r.stderr + r.stdout).splitlines()
+        if ln.strip() and "Warning" not in ln and not ln.startswith("  ")
+    ]
     epochs = [ln for ln in lines if ln.startswith("epoch ")]
     some = epochs if len(epochs) <= 3 else [*epochs[:2], f"… ({len(epochs) - 3} more epoch lines)", epochs[-1]]
     first = lines.index(epochs[0]) if epochs else len(lines)
-    printed = [ln for ln in lines[:first] if not ln.startswith("epoch ")] + some + \
-              [ln for ln in lines[first:] if not ln.startswith("epoch ")]
+    printed = (
+        [ln for ln in lines[:first] if not ln.startswith("epoch ")]
+        + some
+        + [ln for ln in lines[first:] if not ln.startswith("epoch ")]
+    )
     args = ["sqz", "train", "--data", "DIR", "--out", "OUT", "--threads", str(threads), "--workers", "0", *extra]
     from sqz.train import schedule
 
     auto_epochs, auto_batch, _ = schedule.resolve("auto", "auto", record["train_images"])
-    return {"command": " ".join(args), "wall_s": wall, "test_acc": record["test_acc"],
-            "epochs": record["epochs"], "batch_size": record["batch_size"], "auto_epochs": auto_epochs,
-            "optimizer_steps": record["optimizer_steps"], "train_images": record["train_images"],
-            "val_images": record["val_images"], "test_images": record["test_images"],
-            "kept_epoch": record.get("kept_epoch"), "flip": record["augmentation"]["flip"],
-            "parameters": record["parameters"], "size_plan": record.get("size_plan"), "printed": printed}
+    return {
+        "command": " ".join(args),
+        "wall_s": wall,
+        "test_acc": record["test_acc"],
+        "epochs": record["epochs"],
+        "batch_size": record["batch_size"],
+        "auto_epochs": auto_epochs,
+        "optimizer_steps": record["optimizer_steps"],
+        "train_images": record["train_images"],
+        "val_images": record["val_images"],
+        "test_images": record["test_images"],
+        "kept_epoch": record.get("kept_epoch"),
+        "flip": record["augmentation"]["flip"],
+        "parameters": record["parameters"],
+        "size_plan": record.get("size_plan"),
+        "printed": printed,
+    }
 
 
 def _int8(run: Path, out: Path) -> dict:
@@ -82,9 +112,14 @@ def _int8(run: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     rep = export(run / "model.pt", out=out, config=ExportConfig(int8=True), log=lambda m: None)
     int8 = rep.artifacts["model_int8.tflite"]
-    return {"wall_s": time.perf_counter() - t0, "torch_acc": rep.torch["accuracy"],
-            "int8_acc": int8["accuracy"], "int8_bytes": int8["bytes"], "eval_images": rep.eval_images,
-            "weakest": weakest(int8["confusion"])}
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "torch_acc": rep.torch["accuracy"],
+        "int8_acc": int8["accuracy"],
+        "int8_bytes": int8["bytes"],
+        "eval_images": rep.eval_images,
+        "weakest": weakest(int8["confusion"]),
+    }
 
 
 def _folder(name: str, spec: dict, work: Path) -> Path:
@@ -122,8 +157,9 @@ def run_set(name: str, work: Path, threads: int) -> dict:
     _, payload = checkpoint.load(work / f"{name}-sqz" / "model.pt")
     pre = Preprocess.from_dict(payload["preprocess"])
     torch.set_num_threads(threads)
-    res["reference"] = reference_cnn.train_reference(work / f"{name}-sqz", pre, len(payload["classes"]),
-                                                     epochs=spec["epochs"], flip=False)
+    res["reference"] = reference_cnn.train_reference(
+        work / f"{name}-sqz", pre, len(payload["classes"]), epochs=spec["epochs"], flip=False
+    )
     return res
 
 
@@ -145,8 +181,12 @@ def add_auto(results: dict, names: list[str], work: Path, threads: int) -> None:
                 r["sqz_auto"]["export"] = _int8(run, work / f"{r['set']}-auto-export")
             _, payload = checkpoint.load(run / "model.pt")
             r["reference_auto"] = reference_cnn.train_reference(
-                run, Preprocess.from_dict(payload["preprocess"]), len(payload["classes"]),
-                epochs=r["sqz_auto"]["epochs"], flip=False)
+                run,
+                Preprocess.from_dict(payload["preprocess"]),
+                len(payload["classes"]),
+                epochs=r["sqz_auto"]["epochs"],
+                flip=False,
+            )
 
 
 def _pct(x) -> str:
@@ -155,70 +195,112 @@ def _pct(x) -> str:
 
 def render(results: dict) -> str:
     """The Markdown of docs/bench/small_sets.md, from the JSON."""
-    out = [f"Measured by `python -m bench.small_sets` on {results['date']} at sqz {results['commit']}: "
-           f"{results['machine']}; every run `--threads {results['threads']}`, niced, one after another, on a "
-           "machine shared with other jobs.", ""]
+    out = [
+        f"Measured by `python -m bench.small_sets` on {results['date']} at sqz {results['commit']}: "
+        f"{results['machine']}; every run `--threads {results['threads']}`, niced, one after another, on a "
+        "machine shared with other jobs.",
+        "",
+    ]
     full = [r for r in results["sets"] if "sqz_auto" in r]
     if full:
-        out += ["With every option at its default (`sqz train --data DIR`, `auto` epochs and batch), the reference "
-                "trained as many epochs on the same files:", "",
-                "| folder | epochs × batch (steps) | sqz: int8 (float) | int8 file | reference CNN, same epochs "
-                "(float) | sqz − reference | sqz train / reference train |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "With every option at its default (`sqz train --data DIR`, `auto` epochs and batch), the reference "
+            "trained as many epochs on the same files:",
+            "",
+            "| folder | epochs × batch (steps) | sqz: int8 (float) | int8 file | reference CNN, same epochs "
+            "(float) | sqz − reference | sqz train / reference train |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in full:
             a, ref = r["sqz_auto"], r.get("reference_auto")
-            out.append(f"| {r['set']} | {a['epochs']} × {a['batch_size']} ({a['optimizer_steps']:,}) | "
-                       f"**{_pct(a['export']['int8_acc'])}** ({_pct(a['test_acc'])}) | "
-                       f"{a['export']['int8_bytes']:,} B | {_pct(ref and ref['test_acc'])} | "
-                       + (f"{100 * (a['export']['int8_acc'] - ref['test_acc']):+.1f} pt | " if ref else "— | ")
-                       + f"{a['wall_s']:.0f} s / " + (f"{ref['train_seconds']:.0f} s |" if ref else "— |"))
+            out.append(
+                f"| {r['set']} | {a['epochs']} × {a['batch_size']} ({a['optimizer_steps']:,}) | "
+                f"**{_pct(a['export']['int8_acc'])}** ({_pct(a['test_acc'])}) | "
+                f"{a['export']['int8_bytes']:,} B | {_pct(ref and ref['test_acc'])} | "
+                + (f"{100 * (a['export']['int8_acc'] - ref['test_acc']):+.1f} pt | " if ref else "— | ")
+                + f"{a['wall_s']:.0f} s / "
+                + (f"{ref['train_seconds']:.0f} s |" if ref else "— |")
+            )
         if any(r["sqz_auto"].get("wall_from_history") for r in full):
-            out += ["", "For " + ", ".join(r["set"] for r in full if r["sqz_auto"].get("wall_from_history"))
-                    + " the sqz time is the sum of its epochs' (its export was redone after the first try failed to "
-                      "import a module another change had left half-written)."]
+            out += [
+                "",
+                "For "
+                + ", ".join(r["set"] for r in full if r["sqz_auto"].get("wall_from_history"))
+                + " the sqz time is the sum of its epochs' (its export was redone after the first try failed to "
+                "import a module another change had left half-written).",
+            ]
         out.append("")
-    out += ["With the epochs scaled down (`--epochs N`, every other option at its default) on every folder, the "
-            "reference trained the same epochs:", "",
-           "| folder | images (train + val / test) | epochs run (auto) | sqz defaults: int8 (float) | int8 file | "
-           "reference CNN (float) | sqz − reference | sqz train / reference train |",
-           "|---|---|---|---|---|---|---|---|"]
+    out += [
+        "With the epochs scaled down (`--epochs N`, every other option at its default) on every folder, the "
+        "reference trained the same epochs:",
+        "",
+        "| folder | images (train + val / test) | epochs run (auto) | sqz defaults: int8 (float) | int8 file | "
+        "reference CNN (float) | sqz − reference | sqz train / reference train |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results["sets"]:
         s, ref, ex = r["sqz"], r["reference"], r["sqz"]["export"]
-        out.append(f"| {r['set']} ({r['side']}², {'RGB' if r['kind'] == 'photo' else 'grey'}) | "
-                   f"{s['train_images']:,} + {s['val_images']:,} / {s['test_images']:,} | {s['epochs']} "
-                   f"({s['auto_epochs']}) | **{_pct(ex['int8_acc'])}** ({_pct(s['test_acc'])}) | "
-                   f"{ex['int8_bytes']:,} B | {_pct(ref['test_acc'])} | "
-                   f"{100 * (ex['int8_acc'] - ref['test_acc']):+.1f} pt | {s['wall_s']:.0f} s / "
-                   f"{ref['train_seconds']:.0f} s |")
-    out += ["", "Mirroring (`--flip`) measured on the same folders and epochs (float test accuracy of the kept epoch):",
-            "", "| folder | default (no mirroring) | `--flip` |", "|---|---|---|"]
+        out.append(
+            f"| {r['set']} ({r['side']}², {'RGB' if r['kind'] == 'photo' else 'grey'}) | "
+            f"{s['train_images']:,} + {s['val_images']:,} / {s['test_images']:,} | {s['epochs']} "
+            f"({s['auto_epochs']}) | **{_pct(ex['int8_acc'])}** ({_pct(s['test_acc'])}) | "
+            f"{ex['int8_bytes']:,} B | {_pct(ref['test_acc'])} | "
+            f"{100 * (ex['int8_acc'] - ref['test_acc']):+.1f} pt | {s['wall_s']:.0f} s / "
+            f"{ref['train_seconds']:.0f} s |"
+        )
+    out += [
+        "",
+        "Mirroring (`--flip`) measured on the same folders and epochs (float test accuracy of the kept epoch):",
+        "",
+        "| folder | default (no mirroring) | `--flip` |",
+        "|---|---|---|",
+    ]
     for r in results["sets"]:
         if "sqz_flip" in r:
             out.append(f"| {r['set']} | {_pct(r['sqz']['test_acc'])} | {_pct(r['sqz_flip']['test_acc'])} |")
     pub = [r for r in results["sets"] if "sqz_published" in r]
     if pub:
-        out += ["", "The default's choice against the published SqueezeNet 1.1 (`--budget none`), where both fit "
-                "0.5 MB:", "", "| folder | default choice: int8 (float), file | published: int8 (float), file |",
-                "|---|---|---|"]
+        out += [
+            "",
+            "The default's choice against the published SqueezeNet 1.1 (`--budget none`), where both fit 0.5 MB:",
+            "",
+            "| folder | default choice: int8 (float), file | published: int8 (float), file |",
+            "|---|---|---|",
+        ]
         for r in pub:
             d, p = r["sqz"], r["sqz_published"]
-            out.append(f"| {r['set']} | {_pct(d['export']['int8_acc'])} ({_pct(d['test_acc'])}), "
-                       f"{d['export']['int8_bytes']:,} B | {_pct(p['export']['int8_acc'])} ({_pct(p['test_acc'])}), "
-                       f"{p['export']['int8_bytes']:,} B |")
+            out.append(
+                f"| {r['set']} | {_pct(d['export']['int8_acc'])} ({_pct(d['test_acc'])}), "
+                f"{d['export']['int8_bytes']:,} B | {_pct(p['export']['int8_acc'])} ({_pct(p['test_acc'])}), "
+                f"{p['export']['int8_bytes']:,} B |"
+            )
     out += ["", "The folders (`bench/small_folders.py`):", ""]
     for r in results["sets"]:
-        n = (f"{r['train']:,} training + {r['test']:,} test PNGs (`train/` + `test/`), " if r["train"] else "")
-        out.append(f"- **{r['set']}**: {n}{KINDS[r['kind']]}" + (f", {r['side']}²" if r["kind"] == "photo" else "")
-                   + ".")
+        n = f"{r['train']:,} training + {r['test']:,} test PNGs (`train/` + `test/`), " if r["train"] else ""
+        out.append(
+            f"- **{r['set']}**: {n}{KINDS[r['kind']]}" + (f", {r['side']}²" if r["kind"] == "photo" else "") + "."
+        )
     out += ["", "What `sqz train` chose and printed (default options, `--epochs` as in the table):", ""]
     for r in results["sets"]:
-        out += [f"**{r['set']}** — int8 {r['sqz']['export']['weakest']}", "", "```", f"$ {r['sqz']['command']}",
-                *r["sqz"]["printed"], "```", ""]
-    out += ["The reference trains on exactly the files of sqz's training split (its `split.json`, validation share "
-            "excluded), decoded with the run's Preprocess, and is measured on the same test files. "
-            + reference_cnn.__doc__.split("\n\n", 1)[1].strip().replace("\n", " ")
-            + " It is not mirrored either (as sqz's default).", "",
-            "Epochs are scaled down from what `auto` picks (in brackets) so that all five folders train in about "
-            "half an hour on one shared core; sqz keeps its best epoch on validation, the reference its last.", ""]
+        out += [
+            f"**{r['set']}** — int8 {r['sqz']['export']['weakest']}",
+            "",
+            "```",
+            f"$ {r['sqz']['command']}",
+            *r["sqz"]["printed"],
+            "```",
+            "",
+        ]
+    out += [
+        "The reference trains on exactly the files of sqz's training split (its `split.json`, validation share "
+        "excluded), decoded with the run's Preprocess, and is measured on the same test files. "
+        + reference_cnn.__doc__.split("\n\n", 1)[1].strip().replace("\n", " ")
+        + " It is not mirrored either (as sqz's default).",
+        "",
+        "Epochs are scaled down from what `auto` picks (in brackets) so that all five folders train in about "
+        "half an hour on one shared core; sqz keeps its best epoch on validation, the reference its last.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -230,9 +312,15 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    panels = [("same scaled-down epochs", "sqz", "reference", results["sets"]),
-              ("every option at its default (auto epochs)", "sqz_auto", "reference_auto",
-               [r for r in results["sets"] if "sqz_auto" in r and "reference_auto" in r])]
+    panels = [
+        ("same scaled-down epochs", "sqz", "reference", results["sets"]),
+        (
+            "every option at its default (auto epochs)",
+            "sqz_auto",
+            "reference_auto",
+            [r for r in results["sets"] if "sqz_auto" in r and "reference_auto" in r],
+        ),
+    ]
     panels = [p for p in panels if p[3]]
     fig = Figure(figsize=(5 * len(panels) + 1, 3.8), dpi=100)
     for k, (title, ours, theirs, sets) in enumerate(panels):
@@ -272,11 +360,17 @@ def main(argv: list[str] | None = None) -> None:
         import platform
         from datetime import datetime, timezone
 
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=REPO).stdout.strip()
-        results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
-                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
-                              f"{os.getloadavg()[0]:.1f} at start (shared)", "threads": a.threads, "sets": []}
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip()
+        results = {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.1f} at start (shared)",
+            "threads": a.threads,
+            "sets": [],
+        }
         old = a.out / "small_sets.json"
         names = a.sets.split(",")
         if old.exists():  # keep the sets not rerun (one set at a time fits a busy machine better)

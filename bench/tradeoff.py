@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +46,26 @@ def variants(quick: bool) -> list[dict]:
         {"name": "+ prune 75 %", "key": "prune75", "compress": {"sparsity": 0.75, "epochs": ft}},
         {"name": "+ share 16 values (4 bit)", "key": "share4", "compress": {"share_bits": 4, "epochs": ft}},
         {"name": "+ share 64 values (6 bit)", "key": "share6", "compress": {"share_bits": 6, "epochs": ft}},
-        {"name": "+ prune 50 % + share 32 (5 bit)", "key": "prune50share5",
-         "compress": {"sparsity": 0.5, "share_bits": 5, "epochs": ft}},
-        {"name": "+ prune 75 % + share 16 (4 bit)", "key": "prune75share4",
-         "compress": {"sparsity": 0.75, "share_bits": 4, "epochs": ft}},
-        {"name": f"pct3x3 0.25, trained {meta_epochs} ep", "key": "pct025",
-         "train": {"metaparameters": {"pct3x3": 0.25}, "epochs": meta_epochs}},
-        {"name": f"base_e 96, trained {meta_epochs} ep", "key": "base96",
-         "train": {"metaparameters": {"base_e": 96, "incr_e": 96}, "epochs": meta_epochs}},
+        {
+            "name": "+ prune 50 % + share 32 (5 bit)",
+            "key": "prune50share5",
+            "compress": {"sparsity": 0.5, "share_bits": 5, "epochs": ft},
+        },
+        {
+            "name": "+ prune 75 % + share 16 (4 bit)",
+            "key": "prune75share4",
+            "compress": {"sparsity": 0.75, "share_bits": 4, "epochs": ft},
+        },
+        {
+            "name": f"pct3x3 0.25, trained {meta_epochs} ep",
+            "key": "pct025",
+            "train": {"metaparameters": {"pct3x3": 0.25}, "epochs": meta_epochs},
+        },
+        {
+            "name": f"base_e 96, trained {meta_epochs} ep",
+            "key": "base96",
+            "train": {"metaparameters": {"base_e": 96, "incr_e": 96}, "epochs": meta_epochs},
+        },
     ]
 
 
@@ -76,17 +87,24 @@ def build_variant(v: dict, base: Path, work: Path, log) -> Path:
 @torch.no_grad()
 def float_reference(base: Path, x: np.ndarray) -> np.ndarray:
     model = fold_batchnorm(checkpoint.load(base)[0])
-    return torch.cat([model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)]).numpy().argmax(1)
+    return torch.cat([model(torch.from_numpy(x[i : i + 512])) for i in range(0, len(x), 512)]).numpy().argmax(1)
 
 
 def measure(v: dict, exp_dir: Path, rep: dict, test, ref: np.ndarray, runs: int) -> dict:
     art = rep["artifacts"]["model_int8.tflite"]
     pred = load_model(exp_dir / "model_int8.tflite").predict(test.x).argmax(1)
     lat = bench(exp_dir / "model_int8.tflite", threads=1, runs=runs, warmup=max(10, runs // 10))
-    return {"variant": v["name"], "key": v["key"], "file_bytes": art["bytes"], "packed_bytes": art["packed"]["bytes"],
-            "accuracy": float((pred == test.y).mean()), "agreement_with_float": float((pred == ref).mean()),
-            "int8_latency_ms": lat["latency_ms"]["median"], "parameters": rep["dead_taps"]["parameters_after"],
-            "checkpoint_compression": rep.get("compression")}
+    return {
+        "variant": v["name"],
+        "key": v["key"],
+        "file_bytes": art["bytes"],
+        "packed_bytes": art["packed"]["bytes"],
+        "accuracy": float((pred == test.y).mean()),
+        "agreement_with_float": float((pred == ref).mean()),
+        "int8_latency_ms": lat["latency_ms"]["median"],
+        "parameters": rep["dead_taps"]["parameters_after"],
+        "checkpoint_compression": rep.get("compression"),
+    }
 
 
 def paper_figure(best: dict, work: Path, log) -> list[dict]:
@@ -115,9 +133,17 @@ def paper_figure(best: dict, work: Path, log) -> list[dict]:
         log(f"[paper] SqueezeNet {arch}, 1000 classes, 224²: sparsity {sparsity}, {bits}-bit sharing …")
         tfl = convert(net, IMAGENET, d, calib)["int8"]
         packed = pack_artifact(tfl)
-        rows.append({"arch": arch, "parameters": sum(p.numel() for p in model.parameters()),
-                     "sparsity": sparsity, "share_bits": bits, "file_bytes": tfl.stat().st_size,
-                     "packed_bytes": packed["bytes"], "paper_bytes": PAPER_BYTES})
+        rows.append(
+            {
+                "arch": arch,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "sparsity": sparsity,
+                "share_bits": bits,
+                "file_bytes": tfl.stat().st_size,
+                "packed_bytes": packed["bytes"],
+                "paper_bytes": PAPER_BYTES,
+            }
+        )
     return rows
 
 
@@ -133,33 +159,46 @@ def pick_best(rows: list[dict], baseline_acc: float, spec: dict) -> dict:
 
 def markdown(result: dict) -> str:
     base = result["float_accuracy"]
-    md = [f"Float SqueezeNet 1.1 (bundled checkpoint, BatchNorm folded): **{100 * base:.2f} %** on the "
-          f"{result['test_images']:,} Fashion-MNIST test images. Every row is a full-int8 TFLite file "
-          "(int8 in/out) measured on the same images; latency is the median of "
-          f"{result['runs']} batch-1 calls on 1 thread with ai-edge-litert on this machine ({result['machine']}).", "",
-          "| variant | parameters | file bytes | packed (xz) bytes | accuracy | Δ vs float | agreement with float | "
-          "int8 latency |", "|---|---|---|---|---|---|---|---|"]
+    md = [
+        f"Float SqueezeNet 1.1 (bundled checkpoint, BatchNorm folded): **{100 * base:.2f} %** on the "
+        f"{result['test_images']:,} Fashion-MNIST test images. Every row is a full-int8 TFLite file "
+        "(int8 in/out) measured on the same images; latency is the median of "
+        f"{result['runs']} batch-1 calls on 1 thread with ai-edge-litert on this machine ({result['machine']}).",
+        "",
+        "| variant | parameters | file bytes | packed (xz) bytes | accuracy | Δ vs float | agreement with float | "
+        "int8 latency |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         fits = " ✅" if r["file_bytes"] <= BUDGET else ""
-        md.append(f"| {r['variant']} | {r['parameters']:,} | {r['file_bytes']:,}{fits} | {r['packed_bytes']:,} | "
-                  f"{100 * r['accuracy']:.2f} % | {100 * (r['accuracy'] - base):+.2f} pt | "
-                  f"{100 * r['agreement_with_float']:.2f} % | {r['int8_latency_ms']:.3f} ms |")
+        md.append(
+            f"| {r['variant']} | {r['parameters']:,} | {r['file_bytes']:,}{fits} | {r['packed_bytes']:,} | "
+            f"{100 * r['accuracy']:.2f} % | {100 * (r['accuracy'] - base):+.2f} pt | "
+            f"{100 * r['agreement_with_float']:.2f} % | {r['int8_latency_ms']:.3f} ms |"
+        )
     md += ["", "✅ = file under the 0.5 MB (500,000 B) budget.", ""]
     if result.get("paper"):
         b = result["best"]
-        md += [f"**The paper's number.** The settings that cost at most 1 point above with the smallest packed file "
-               f"(`{b.get('key')}`: sparsity {b.get('sparsity')}, {b.get('share_bits') or 'no'}-bit sharing) "
-               "applied to the 1000-class, 224², 3-channel SqueezeNets. No ImageNet is available here: the weights "
-               "are random (He init, pruned and shared), calibration data is synthetic, so these are **size "
-               "figures, not accuracy claims**; trained weights pack differently.", "",
-               "| SqueezeNet | parameters | full-int8 file | packed (xz) | paper (Deep Compression, 6 bit) |",
-               "|---|---|---|---|---|"]
+        md += [
+            f"**The paper's number.** The settings that cost at most 1 point above with the smallest packed file "
+            f"(`{b.get('key')}`: sparsity {b.get('sparsity')}, {b.get('share_bits') or 'no'}-bit sharing) "
+            "applied to the 1000-class, 224², 3-channel SqueezeNets. No ImageNet is available here: the weights "
+            "are random (He init, pruned and shared), calibration data is synthetic, so these are **size "
+            "figures, not accuracy claims**; trained weights pack differently.",
+            "",
+            "| SqueezeNet | parameters | full-int8 file | packed (xz) | paper (Deep Compression, 6 bit) |",
+            "|---|---|---|---|---|",
+        ]
         for p in result["paper"]:
-            md.append(f"| {p['arch']} | {p['parameters']:,} | {p['file_bytes']:,} B | {p['packed_bytes']:,} B | "
-                      f"{p['paper_bytes']:,} B |")
+            md.append(
+                f"| {p['arch']} | {p['parameters']:,} | {p['file_bytes']:,} B | {p['packed_bytes']:,} B | "
+                f"{p['paper_bytes']:,} B |"
+            )
         md.append("")
-    md.append(f"Produced by `python -m bench.tradeoff{' --quick' if result['quick'] else ''}` in "
-              f"{result['seconds'] / 60:.0f} minutes.")
+    md.append(
+        f"Produced by `python -m bench.tradeoff{' --quick' if result['quick'] else ''}` in "
+        f"{result['seconds'] / 60:.0f} minutes."
+    )
     return "\n".join(md) + "\n"
 
 
@@ -221,13 +260,21 @@ def main(argv=None) -> int:
         rep = export(ckpt, out=exp_dir, config=config, log=lambda m: None).to_dict()
         rep["compression"] = checkpoint.load_raw(ckpt).get("record", {}).get("compression")
         rows.append(measure(v, exp_dir, rep, ds.test, ref, args.runs))
-        log(f"[{key}] file {rows[-1]['file_bytes']:,} B, packed {rows[-1]['packed_bytes']:,} B, "
-            f"accuracy {100 * rows[-1]['accuracy']:.2f} %")
+        log(
+            f"[{key}] file {rows[-1]['file_bytes']:,} B, packed {rows[-1]['packed_bytes']:,} B, "
+            f"accuracy {100 * rows[-1]['accuracy']:.2f} %"
+        )
     import os
     import platform
 
-    result = {"quick": args.quick, "float_accuracy": float((ref == ds.test.y).mean()), "test_images": len(ds.test),
-              "runs": args.runs, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "rows": rows}
+    result = {
+        "quick": args.quick,
+        "float_accuracy": float((ref == ds.test.y).mean()),
+        "test_images": len(ds.test),
+        "runs": args.runs,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "rows": rows,
+    }
     result["best"] = pick_best(rows, result["float_accuracy"], spec)
     result["paper"] = [] if args.no_paper or not result["best"] else paper_figure(result["best"], args.out, log)
     result["seconds"] = time.perf_counter() - t0

@@ -18,6 +18,17 @@ def main() -> None:
     """sqz: train SqueezeNet, export it to ONNX and full-int8 TFLite, gate its size, run it on a board."""
 
 
-for _cmd in (train.train, size.size, export.export_cmd, compress.compress, check.check, runtime.run, runtime.bench_cmd,
-             boards.targets, boards.verify, boards.deploy, boards.rollback):
+for _cmd in (
+    train.train,
+    size.size,
+    export.export_cmd,
+    compress.compress,
+    check.check,
+    runtime.run,
+    runtime.bench_cmd,
+    boards.targets,
+    boards.verify,
+    boards.deploy,
+    boards.rollback,
+):
     main.add_command(_cmd)

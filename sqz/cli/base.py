@@ -64,8 +64,10 @@ class Pools(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-POOLS_HELP = ("where the 3x3/2 max-pools sit: 0 after conv1, i after the i-th fire module (1.1 publishes 0,2,4; "
-              "1.0 0,3,7); later pools keep larger maps (the paper's late down-sampling) [default: as published]")
+POOLS_HELP = (
+    "where the 3x3/2 max-pools sit: 0 after conv1, i after the i-th fire module (1.1 publishes 0,2,4; "
+    "1.0 0,3,7); later pools keep larger maps (the paper's late down-sampling) [default: as published]"
+)
 STEM_HELP = "stride of conv1; 1 down-samples later (about 4x the compute of the layers after it)"
 
 
@@ -88,6 +90,7 @@ def writable(path: Path, option: str, directory: bool = True) -> None:
 
 def friendly(fn):
     """Turn SqzError into one stderr line and its exit code; Ctrl-C or SIGTERM into exit 130."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         signal.signal(signal.SIGTERM, _terminate)
@@ -99,4 +102,5 @@ def friendly(fn):
         except KeyboardInterrupt:
             click.echo("sqz: interrupted; nothing half-written was left behind", err=True)
             sys.exit(130)
+
     return wrapper

@@ -13,14 +13,22 @@ from sqz.cli.base import friendly
 
 @click.command()
 @click.argument("artifacts", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--budget", default=None, help="B, KB, MB (x1000) or KiB, MiB (x1024)  [default: the target's, else 0.5MB]")
-@click.option("--metric", default=None, type=click.Choice(["file", "packed"]), help="file: bytes the interpreter maps; packed: bytes shipped (xz) [default: the target's, else file]")
+@click.option(
+    "--budget", default=None, help="B, KB, MB (x1000) or KiB, MiB (x1024)  [default: the target's, else 0.5MB]"
+)
+@click.option(
+    "--metric",
+    default=None,
+    type=click.Choice(["file", "packed"]),
+    help="file: bytes the interpreter maps; packed: bytes shipped (xz) [default: the target's, else file]",
+)
 @click.option("--target", default=None, help="board profile (see `sqz targets`) giving the budget and metric")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable verdict")
 @friendly
 def check(artifacts, budget, metric, target, as_json) -> None:
     """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
-    from sqz.gate import as_json as verdict_json, check as run_check
+    from sqz.gate import as_json as verdict_json
+    from sqz.gate import check as run_check
     from sqz.targets.micro import boards, commands
     from sqz.targets.profiles import gate_settings
 

@@ -25,9 +25,19 @@ def run(model, images, k, threads, interpreter, as_json) -> None:
     m = load(model, threads=threads, interpreter=interpreter)
     results = m.top_k([str(p) for p in images], k=k)
     if as_json:
-        click.echo(json.dumps({"model": str(model), "interpreter": m.interpreter, "predictions": [
-            {"image": str(p), "top": [{"label": lbl, "probability": prob} for lbl, prob in r]}
-            for p, r in zip(images, results)]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "model": str(model),
+                    "interpreter": m.interpreter,
+                    "predictions": [
+                        {"image": str(p), "top": [{"label": lbl, "probability": prob} for lbl, prob in r]}
+                        for p, r in zip(images, results)
+                    ],
+                },
+                indent=2,
+            )
+        )
         return
     for p, r in zip(images, results):
         click.echo(f"{p}: " + ", ".join(f"{lbl} {100 * prob:.1f} %" for lbl, prob in r))

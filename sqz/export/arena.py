@@ -37,12 +37,18 @@ def _fusable(model: CModel, n: int, producers: dict[int, int], readers: dict[int
     op = model.ops[n]
     if op.kind != "concat" or len(set(op.inputs)) != len(op.inputs):
         return False
-    return all(t in producers and model.ops[producers[t]].kind == "conv" and readers[t] == [n] and
-               model.tensors[t].shape[:-1] == model.tensors[op.output].shape[:-1] for t in op.inputs)
+    return all(
+        t in producers
+        and model.ops[producers[t]].kind == "conv"
+        and readers[t] == [n]
+        and model.tensors[t].shape[:-1] == model.tensors[op.output].shape[:-1]
+        for t in op.inputs
+    )
 
 
-def _band(model: CModel, n: int, producers: dict[int, int], readers: dict[int, list[int]],
-          fused_inputs: set[int]) -> int | None:
+def _band(
+    model: CModel, n: int, producers: dict[int, int], readers: dict[int, list[int]], fused_inputs: set[int]
+) -> int | None:
     """The max-pool op that alone reads conv op n's output (which no concatenation holds), else None."""
     op = model.ops[n]
     t = op.output
@@ -77,8 +83,11 @@ def plan(model: CModel) -> Plan:
                 root[t] = (op.output, at)
                 at += model.tensors[t].shape[-1]
     inputs_in_place = {t for i in fused for t in model.ops[i].inputs}
-    pooled = {n: pool for n in range(len(model.ops))
-              if (pool := _band(model, n, producers, readers, inputs_in_place)) is not None}
+    pooled = {
+        n: pool
+        for n in range(len(model.ops))
+        if (pool := _band(model, n, producers, readers, inputs_in_place)) is not None
+    }
     sizes = {t: x.size for t, x in model.tensors.items()}
     for n, pool in pooled.items():
         sizes[model.ops[n].output] = band_bytes(model, n, pool)
@@ -95,8 +104,11 @@ def plan(model: CModel) -> Plan:
     offsets: dict[int, int] = {}
     size = 0
     for r in sorted(life, key=lambda r: (-sizes[r], life[r][0])):
-        busy = sorted((offsets[o], offsets[o] + sizes[o]) for o in offsets
-                      if life[o][0] <= life[r][1] and life[r][0] <= life[o][1])
+        busy = sorted(
+            (offsets[o], offsets[o] + sizes[o])
+            for o in offsets
+            if life[o][0] <= life[r][1] and life[r][0] <= life[o][1]
+        )
         at = 0
         for lo, hi in busy:
             if at + sizes[r] <= lo:

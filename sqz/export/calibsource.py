@@ -16,8 +16,9 @@ from sqz.train import calibsample, folder
 from sqz.train.data import load as load_data
 
 
-def calibration_pool(ckpt: Path, payload: dict, pre: Preprocess, n: int, calib_data: str | None,
-                     data: str | None, seed: int = 0) -> tuple[np.ndarray, str]:
+def calibration_pool(
+    ckpt: Path, payload: dict, pre: Preprocess, n: int, calib_data: str | None, data: str | None, seed: int = 0
+) -> tuple[np.ndarray, str]:
     """uint8 images (N, content, content, C) to draw `n` calibration images from, and where they came from."""
     run_dir = Path(ckpt).parent
     if calib_data:
@@ -30,11 +31,14 @@ def calibration_pool(ckpt: Path, payload: dict, pre: Preprocess, n: int, calib_d
     spec = data or cfg.get("data", "fashion-mnist")
     path = spec if spec == "fashion-mnist" else locate(spec, run_dir)
     if path is None:
-        raise InputError(f"no calibration images: {run_dir} holds no {calibsample.SAMPLE_FILE} and the training "
-                         f"data {spec} is gone; give --calib-data DIR (any folder of images) or --data")
+        raise InputError(
+            f"no calibration images: {run_dir} holds no {calibsample.SAMPLE_FILE} and the training "
+            f"data {spec} is gone; give --calib-data DIR (any folder of images) or --data"
+        )
     if Path(path).is_dir():
-        listed = folder.index(Path(path), cfg.get("seed", 0), size=pre.content, channels=pre.channels,
-                              resize=pre.resize)
+        listed = folder.index(
+            Path(path), cfg.get("seed", 0), size=pre.content, channels=pre.channels, resize=pre.resize
+        )
         return calibsample.from_items(listed.train, pre, n, seed)[0], "training images"
     return load_data(str(path), seed=cfg.get("seed", 0), preprocess=pre).train.x, "training images"
 
@@ -46,6 +50,5 @@ def training_split(ckpt: Path, payload: dict, pre: Preprocess, data: str | None)
     spec = data or cfg.get("data", "fashion-mnist")
     path = spec if spec == "fashion-mnist" else locate(spec, Path(ckpt).parent)
     if path is None:
-        raise InputError(f"--weights int4/mixed fine-tunes on the training data, and {spec} is gone; "
-                         "give --data DIR")
+        raise InputError(f"--weights int4/mixed fine-tunes on the training data, and {spec} is gone; give --data DIR")
     return load_data(str(path), seed=cfg.get("seed", 0), preprocess=pre).train

@@ -128,8 +128,10 @@ class _Reader:
     def tensor(self, t: int) -> Tensor:
         x = self.g.tensors[t]
         if self.types.get(x.type) != "INT8":
-            raise UnsupportedModel(f"activation tensor {t} is {self.types.get(x.type, x.type)}; the C generator "
-                                   "compiles full-int8 models (int8 input and output); use model_int8.tflite")
+            raise UnsupportedModel(
+                f"activation tensor {t} is {self.types.get(x.type, x.type)}; the C generator "
+                "compiles full-int8 models (int8 input and output); use model_int8.tflite"
+            )
         q = x.quantization
         if q is None or q.scale is None or len(q.scale) != 1:
             raise UnsupportedModel(f"activation tensor {t} has no per-tensor int8 quantisation")
@@ -163,15 +165,23 @@ def _conv(r: _Reader, op, t: dict[int, Tensor]) -> dict:
     _, kh, kw, _ = shape
     same = o.padding == s.Padding.SAME
     ws = np.broadcast_to(r.scales(op.inputs[1]), (shape[0],))
-    mults = [quantize_multiplier(float(np.float64(x.scale) * np.float64(w_s) / np.float64(out.scale)))
-             for w_s in ws.astype(np.float64)]
+    mults = [
+        quantize_multiplier(float(np.float64(x.scale) * np.float64(w_s) / np.float64(out.scale)))
+        for w_s in ws.astype(np.float64)
+    ]
     lo, hi = _activation(o.fusedActivationFunction, out, s)
-    return {"weight": np.ascontiguousarray(w), "bias": bias.astype(np.int32), "stride": (o.strideH, o.strideW),
-            "pad": (_same_padding(ih, kh, o.strideH, oh) if same else 0,
-                    _same_padding(iw, kw, o.strideW, ow) if same else 0),
-            "multiplier": np.array([m for m, _ in mults], np.int32),
-            "shift": np.array([sh for _, sh in mults], np.int32),
-            "act": (lo, hi)}
+    return {
+        "weight": np.ascontiguousarray(w),
+        "bias": bias.astype(np.int32),
+        "stride": (o.strideH, o.strideW),
+        "pad": (
+            _same_padding(ih, kh, o.strideH, oh) if same else 0,
+            _same_padding(iw, kw, o.strideW, ow) if same else 0,
+        ),
+        "multiplier": np.array([m for m, _ in mults], np.int32),
+        "shift": np.array([sh for _, sh in mults], np.int32),
+        "act": (lo, hi),
+    }
 
 
 def _pool(r: _Reader, op, t: dict[int, Tensor]) -> dict:
@@ -182,10 +192,15 @@ def _pool(r: _Reader, op, t: dict[int, Tensor]) -> dict:
     ih, iw, _ = x.hwc
     oh, ow, _ = out.hwc
     same = o.padding == r.s.Padding.SAME
-    return {"filter": (o.filterHeight, o.filterWidth), "stride": (o.strideH, o.strideW),
-            "pad": (_same_padding(ih, o.filterHeight, o.strideH, oh) if same else 0,
-                    _same_padding(iw, o.filterWidth, o.strideW, ow) if same else 0),
-            "act": _activation(o.fusedActivationFunction, out, r.s)}
+    return {
+        "filter": (o.filterHeight, o.filterWidth),
+        "stride": (o.strideH, o.strideW),
+        "pad": (
+            _same_padding(ih, o.filterHeight, o.strideH, oh) if same else 0,
+            _same_padding(iw, o.filterWidth, o.strideW, ow) if same else 0,
+        ),
+        "act": _activation(o.fusedActivationFunction, out, r.s),
+    }
 
 
 def _add(r: _Reader, op, t: dict[int, Tensor]) -> dict:
@@ -194,17 +209,21 @@ def _add(r: _Reader, op, t: dict[int, Tensor]) -> dict:
         raise UnsupportedModel("ADD with broadcasting is not supported by the C generator")
     twice = 2.0 * float(max(np.float32(a.scale), np.float32(b.scale)))
     out_real = twice / float(np.float32((1 << ADD_LEFT_SHIFT) * np.float32(out.scale)))
-    return {"a": quantize_multiplier(a.scale / twice), "b": quantize_multiplier(b.scale / twice),
-            "out": quantize_multiplier(out_real), "act": _activation(op.builtinOptions.fusedActivationFunction
-                                                                      if op.builtinOptions else 0, out, r.s)}
+    return {
+        "a": quantize_multiplier(a.scale / twice),
+        "b": quantize_multiplier(b.scale / twice),
+        "out": quantize_multiplier(out_real),
+        "act": _activation(op.builtinOptions.fusedActivationFunction if op.builtinOptions else 0, out, r.s),
+    }
 
 
 def _mean(r: _Reader, op, t: dict[int, Tensor]) -> dict:
     axes = sorted(int(v) for v in r.const(op.inputs[1], np.int32).reshape(-1))
     x, out = t[op.inputs[0]], t[op.outputs[0]]
     if axes != [1, 2] or len(x.shape) != 4 or not op.builtinOptions.keepDims:
-        raise UnsupportedModel(f"MEAN over axes {axes} is not supported by the C generator (height and width, "
-                               "keep_dims)")
+        raise UnsupportedModel(
+            f"MEAN over axes {axes} is not supported by the C generator (height and width, keep_dims)"
+        )
     mult, shift = quantize_multiplier(float(np.float64(x.scale) / np.float64(out.scale)))
     n = x.hwc[0] * x.hwc[1]
     k = min(n.bit_length() - 1, 32, 31 + shift)  # 1/n folded into the multiplier, as TFLite's reference MEAN
@@ -231,9 +250,15 @@ def _concat(r: _Reader, op, t: dict[int, Tensor]) -> dict:
     return {}
 
 
-READERS = {"CONV_2D": ("conv", _conv), "MAX_POOL_2D": ("maxpool", _pool), "ADD": ("add", _add),
-           "MEAN": ("mean", _mean), "PAD": ("pad", _pad), "CONCATENATION": ("concat", _concat),
-           "RESHAPE": ("reshape", lambda r, op, t: {})}
+READERS = {
+    "CONV_2D": ("conv", _conv),
+    "MAX_POOL_2D": ("maxpool", _pool),
+    "ADD": ("add", _add),
+    "MEAN": ("mean", _mean),
+    "PAD": ("pad", _pad),
+    "CONCATENATION": ("concat", _concat),
+    "RESHAPE": ("reshape", lambda r, op, t: {}),
+}
 ACTIVATION_INPUTS = {"conv": 1, "maxpool": 1, "add": 2, "mean": 1, "pad": 1, "concat": None, "reshape": 1}
 
 
@@ -248,8 +273,9 @@ def read(content: bytes) -> CModel:
     for op in g.operators:
         name = r.opname(op)
         if name not in READERS:
-            raise UnsupportedModel(f"operator {name} is not supported by the C generator "
-                                   f"(it compiles {', '.join(READERS)})")
+            raise UnsupportedModel(
+                f"operator {name} is not supported by the C generator (it compiles {', '.join(READERS)})"
+            )
         kind, reader = READERS[name]
         n_act = ACTIVATION_INPUTS[kind]
         acts = [int(i) for i in (op.inputs if n_act is None else op.inputs[:n_act])]

@@ -12,7 +12,8 @@ import numpy as np
 from sqz.errors import DatasetError, InputError
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import folder
-from sqz.train.data import Split, load as load_data
+from sqz.train.data import Split
+from sqz.train.data import load as load_data
 
 BATCH = 64
 MEMORY_BATCH = 512
@@ -36,11 +37,11 @@ class EvalSet:
         size = size or (MEMORY_BATCH if self.split is not None else BATCH)
         if self.split is not None:
             for i in range(0, len(self.split), size):
-                yield self.split.x[i:i + size], self.split.y[i:i + size]
+                yield self.split.x[i : i + size], self.split.y[i : i + size]
             return
         for i in range(0, len(self.items), size):
             xs, ys = [], []
-            for path, label in self.items[i:i + size]:
+            for path, label in self.items[i : i + size]:
                 x = folder.try_decode(path, pre)
                 if x is None:
                     self.skipped.append(path)
@@ -91,12 +92,16 @@ def recorded_test(split: dict, root: Path, log) -> list[tuple[str, int]]:
             kept.append((str(p), int(e["label"])))
     changed = len(entries) - len(kept)
     if entries and not kept:
-        raise DatasetError(f"{root}: none of the {len(entries):,} test files the run held out is there unchanged "
-                           "(missing, or other size/mtime; copy with `cp -p`); give --data DIR where they are, "
-                           "or --no-eval")
+        raise DatasetError(
+            f"{root}: none of the {len(entries):,} test files the run held out is there unchanged "
+            "(missing, or other size/mtime; copy with `cp -p`); give --data DIR where they are, "
+            "or --no-eval"
+        )
     if changed:
-        log(f"warning: {changed:,} of the {len(entries):,} test files the run held out are missing or changed "
-            f"(size or mtime) under {root}; evaluating on the {len(kept):,} that remain")
+        log(
+            f"warning: {changed:,} of the {len(entries):,} test files the run held out are missing or changed "
+            f"(size or mtime) under {root}; evaluating on the {len(kept):,} that remain"
+        )
     return kept
 
 
@@ -114,24 +119,29 @@ def open_eval(ckpt: Path, payload: dict, pre: Preprocess, data: str | None, limi
     if is_folder:
         root = _root(run_dir, split, cfg.get("data"), data)
         if root is None:
-            log(f"evaluation skipped: the training data {cfg.get('data') or split.get('root')} is gone; "
-                "give --data DIR where it moved (or --no-eval to say so)")
+            log(
+                f"evaluation skipped: the training data {cfg.get('data') or split.get('root')} is gone; "
+                "give --data DIR where it moved (or --no-eval to say so)"
+            )
             return None
         if split is not None:
             items = recorded_test(split, root, log)
         else:
-            items = folder.index(root, cfg.get("seed", 0), size=pre.content, channels=pre.channels,
-                                 resize=pre.resize).test
+            items = folder.index(
+                root, cfg.get("seed", 0), size=pre.content, channels=pre.channels, resize=pre.resize
+            ).test
         return EvalSet(root.name, items=items[:limit] if limit else items)
     path = spec if spec == "fashion-mnist" else locate(spec, run_dir)
     if path is None:
-        log(f"evaluation skipped: the training data {spec} is gone; give --data where it moved "
-            "(or --no-eval to say so)")
+        log(
+            f"evaluation skipped: the training data {spec} is gone; give --data where it moved (or --no-eval to say so)"
+        )
         return None
     ds = load_data(str(path), seed=cfg.get("seed", 0), preprocess=pre)
     if len(ds.classes) != len(payload["classes"]):
-        raise InputError(f"--data {spec}: {len(ds.classes)} classes do not match the checkpoint's "
-                         f"{len(payload['classes'])}")
+        raise InputError(
+            f"--data {spec}: {len(ds.classes)} classes do not match the checkpoint's {len(payload['classes'])}"
+        )
     test = ds.test if not limit or limit >= len(ds.test) else ds.test.take(np.arange(limit))
     return EvalSet(ds.name, split=test)
 

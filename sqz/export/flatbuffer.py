@@ -17,8 +17,15 @@ from sqz.quantize.graph import Op
 from sqz.quantize.qgraph import QuantGraph
 
 # kind → (builtin operator, version for float32, version for int8)
-OPERATORS = {"conv": ("CONV_2D", 1, 3), "maxpool": ("MAX_POOL_2D", 1, 2), "concat": ("CONCATENATION", 1, 2),
-             "add": ("ADD", 1, 2), "mean": ("MEAN", 1, 2), "reshape": ("RESHAPE", 1, 1), "pad": ("PAD", 1, 2)}
+OPERATORS = {
+    "conv": ("CONV_2D", 1, 3),
+    "maxpool": ("MAX_POOL_2D", 1, 2),
+    "concat": ("CONCATENATION", 1, 2),
+    "add": ("ADD", 1, 2),
+    "mean": ("MEAN", 1, 2),
+    "reshape": ("RESHAPE", 1, 1),
+    "pad": ("PAD", 1, 2),
+}
 INT4_CONV_VERSION = 7
 TYPES = {"float32": "FLOAT32", "int32": "INT32", "int8": "INT8", "int4": "INT4"}
 _PAD = {"same": 0, "valid": 1}
@@ -98,8 +105,10 @@ def _constants(b: _Builder, op: Op, n: int, fg: FloatGraph, qg: QuantGraph | Non
         q = qg.convs[n]
         zeros = np.zeros(len(q.weight_scales), np.int64)
         values = pack_nibbles(q.weight) if q.bits == 4 else q.weight
-        return [b.tensor(q.weight.shape, "int4" if q.bits == 4 else "int8", values, q.weight_scales, zeros),
-                b.tensor(q.bias.shape, "int32", q.bias, q.bias_scales, zeros)]
+        return [
+            b.tensor(q.weight.shape, "int4" if q.bits == 4 else "int8", values, q.weight_scales, zeros),
+            b.tensor(q.bias.shape, "int32", q.bias, q.bias_scales, zeros),
+        ]
     if op.kind == "pad":
         src = fg.ops[op.inputs[0]].out if op.inputs[0] >= 0 else fg.input_shape
         after = [o - i for o, i in zip(op.out, src)]
@@ -124,7 +133,9 @@ def model(fg: FloatGraph, qg: QuantGraph | None = None):
         if op.kind not in OPERATORS:
             raise UnknownOperator(f"the .tflite writer does not know operator {op.kind!r}; nothing was written")
         name, v_float, v_int8 = OPERATORS[op.kind]
-        version = v_float if qg is None else INT4_CONV_VERSION if op.kind == "conv" and qg.convs[n].bits == 4 else v_int8
+        version = (
+            v_float if qg is None else INT4_CONV_VERSION if op.kind == "conv" and qg.convs[n].bits == 4 else v_int8
+        )
         consts = _constants(b, op, n, fg, qg)
         out_ids[n] = b.tensor(op.out, dtype, **act(n))
         o = s.OperatorT()

@@ -21,9 +21,17 @@ def export_onnx(model: SqueezeNet, path: Path, size: int, opset: int = OPSET) ->
 
     dummy = torch.zeros(1, model.cfg.in_channels, size, size)
     buf = io.BytesIO()
-    torch.onnx.export(model.eval(), (dummy,), buf, input_names=[INPUT], output_names=[OUTPUT],
-                      dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=opset,
-                      do_constant_folding=True, dynamo=False)
+    torch.onnx.export(
+        model.eval(),
+        (dummy,),
+        buf,
+        input_names=[INPUT],
+        output_names=[OUTPUT],
+        dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+        opset_version=opset,
+        do_constant_folding=True,
+        dynamo=False,
+    )
     proto = onnx.load_from_string(buf.getvalue())
     proto.producer_name, proto.producer_version = "sqz", ""
     onnx.checker.check_model(proto, full_check=True)
@@ -40,7 +48,10 @@ def chunk(x: np.ndarray, values: int = 1 << 19) -> int:
 def parity(model: SqueezeNet, onnx_path: Path, x: np.ndarray) -> dict:
     """Max abs logit difference and top-1 agreement of ONNX Runtime against torch on `x` (NCHW)."""
     rows = chunk(x)
-    ref = torch.cat([model(torch.from_numpy(x[i:i + rows])) for i in range(0, len(x), rows)]).numpy()
+    ref = torch.cat([model(torch.from_numpy(x[i : i + rows])) for i in range(0, len(x), rows)]).numpy()
     got = ONNXSession(onnx_path).run(x, batch=rows)
-    return {"images": int(len(x)), "max_abs_diff": float(np.abs(ref - got).max()),
-            "top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean())}
+    return {
+        "images": int(len(x)),
+        "max_abs_diff": float(np.abs(ref - got).max()),
+        "top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),
+    }

@@ -35,7 +35,7 @@ ROUNDS = 2
 def smallest(cfg: ArchConfig, rounds: int) -> ArchConfig:
     """The smallest network `rounds` rounds can reach: every prunable group at a quarter per round."""
     have = counts(cfg)
-    return with_counts(cfg, {g: max(1, math.ceil(have[g] * 0.25 ** rounds)) for g in groups(cfg)})
+    return with_counts(cfg, {g: max(1, math.ceil(have[g] * 0.25**rounds)) for g in groups(cfg)})
 
 
 def targets(start: int, budget: int, rounds: int) -> list[int]:
@@ -43,33 +43,57 @@ def targets(start: int, budget: int, rounds: int) -> list[int]:
     return [int(start * (budget / start) ** (r / rounds)) for r in range(1, rounds)] + [budget]
 
 
-def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUNDS, data: str | None = None,
-        limit: int = 0, seed: int = 0, progress: bool = True, log=print) -> dict:
+def fit(
+    ckpt: Path,
+    out: Path,
+    budget: int,
+    epochs: int = 1,
+    rounds: int = ROUNDS,
+    data: str | None = None,
+    limit: int = 0,
+    seed: int = 0,
+    progress: bool = True,
+    log=print,
+) -> dict:
     """Write a pruned, distilled checkpoint to `out` whose full-int8 export fits `budget` bytes, the run's
     calibration sample and split record beside it (`sqz.train.carry`); its record."""
     trained, payload = checkpoint.load(ckpt)
     carried = carry.plan(ckpt, out)
     size = int(payload["preprocess"]["size"])
     if trained.cfg.bypass == "complex":
-        raise InputError(f"{ckpt} is SqueezeNet {trained.cfg.name}: --fit prunes channels of plain and simple-bypass "
-                         "models only (the 1x1 skip convolutions are not pruned); use --weights int4 or sqz train "
-                         "--budget")
+        raise InputError(
+            f"{ckpt} is SqueezeNet {trained.cfg.name}: --fit prunes channels of plain and simple-bypass "
+            "models only (the 1x1 skip convolutions are not pruned); use --weights int4 or sqz train "
+            "--budget"
+        )
     teacher, dead = remove_dead_taps(fold_batchnorm(trained), size)
     start = predict(teacher.cfg, size)
     floor = predict(smallest(teacher.cfg, rounds), size)["file_bytes"]
     if floor > budget:
-        raise InputError(f"budget {budget:,} B is below the smallest network channel pruning reaches from "
-                         f"{ckpt} ({floor:,} B at {size}x{size}); give --fit of at least {floor:,} B, or more "
-                         "--rounds")
+        raise InputError(
+            f"budget {budget:,} B is below the smallest network channel pruning reaches from "
+            f"{ckpt} ({floor:,} B at {size}x{size}); give --fit of at least {floor:,} B, or more "
+            "--rounds"
+        )
     d = finetune_data(payload, data, limit, seed)
     probe_x = (d.x_val if len(d.x_val) else d.x)[:PROBE_IMAGES]
     torch.manual_seed(seed)
-    record = {"source": str(ckpt), "budget": budget, "input_size": size, "dead_tap_fires": [i + 2 for i in dead],
-              "epochs": epochs, "rounds": rounds, "limit": limit,
-              "parameters_before": count_parameters(teacher), "file_bytes_before": start["file_bytes"],
-              "test_acc_before": evaluate(teacher, d.x_test, d.y_test)[1]}
-    log(f"{ckpt}: {record['parameters_before']:,} parameters, int8 file {start['file_bytes']:,} B, "
-        f"test accuracy {100 * record['test_acc_before']:.2f} %; fitting to {budget:,} B")
+    record = {
+        "source": str(ckpt),
+        "budget": budget,
+        "input_size": size,
+        "dead_tap_fires": [i + 2 for i in dead],
+        "epochs": epochs,
+        "rounds": rounds,
+        "limit": limit,
+        "parameters_before": count_parameters(teacher),
+        "file_bytes_before": start["file_bytes"],
+        "test_acc_before": evaluate(teacher, d.x_test, d.y_test)[1],
+    }
+    log(
+        f"{ckpt}: {record['parameters_before']:,} parameters, int8 file {start['file_bytes']:,} B, "
+        f"test accuracy {100 * record['test_acc_before']:.2f} %; fitting to {budget:,} B"
+    )
     t0 = time.perf_counter()
     student = teacher
     if start["file_bytes"] > budget:
@@ -79,28 +103,54 @@ def fit(ckpt: Path, out: Path, budget: int, epochs: int = 1, rounds: int = ROUND
         record["rounds_log"] = []
         for r, target in enumerate(targets(start["file_bytes"], budget, rounds)):
             sens = sensitivity.measure(student, probe_x, teacher_logits, progress)
-            cfg = sensitivity.allocate(student.cfg, sens, lambda c: predict(c, size)["file_bytes"] <= target)
+            cfg = sensitivity.allocate(
+                student.cfg, sens, lambda c, limit=target: predict(c, size)["file_bytes"] <= limit
+            )
             if cfg is None:
-                raise InputError(f"round {r + 1}: no channel allocation reaches {target:,} B; give a larger "
-                                 "--fit budget or more --rounds")
+                raise InputError(
+                    f"round {r + 1}: no channel allocation reaches {target:,} B; give a larger "
+                    "--fit budget or more --rounds"
+                )
             if r == 0:
                 straight = sensitivity.allocate(student.cfg, sens, lambda c: predict(c, size)["file_bytes"] <= budget)
-                record["test_acc_one_shot"] = (None if straight is None else
-                                               evaluate(prune_to(student, counts(straight)), d.x_test, d.y_test)[1])
+                record["test_acc_one_shot"] = (
+                    None if straight is None else evaluate(prune_to(student, counts(straight)), d.x_test, d.y_test)[1]
+                )
             student = prune_to(student, counts(cfg))
             pruned_acc = evaluate(student, d.x_test, d.y_test)[1]
-            finetune(student, d.x, d.y, d.fill, epochs, lr=LR, seed=seed + r, progress=progress,
-                     desc=f"distil {r + 1}/{rounds}", criterion=criterion, flip=d.flip)
-            step = {"target_bytes": target, "file_bytes": predict(student.cfg, size)["file_bytes"],
-                    "parameters": count_parameters(student), "test_acc_pruned": pruned_acc,
-                    "test_acc_distilled": evaluate(student, d.x_test, d.y_test)[1]}
+            finetune(
+                student,
+                d.x,
+                d.y,
+                d.fill,
+                epochs,
+                lr=LR,
+                seed=seed + r,
+                progress=progress,
+                desc=f"distil {r + 1}/{rounds}",
+                criterion=criterion,
+                flip=d.flip,
+            )
+            step = {
+                "target_bytes": target,
+                "file_bytes": predict(student.cfg, size)["file_bytes"],
+                "parameters": count_parameters(student),
+                "test_acc_pruned": pruned_acc,
+                "test_acc_distilled": evaluate(student, d.x_test, d.y_test)[1],
+            }
             record["rounds_log"].append(step)
-            log(f"round {r + 1}/{rounds}: {step['parameters']:,} parameters, {step['file_bytes']:,} B; test accuracy "
-                f"{100 * pruned_acc:.2f} % pruned → {100 * step['test_acc_distilled']:.2f} % distilled")
+            log(
+                f"round {r + 1}/{rounds}: {step['parameters']:,} parameters, {step['file_bytes']:,} B; test accuracy "
+                f"{100 * pruned_acc:.2f} % pruned → {100 * step['test_acc_distilled']:.2f} % distilled"
+            )
     final = predict(student.cfg, size)
-    record.update(parameters=count_parameters(student), file_bytes=final["file_bytes"],
-                  widths=[list(w) for w in student.cfg.widths],
-                  test_acc=evaluate(student, d.x_test, d.y_test)[1], seconds=round(time.perf_counter() - t0, 1))
+    record.update(
+        parameters=count_parameters(student),
+        file_bytes=final["file_bytes"],
+        widths=[list(w) for w in student.cfg.widths],
+        test_acc=evaluate(student, d.x_test, d.y_test)[1],
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     full = {**payload.get("record", {}), "compression": {"fit": record}}
     checkpoint.save(out, student, d.pre, tuple(payload["classes"]), full)
     record["carried"] = carry.copy(carried)

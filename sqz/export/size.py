@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from sqz.export.flatbuffer import serialise
-from sqz.quantize import floatgraph, graph as graph_mod, qgraph
+from sqz.quantize import floatgraph, qgraph
+from sqz.quantize import graph as graph_mod
 from sqz.train.model import ArchConfig
 
 
@@ -27,8 +28,12 @@ def breakdown(graph: list[graph_mod.Op], total: int) -> dict:
     weights = sum(math.prod(op.consts[0][0]) for op in convs)
     biases = 4 * sum(op.consts[1][0][0] for op in convs)
     quant = 2 * 12 * sum(op.consts[1][0][0] for op in convs) + 12 * (len(graph) + 1)
-    return {"weights_int8": weights, "biases_int32": biases, "quantization": quant,
-            "structure": total - weights - biases - quant}
+    return {
+        "weights_int8": weights,
+        "biases_int32": biases,
+        "quantization": quant,
+        "structure": total - weights - biases - quant,
+    }
 
 
 def predict(cfg: ArchConfig, size: int, dead_taps: bool = True, weights: str = "int8") -> dict:
@@ -38,9 +43,12 @@ def predict(cfg: ArchConfig, size: int, dead_taps: bool = True, weights: str = "
         raise ValueError(f"weights {weights!r}: predicted for int8 or int4")
     graph = graph_mod.ops(cfg, size, dead_taps)
     total = len(serialised(cfg, size, dead_taps))
-    out = {"file_bytes": total, "parameters": graph_mod.parameters(graph),
-           "dead_tap_fires": [i + 2 for i in graph_mod.dead_fires(cfg, size)] if dead_taps else [],
-           "breakdown": breakdown(graph, total)}
+    out = {
+        "file_bytes": total,
+        "parameters": graph_mod.parameters(graph),
+        "dead_tap_fires": [i + 2 for i in graph_mod.dead_fires(cfg, size)] if dead_taps else [],
+        "breakdown": breakdown(graph, total),
+    }
     if weights == "int4":
         out.update(file_bytes=len(serialised(cfg, size, dead_taps, int4=True)), int8_file_bytes=total)
     return out

@@ -10,7 +10,8 @@ import numpy as np
 
 from sqz.export.flatbuffer import serialise
 from sqz.files import write_bytes
-from sqz.quantize import float64, floatgraph, qgraph, ranges as ranges_mod
+from sqz.quantize import float64, floatgraph, qgraph
+from sqz.quantize import ranges as ranges_mod
 from sqz.runtime.preprocess import Preprocess, normalize
 
 
@@ -19,11 +20,17 @@ def batches(images: np.ndarray, pre: Preprocess) -> Iterator[np.ndarray]:
     evaluation batch at a time."""
     rows = float64.rows(pre.size)
     for i in range(0, len(images), rows):
-        yield normalize(np.asarray(images[i:i + rows]), pre).transpose(0, 2, 3, 1)
+        yield normalize(np.asarray(images[i : i + rows]), pre).transpose(0, 2, 3, 1)
 
 
-def convert(net, pre: Preprocess, out_dir: Path, calibration: np.ndarray | None = None, ranges: str = "mse",
-            int4: dict | None = None) -> dict[str, Path]:
+def convert(
+    net,
+    pre: Preprocess,
+    out_dir: Path,
+    calibration: np.ndarray | None = None,
+    ranges: str = "mse",
+    int4: dict | None = None,
+) -> dict[str, Path]:
     """Write the float32 file and, with `calibration` (uint8 images decoded with `pre`), the full-int8 file whose
     activation ranges follow the rule `ranges`; `int4` {"weights": int4|mixed, "layers": conv names} adds
     model_<weights>.tflite with those convs in INT4. Returns {"float32": path, "int8": path, "int4": path}."""

@@ -41,13 +41,20 @@ def prepare(model, weights: str, train, pre, epochs: int, images: int, seed: int
     x, y = as_images(train.take(pick), pre)  # uint8 until read: QAT at 224² on thousands of images
     sens = qat4.sensitivity(model, x[:SENSITIVITY_IMAGES])
     names = list(qat4.convs(model)) if weights == "int4" else qat4.choose_mixed(model, sens)
-    log(f"INT4: {len(names)} of {len(sens)} convs at 4 bits; quantisation-aware fine-tuning, {epochs} epoch(s) "
-        f"on {n:,} training images …")
+    log(
+        f"INT4: {len(names)} of {len(sens)} convs at 4 bits; quantisation-aware fine-tuning, {epochs} epoch(s) "
+        f"on {n:,} training images …"
+    )
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
     torch.manual_seed(seed)
     qat4.qat4(model, names, x, y, fill, epochs=epochs, seed=seed)
-    return model, {"weights": weights, "layers": names, "qat_epochs": epochs, "qat_images": n,
-                   "sensitivity": {k: round(v, 6) for k, v in sens.items()}}
+    return model, {
+        "weights": weights,
+        "layers": names,
+        "qat_epochs": epochs,
+        "qat_images": n,
+        "sensitivity": {k: round(v, 6) for k, v in sens.items()},
+    }
 
 
 def latency(paths: list[Path], x: np.ndarray, budget_s: float = LATENCY_BUDGET_S) -> list[float]:
@@ -73,14 +80,26 @@ def check(int8_path: Path, int4_path: Path, model, record: dict, x_check: np.nda
     found = {}
     for name, path in (("int8", int8_path), ("int4", int4_path)):
         z = TFLiteSession(path).run(x_check)
-        found[name] = {"top1_agreement": float((z.argmax(1) == ref.argmax(1)).mean()),
-                       "max_abs_diff": float(np.abs(z - ref).max())}
+        found[name] = {
+            "top1_agreement": float((z.argmax(1) == ref.argmax(1)).mean()),
+            "max_abs_diff": float(np.abs(z - ref).max()),
+        }
     if found["int4"]["top1_agreement"] < found["int8"]["top1_agreement"] - 0.02:
-        raise ModelFileError(f"{int4_path.name}: disagrees with torch on its own 4-bit weights "
-                             f"({found['int4']['top1_agreement']:.1%} top-1 vs int8 {found['int8']['top1_agreement']:.1%})")
+        raise ModelFileError(
+            f"{int4_path.name}: disagrees with torch on its own 4-bit weights "
+            f"({found['int4']['top1_agreement']:.1%} top-1 vs int8 {found['int8']['top1_agreement']:.1%})"
+        )
     ms8, ms4 = latency([int8_path, int4_path], x_check)
-    record.update(int8_bytes=int8_path.stat().st_size, bytes=int4_path.stat().st_size, reference=found,
-                  checked_images=int(len(x_check)),
-                  latency_ms={"int8": ms8, "int4": ms4, "ratio": round(ms4 / ms8, 2),
-                              "interpreter": "ai-edge-litert (XNNPACK), 1 thread, batch 1, median"})
+    record.update(
+        int8_bytes=int8_path.stat().st_size,
+        bytes=int4_path.stat().st_size,
+        reference=found,
+        checked_images=int(len(x_check)),
+        latency_ms={
+            "int8": ms8,
+            "int4": ms4,
+            "ratio": round(ms4 / ms8, 2),
+            "interpreter": "ai-edge-litert (XNNPACK), 1 thread, batch 1, median",
+        },
+    )
     record["bytes_saved"] = record["int8_bytes"] - record["bytes"]

@@ -46,8 +46,14 @@ def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: 
             torch.randperm(len(train_split), generator=torch.Generator().manual_seed(seed))[:limit].numpy()
         )
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
-    return FinetuneData(pre, *as_images(train_split, pre), *as_images(val_split, pre), *as_images(ds.test, pre), fill,
-                        bool(cfg.get("flip", True)))
+    return FinetuneData(
+        pre,
+        *as_images(train_split, pre),
+        *as_images(val_split, pre),
+        *as_images(ds.test, pre),
+        fill,
+        bool(cfg.get("flip", True)),
+    )
 
 
 def compress(

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
 # Smallest share of the image's area a random resized crop keeps: CROP_SCALE_SMALL at CROP_SMALL px and below,
 # CROP_SCALE_LARGE at CROP_LARGE px and above, linear between (ImageNet recipes use 0.08 at 224 px).
 CROP_SMALL, CROP_LARGE = 32, 128
@@ -48,8 +47,12 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
 
 
-def random_resized_crop(image, rng: np.random.Generator, scale: tuple[float, float] = (0.25, 1.0),
-                        ratio: tuple[float, float] = (3 / 4, 4 / 3)):
+def random_resized_crop(
+    image,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.25, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+):
     """A random crop covering `scale` of the area with aspect in `ratio` (Inception-style).
 
     Falls back to the centre square when ten draws do not fit."""

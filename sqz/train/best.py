@@ -17,8 +17,7 @@ class Best:
     state_dict: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "val_acc": self.val_acc, "val_loss": self.val_loss,
-                "state_dict": self.state_dict}
+        return {"epoch": self.epoch, "val_acc": self.val_acc, "val_loss": self.val_loss, "state_dict": self.state_dict}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Best":
@@ -41,5 +40,6 @@ def restore(best: Best, net: nn.Module, record: dict, last_epoch: int) -> None:
         record.update(kept_epoch=last_epoch, kept="last epoch (no validation images)")
         return
     net.load_state_dict(best.state_dict)
-    record.update(kept_epoch=best.epoch, kept="best validation accuracy", best_val_acc=best.val_acc,
-                  best_val_loss=best.val_loss)
+    record.update(
+        kept_epoch=best.epoch, kept="best validation accuracy", best_val_acc=best.val_acc, best_val_loss=best.val_loss
+    )

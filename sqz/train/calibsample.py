@@ -58,6 +58,7 @@ def write(run_dir: Path, x: np.ndarray, y: np.ndarray, pre: Preprocess) -> Path:
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, x=x.astype(np.uint8), y=y.astype(np.int64), shape=shape)
+
     atomic_write(path, save)
     return path
 

@@ -24,8 +24,9 @@ def plan(src: Path, dst: Path) -> list[tuple[Path, Path]]:
         if not a.is_file():
             continue
         if b.exists() and (not b.is_file() or b.read_bytes() != a.read_bytes()):
-            raise InputError(f"{there} already holds another run's {name}; write {Path(dst).name} into a "
-                             "directory of its own")
+            raise InputError(
+                f"{there} already holds another run's {name}; write {Path(dst).name} into a directory of its own"
+            )
         pairs.append((a, b))
     return pairs
 

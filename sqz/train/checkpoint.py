@@ -15,16 +15,39 @@ from sqz.train.model import ArchConfig, SqueezeNet, build
 
 FORMAT = "sqz-checkpoint"
 # What torch.load raises on a damaged, truncated or foreign file (weights_only=True).
-LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
-               TypeError, KeyError, IndexError, OSError, UnicodeDecodeError)
+LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    zipfile.BadZipFile,
+    ValueError,
+    AttributeError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OSError,
+    UnicodeDecodeError,
+)
 
 
-def save(path: Path, model: SqueezeNet, preprocess: Preprocess, classes: tuple[str, ...],
-         record: dict, resume: dict | None = None) -> None:
+def save(
+    path: Path,
+    model: SqueezeNet,
+    preprocess: Preprocess,
+    classes: tuple[str, ...],
+    record: dict,
+    resume: dict | None = None,
+) -> None:
     """Write a checkpoint; `resume` adds optimizer, scheduler and RNG state."""
-    payload = {"format": FORMAT, "version": 1, "arch": model.cfg.to_dict(),
-               "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
-               "preprocess": preprocess.to_dict(), "classes": list(classes), "record": record}
+    payload = {
+        "format": FORMAT,
+        "version": 1,
+        "arch": model.cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
+        "preprocess": preprocess.to_dict(),
+        "classes": list(classes),
+        "record": record,
+    }
     if resume is not None:
         payload["resume"] = resume
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
@@ -38,11 +61,11 @@ def load_raw(path: Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except LOAD_ERRORS as exc:
-        raise ModelFileError(f"{path}: not a readable sqz checkpoint ({exc.__class__.__name__}); "
-                             "give a .pt written by `sqz train`") from None
+        raise ModelFileError(
+            f"{path}: not a readable sqz checkpoint ({exc.__class__.__name__}); give a .pt written by `sqz train`"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not an sqz checkpoint (no '{FORMAT}' marker); "
-                             "give a .pt written by `sqz train`")
+        raise ModelFileError(f"{path}: not an sqz checkpoint (no '{FORMAT}' marker); give a .pt written by `sqz train`")
     for key in ("arch", "state_dict", "preprocess", "classes"):
         if key not in payload:
             raise ModelFileError(f"{path}: checkpoint lacks '{key}'")
@@ -57,6 +80,7 @@ def load(path: Path) -> tuple[SqueezeNet, dict]:
         model.load_state_dict(payload["state_dict"])
         Preprocess.from_dict(payload["preprocess"])
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelFileError(f"{path}: checkpoint does not match its architecture "
-                             f"({str(exc).splitlines()[0][:200]})") from None
+        raise ModelFileError(
+            f"{path}: checkpoint does not match its architecture ({str(exc).splitlines()[0][:200]})"
+        ) from None
     return model.eval(), payload

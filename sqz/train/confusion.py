@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 TABLE_CLASSES = 30  # beyond this the matrix has no per-cell labels and no Markdown table
 MAX_INCHES = 16.0  # the PNG's side: 1,600 px at most, whatever the number of classes
 
@@ -43,8 +42,9 @@ def _pct(v) -> str:
 def per_class_markdown(s: dict) -> list[str]:
     """Per-class images, correct answers and accuracy as a Markdown table."""
     out = ["| class | images | correct | accuracy |", "|---|---|---|---|"]
-    return out + [f"| {r['class']} | {r['images']:,} | {r['correct']:,} | {_pct(r['accuracy'])} |"
-                  for r in s["per_class"]]
+    return out + [
+        f"| {r['class']} | {r['images']:,} | {r['correct']:,} | {_pct(r['accuracy'])} |" for r in s["per_class"]
+    ]
 
 
 def matrix_markdown(s: dict) -> list[str]:
@@ -77,8 +77,15 @@ def plot(s: dict, path: Path, title: str = "confusion matrix") -> None:
         for i in range(len(names)):
             for j in range(len(names)):
                 if m[i, j]:
-                    ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
-                            color="white" if share[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(int(m[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black",
+                    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)

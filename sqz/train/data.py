@@ -55,16 +55,23 @@ def check_labels(x: np.ndarray, y: np.ndarray, num_classes: int, where: str) -> 
 def fashion_mnist(root: Path = FASHION_MNIST_DIR) -> Dataset:
     """The 70,000 Fashion-MNIST images, official 60,000 / 10,000 split."""
     if not root.is_dir():
-        raise DatasetError(f"Fashion-MNIST not found at {root}; run `make setup` "
-                           "(apt-get install dataset-fashion-mnist) or set SQZ_FASHION_MNIST")
+        raise DatasetError(
+            f"Fashion-MNIST not found at {root}; run `make setup` "
+            "(apt-get install dataset-fashion-mnist) or set SQZ_FASHION_MNIST"
+        )
     splits = {}
     for name, prefix in (("train", "train"), ("test", "t10k")):
         x = read_idx(root / f"{prefix}-images-idx3-ubyte.gz")
         y = read_idx(root / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
         check_labels(x, y, 10, str(root / prefix))
         splits[name] = Split(x[..., None], y)
-    return Dataset("fashion-mnist", splits["train"], splits["test"], FASHION_MNIST_CLASSES,
-                   Preprocess(size=32, content=28, channels=1))
+    return Dataset(
+        "fashion-mnist",
+        splits["train"],
+        splits["test"],
+        FASHION_MNIST_CLASSES,
+        Preprocess(size=32, content=28, channels=1),
+    )
 
 
 def _as_nhwc(x: np.ndarray, where: str) -> np.ndarray:
@@ -85,14 +92,16 @@ def _as_nhwc(x: np.ndarray, where: str) -> np.ndarray:
         if x.dtype.kind == "f" and hi <= 1.0:
             x = x * 255.0
         if lo < 0 or x.max(initial=0) > 255:
-            raise DatasetError(f"{where}: pixel values span {lo}..{hi}; give 0..255 (or 0..1 floats), "
-                               "not normalised or 16-bit values")
+            raise DatasetError(
+                f"{where}: pixel values span {lo}..{hi}; give 0..255 (or 0..1 floats), not normalised or 16-bit values"
+            )
         x = np.rint(x).astype(np.uint8)
     return x
 
 
-def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None,
-                test_fraction: float, seed: int) -> Dataset:
+def from_arrays(
+    name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None, test_fraction: float, seed: int
+) -> Dataset:
     """A dataset from one pool of arrays, split reproducibly into train and test."""
     x = _as_nhwc(np.asarray(x), name)
     y = np.asarray(y).astype(np.int64).reshape(-1)
@@ -100,8 +109,10 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...
     check_labels(x, y, n_classes, name)
     if not classes and len(y) and len(np.unique(y)) < n_classes:
         absent = sorted(set(range(n_classes)) - set(np.unique(y).tolist()))
-        raise DatasetError(f"{name}: labels run to {n_classes - 1} but {len(absent)} class id(s) have no images "
-                           f"(e.g. {absent[:5]}); number the classes 0..K-1 or give class names")
+        raise DatasetError(
+            f"{name}: labels run to {n_classes - 1} but {len(absent)} class id(s) have no images "
+            f"(e.g. {absent[:5]}); number the classes 0..K-1 or give class names"
+        )
     if n_classes < 2:
         raise DatasetError(f"{name}: needs at least two classes, found {n_classes}")
     classes = classes or tuple(str(i) for i in range(n_classes))
@@ -112,8 +123,13 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...
     pool = Split(x, y)
     side = x.shape[1]
     pre = _default_preprocess(x)
-    return Dataset(name, pool.take(order[n_test:]), pool.take(order[:n_test]), classes,
-                   Preprocess(size=pre.size, content=side, channels=x.shape[-1], mean=pre.mean, std=pre.std))
+    return Dataset(
+        name,
+        pool.take(order[n_test:]),
+        pool.take(order[:n_test]),
+        classes,
+        Preprocess(size=pre.size, content=side, channels=x.shape[-1], mean=pre.mean, std=pre.std),
+    )
 
 
 def _default_preprocess(x: np.ndarray) -> Preprocess:
@@ -143,13 +159,20 @@ def load_npz(path: Path, test_fraction: float = 0.15, seed: int = 0) -> Dataset:
         ds.train, ds.test = Split(x_tr, y_tr), Split(x_te, y_te)
         return ds
     if "x" not in arrays or "y" not in arrays:
-        raise DatasetError(f"{path}: needs arrays 'x' and 'y' (or x_train/y_train/x_test/y_test), "
-                           f"found {sorted(arrays)}")
+        raise DatasetError(
+            f"{path}: needs arrays 'x' and 'y' (or x_train/y_train/x_test/y_test), found {sorted(arrays)}"
+        )
     return from_arrays(path.name, arrays["x"], arrays["y"], classes, test_fraction, seed)
 
 
-def load_image_folder(root: Path, size: int | None = None, channels: int | None = None,
-                      test_fraction: float = 0.15, seed: int = 0, resize: str = "crop") -> Dataset:
+def load_image_folder(
+    root: Path,
+    size: int | None = None,
+    channels: int | None = None,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    resize: str = "crop",
+) -> Dataset:
     """One sub-folder per class (or train/ and test/ with those inside), decoded into memory; the split and
     statistics are `folder.index`'s, and unreadable images are skipped."""
     listed = folder.index(root, seed, test_fraction, size, channels, resize)
@@ -170,7 +193,7 @@ def load_image_folder(root: Path, size: int | None = None, channels: int | None 
     if empty:
         raise DatasetError(f"{root}: class folder(s) with no readable images: {', '.join(empty)}")
     if skipped:
-        warnings.warn(f"{root}: skipped {skipped} unreadable image(s)")
+        warnings.warn(f"{root}: skipped {skipped} unreadable image(s)", stacklevel=2)
     return Dataset(listed.name, splits[0], splits[1], listed.classes, pre, skipped)
 
 
@@ -193,11 +216,17 @@ def with_channels(ds: Dataset, channels: int) -> Dataset:
     if ds.preprocess.channels == channels:
         return ds
     luma = np.asarray([0.299, 0.587, 0.114], np.float32)
-    convert = ((lambda x: np.repeat(x, 3, axis=-1)) if channels == 3 else
-               (lambda x: np.clip(np.rint(x.astype(np.float32) @ luma), 0, 255).astype(np.uint8)[..., None]))
-    return dataclasses.replace(ds, train=Split(convert(ds.train.x), ds.train.y),
-                               test=Split(convert(ds.test.x), ds.test.y),
-                               preprocess=dataclasses.replace(ds.preprocess, channels=channels))
+    convert = (
+        (lambda x: np.repeat(x, 3, axis=-1))
+        if channels == 3
+        else (lambda x: np.clip(np.rint(x.astype(np.float32) @ luma), 0, 255).astype(np.uint8)[..., None])
+    )
+    return dataclasses.replace(
+        ds,
+        train=Split(convert(ds.train.x), ds.train.y),
+        test=Split(convert(ds.test.x), ds.test.y),
+        preprocess=dataclasses.replace(ds.preprocess, channels=channels),
+    )
 
 
 def _load_arrays(path: Path, spec: str, seed: int) -> Dataset:

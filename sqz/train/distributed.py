@@ -47,8 +47,10 @@ def start(device: str = "auto") -> Context:
     dev = torch.device("cpu")
     if cuda:
         if local >= torch.cuda.device_count():
-            raise InputError(f"LOCAL_RANK={local} but only {torch.cuda.device_count()} CUDA device(s); "
-                             "give torchrun --nproc_per_node at most the number of GPUs")
+            raise InputError(
+                f"LOCAL_RANK={local} but only {torch.cuda.device_count()} CUDA device(s); "
+                "give torchrun --nproc_per_node at most the number of GPUs"
+            )
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     owns = False

@@ -66,13 +66,16 @@ def imagenet(version: str, log=lambda msg: print(msg, file=sys.stderr)) -> Path:
             raise OSError(f"the connection ended after {size:,} of {int(expected):,} bytes")
         digest = sha256(Path(tmp))
         if not digest.startswith(published_prefix(name)):
-            raise ModelFileError(f"--init imagenet: {url} gave a file whose sha256 {digest[:8]}… is not the "
-                                 f"published {published_prefix(name)}; nothing was kept")
+            raise ModelFileError(
+                f"--init imagenet: {url} gave a file whose sha256 {digest[:8]}… is not the "
+                f"published {published_prefix(name)}; nothing was kept"
+            )
         os.replace(tmp, path)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise InputError(f"--init imagenet: cannot download {url} ({reason}); fetch it yourself into {path}, "
-                         "or give --init FILE") from None
+        raise InputError(
+            f"--init imagenet: cannot download {url} ({reason}); fetch it yourself into {path}, or give --init FILE"
+        ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
     log(f"--init imagenet: {name} checked (sha256 {published_prefix(name)}…) and cached")

@@ -13,8 +13,7 @@ from sqz.train.parts import Parts
 from sqz.train.progress import bar as progress_bar
 
 
-def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
-                progress: bool) -> tuple[dict, list[str]]:
+def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int, progress: bool) -> tuple[dict, list[str]]:
     """This epoch's history row (train loss/accuracy over all ranks, speed, learning rate) and the
     unreadable images met; at least one readable training image must have been seen."""
     p.model.train()
@@ -23,8 +22,14 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
         p.net.features.eval()  # the pretrained features' statistics stay as they are
     t0 = time.perf_counter()
     seen, loss_sum, correct, bad = 0, 0.0, 0, []
-    bar = progress_bar(src.train_batches(epoch, ctx, p.gen, cfg.batch_size), progress, total=p.steps,
-                       desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, unit="batch")
+    bar = progress_bar(
+        src.train_batches(epoch, ctx, p.gen, cfg.batch_size),
+        progress,
+        total=p.steps,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        leave=False,
+        unit="batch",
+    )
     for xb, yb, unreadable in bar:
         # Batch norm cannot train on one image; a rank with fewer (all unreadable, or a trailing
         # single image) takes a zero-weight step on blank images so DDP's all-reduce stays in step.
@@ -51,14 +56,23 @@ def train_epoch(p: Parts, src, cfg, ctx: distributed.Context, epoch: int,
             loss_sum += loss.item() * len(yb)
             correct += (logits.argmax(1) == yb).sum().item()
         if progress and seen:
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            img_s=f"{seen * ctx.world / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix(
+                loss=f"{loss_sum / seen:.3f}",
+                acc=f"{correct / seen:.3f}",
+                img_s=f"{seen * ctx.world / (time.perf_counter() - t0):.0f}",
+            )
     seen, loss_sum, correct = distributed.all_sum(ctx, [seen, loss_sum, correct])
     if not seen:
         raise InputError(f"{cfg.data}: no readable training image in epoch {epoch + 1}")
-    return {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-            "seconds": time.perf_counter() - t0, "images_per_s": seen / (time.perf_counter() - t0),
-            "lr": p.sched.get_last_lr()[-1], **({"phase": recipe.phase(epoch, p.heads)} if p.heads else {})}, bad
+    return {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / seen,
+        "train_acc": correct / seen,
+        "seconds": time.perf_counter() - t0,
+        "images_per_s": seen / (time.perf_counter() - t0),
+        "lr": p.sched.get_last_lr()[-1],
+        **({"phase": recipe.phase(epoch, p.heads)} if p.heads else {}),
+    }, bad
 
 
 def _step(p: Parts, loss: torch.Tensor, head_only: bool = False) -> None:

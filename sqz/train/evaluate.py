@@ -13,13 +13,20 @@ from sqz.train import distributed
 
 def _tensor_batches(x: torch.Tensor, y: torch.Tensor, batch: int) -> Iterator[tuple]:
     for i in range(0, len(y), batch):
-        yield x[i:i + batch], y[i:i + batch], []
+        yield x[i : i + batch], y[i : i + batch], []
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor | Iterable, y: torch.Tensor | None = None, batch: int = 512,
-             ctx: distributed.Context | None = None, autocast: Callable = contextlib.nullcontext,
-             channels_last: bool = False, confusion: torch.Tensor | None = None) -> tuple[float, float, list[str]]:
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor | Iterable,
+    y: torch.Tensor | None = None,
+    batch: int = 512,
+    ctx: distributed.Context | None = None,
+    autocast: Callable = contextlib.nullcontext,
+    channels_last: bool = False,
+    confusion: torch.Tensor | None = None,
+) -> tuple[float, float, list[str]]:
     """(mean cross-entropy, accuracy, unreadable images) of `model` on normalised images.
 
     Give tensors `x`, `y`, or as `x` an iterable of (images, labels, unreadable paths) batches; under

@@ -12,10 +12,21 @@ from sqz.train.distill import Criterion
 from sqz.train.progress import bar as progress_bar
 
 
-def finetune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fill: torch.Tensor, epochs: int,
-             lr: float = 2e-4, batch_size: int = 128, seed: int = 0,
-             after_step: Callable[[int, int], None] | None = None, progress: bool = True,
-             desc: str = "fine-tune", criterion: Criterion | None = None, flip: bool = True) -> nn.Module:
+def finetune(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    fill: torch.Tensor,
+    epochs: int,
+    lr: float = 2e-4,
+    batch_size: int = 128,
+    seed: int = 0,
+    after_step: Callable[[int, int], None] | None = None,
+    progress: bool = True,
+    desc: str = "fine-tune",
+    criterion: Criterion | None = None,
+    flip: bool = True,
+) -> nn.Module:
     """AdamW with a cosine learning rate; `after_step(step, total_steps)` runs after every update;
     `criterion(logits, images, labels)` replaces the label-smoothed cross-entropy (e.g. distillation); `flip`
     mirrors half of each batch (as the run's training did or did not)."""
@@ -34,7 +45,7 @@ def finetune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fill: torch.Ten
         order = torch.randperm(len(y), generator=gen)
         bar = progress_bar(range(steps), progress, desc=f"{desc} {epoch + 1}/{epochs}", leave=False)
         for b in bar:
-            idx = order[b * batch_size:(b + 1) * batch_size]
+            idx = order[b * batch_size : (b + 1) * batch_size]
             xb = random_crop(x[idx], 2, fill, gen)
             xb = random_flip(xb, gen) if flip else xb
             loss = loss_fn(model(xb), xb, y[idx])

@@ -82,17 +82,21 @@ def layout(root: Path) -> Layout:
         where = root
     else:
         if "train" not in splits or len(splits) < 2 or names - set(splits):
-            raise DatasetError(f"{root}: holds {', '.join(sorted(names))}/, which matches no layout; give one "
-                               "sub-folder per class, or train/ with val/ and/or test/ holding those")
+            raise DatasetError(
+                f"{root}: holds {', '.join(sorted(names))}/, which matches no layout; give one "
+                "sub-folder per class, or train/ with val/ and/or test/ holding those"
+            )
         dirs = {k: root / k for k in splits}
         per = {k: tuple(p.name for p in _subdirs(d, notes)) for k, d in dirs.items()}
         classes, kind, where = per["train"], "/".join(splits), dirs["train"]
         for k, other in per.items():
             if other != classes:
                 missing, extra = sorted(set(classes) - set(other)), sorted(set(other) - set(classes))
-                raise DatasetError(f"{root}: {k}/ and train/ disagree on the classes (in train/ only: "
-                                   f"{', '.join(missing[:5]) or 'none'}; in {k}/ only: {', '.join(extra[:5]) or 'none'}"
-                                   "); give every split the same class folders")
+                raise DatasetError(
+                    f"{root}: {k}/ and train/ disagree on the classes (in train/ only: "
+                    f"{', '.join(missing[:5]) or 'none'}; in {k}/ only: {', '.join(extra[:5]) or 'none'}"
+                    "); give every split the same class folders"
+                )
     if len(classes) < 2:
         raise DatasetError(f"{where}: needs one sub-folder per class, at least two; found {len(classes)}")
     return Layout(kind, classes, dirs, notes)
@@ -100,8 +104,11 @@ def layout(root: Path) -> Layout:
 
 def describe(f: "Folder") -> str:
     """One line naming the layout found, for the start of training."""
-    sizes = ", ".join(f"{k} {len(v):,}" for k, v in (("train", f.train), ("val", f.val), ("test", f.test))
-                      if v is not None and not (k == "test" and f.final == "val"))
+    sizes = ", ".join(
+        f"{k} {len(v):,}"
+        for k, v in (("train", f.train), ("val", f.val), ("test", f.test))
+        if v is not None and not (k == "test" and f.final == "val")
+    )
     final = "; no test/: the final figure is on val/" if f.final == "val" else ""
     return f"{f.root}: layout {f.layout} ({len(f.classes)} classes; {sizes} images{final})"
 
@@ -134,8 +141,14 @@ def try_decode(path: str, pre: Preprocess) -> np.ndarray | None:
         return None
 
 
-def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | None = None,
-          channels: int | None = None, resize: str = "crop") -> Folder:
+def index(
+    root: Path,
+    seed: int = 0,
+    test_fraction: float = 0.15,
+    size: int | None = None,
+    channels: int | None = None,
+    resize: str = "crop",
+) -> Folder:
     """List a class-per-sub-folder tree (or train/ and test/ holding such trees) and fix its preprocessing.
 
     One pool is split by file, before anything is decoded, so an unreadable file never moves another
@@ -159,8 +172,10 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | No
         n_test = max(1, int(round(len(every) * test_fraction)))
         train, test = [every[i] for i in order[n_test:]], [every[i] for i in order[:n_test]]
     if not train or not test:
-        raise DatasetError(f"{root}: no images in the training or the test part "
-                           f"(suffixes {', '.join(sorted({'.png', '.jpg', '.jpeg'}))} and others)")
+        raise DatasetError(
+            f"{root}: no images in the training or the test part "
+            f"(suffixes {', '.join(sorted({'.png', '.jpg', '.jpeg'}))} and others)"
+        )
     empty = sorted(set(classes) - {classes[lbl] for _, lbl in train})
     if empty:
         raise DatasetError(f"{root}: class folder(s) with no training images: {', '.join(empty)}")
@@ -178,16 +193,17 @@ def index(root: Path, seed: int = 0, test_fraction: float = 0.15, size: int | No
 
 def _entry(root: Path, path: str, label: int) -> dict:
     st = Path(path).stat()
-    return {"path": Path(path).relative_to(root).as_posix(), "label": label, "size": st.st_size,
-            "mtime": st.st_mtime}
+    return {"path": Path(path).relative_to(root).as_posix(), "label": label, "size": st.st_size, "mtime": st.st_mtime}
 
 
 def write_split(out: Path, folder: Folder, splits: dict[str, Items]) -> Path:
     """Record the exact files of each split (path relative to the folder, label, size, mtime) in `out`."""
     root = Path(folder.root).resolve()
-    record = {"root": str(root), "classes": list(folder.classes),
-              **{name: [_entry(root, str(Path(p).resolve()), lbl) for p, lbl in items]
-                 for name, items in splits.items()}}
+    record = {
+        "root": str(root),
+        "classes": list(folder.classes),
+        **{name: [_entry(root, str(Path(p).resolve()), lbl) for p, lbl in items] for name, items in splits.items()},
+    }
     path = Path(out) / SPLIT_FILE
     write_text(path, json.dumps(record, indent=1) + "\n")
     return path

@@ -9,8 +9,7 @@ from pathlib import Path
 from sqz.errors import InputError
 from sqz.files import atomic_write
 
-COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
-           "skipped_images")
+COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s", "skipped_images")
 
 
 def write(out: Path, history: list[dict]) -> None:
@@ -37,8 +36,10 @@ def plot(history: list[dict], path: Path) -> None:
 
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(9, 3.6), dpi=100)
-    for ax, key, title in ((fig.add_subplot(1, 2, 1), "loss", "loss (cross-entropy)"),
-                           (fig.add_subplot(1, 2, 2), "acc", "accuracy")):
+    for ax, key, title in (
+        (fig.add_subplot(1, 2, 1), "loss", "loss (cross-entropy)"),
+        (fig.add_subplot(1, 2, 2), "acc", "accuracy"),
+    ):
         ax.plot(epochs, [h[f"train_{key}"] for h in history], "o-", label="train")
         if all(f"val_{key}" in h for h in history):
             ax.plot(epochs, [h[f"val_{key}"] for h in history], "s-", label="validation")
@@ -57,8 +58,10 @@ class Board:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise InputError("--tensorboard needs the tensorboard package (pip install tensorboard); "
-                             "history.csv and curves.png are written without it") from None
+            raise InputError(
+                "--tensorboard needs the tensorboard package (pip install tensorboard); "
+                "history.csv and curves.png are written without it"
+            ) from None
         self.writer = SummaryWriter(str(Path(out) / "tensorboard"))
 
     def log(self, row: dict) -> None:

@@ -79,8 +79,15 @@ def _source(cfg: TrainConfig, dataset: Dataset | None, ctx: distributed.Context)
             raise InputError(f"--workers {cfg.workers}: give 0 (decode in the training process) or more")
         workers = cfg.workers if cfg.workers >= 0 else stream.default_workers(ctx.world)
         listed = folder.index(Path(cfg.data), cfg.seed, size=cfg.size, channels=cfg.channels, resize=cfg.resize)
-        return stream.FolderSource(pretrained.adapt(listed, cfg.init), cfg.seed, cfg.val_fraction,
-                                   cfg.limit, workers, flip=cfg.flip, pin_memory=ctx.device.type == "cuda")
+        return stream.FolderSource(
+            pretrained.adapt(listed, cfg.init),
+            cfg.seed,
+            cfg.val_fraction,
+            cfg.limit,
+            workers,
+            flip=cfg.flip,
+            pin_memory=ctx.device.type == "cuda",
+        )
     if cfg.size or cfg.channels:
         raise InputError(f"--size and --channels apply to image folders; {cfg.data} holds images of a fixed size")
     data = pretrained.adapt(dataset or load(cfg.data, seed=cfg.seed), cfg.init)
@@ -96,8 +103,14 @@ def _store_sample(out: Path, src, seed: int) -> None:
     calibsample.write(out, x, y, src.preprocess)
 
 
-def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
-          progress: bool = True, stop_after: int = 0, plan: Callable[[int, int, int], dict] | None = None) -> dict:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+    stop_after: int = 0,
+    plan: Callable[[int, int, int], dict] | None = None,
+) -> dict:
     """Train per `cfg`, writing `last.pt` and the history each epoch, `model.pt` + `metrics.json` at the end.
 
     Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set) every process trains its shard with
@@ -109,8 +122,7 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
     if cfg.init == "imagenet":
         cfg = replace(cfg, init=str(download.imagenet(ArchConfig.named(cfg.arch).version)))
     cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
-    cfg = replace(cfg, epochs=schedule.parse(cfg.epochs),
-                  batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
+    cfg = replace(cfg, epochs=schedule.parse(cfg.epochs), batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
     if cfg.lr <= 0:
         raise InputError("the learning rate must be positive")
     if cfg.batch_norm and cfg.batch_size == 1:
@@ -129,8 +141,15 @@ def train(cfg: TrainConfig, resume: bool = False, dataset: Dataset | None = None
         torch.set_num_threads(threads)
 
 
-def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Dataset | None,
-           progress: bool, stop_after: int, plan: Callable[[int, int, int], dict] | None = None) -> dict:
+def _train(
+    cfg: TrainConfig,
+    ctx: distributed.Context,
+    resume: bool,
+    dataset: Dataset | None,
+    progress: bool,
+    stop_after: int,
+    plan: Callable[[int, int, int], dict] | None = None,
+) -> dict:
     out = Path(cfg.out)
     precision(cfg.precision, ctx)
     torch.manual_seed(cfg.seed)
@@ -155,8 +174,10 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     if ctx.main and progress:
         tqdm.write(chosen)
     if ctx.main and progress and p.heads:
-        tqdm.write(f"fine-tuning: the classifier alone for {p.heads} epoch(s), then the whole net with the pretrained "
-                   f"features at {recipe.FEATURES_LR_SCALE:g} x the learning rate")
+        tqdm.write(
+            f"fine-tuning: the classifier alone for {p.heads} epoch(s), then the whole net with the pretrained "
+            f"features at {recipe.FEATURES_LR_SCALE:g} x the learning rate"
+        )
     if ctx.main:
         snapshot.clean_stale(out, ARTIFACTS + (folder.SPLIT_FILE, calibsample.SAMPLE_FILE))
         if src.streamed:
@@ -167,8 +188,11 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
     record["config"].update(epochs=cfg.epochs, batch_size=cfg.batch_size)  # as asked: a number or "auto"
     record.update(epochs=epochs, batch_size=batch, steps_per_epoch=p.steps, optimizer_steps=epochs * p.steps)
     if cfg.init:
-        record["fine_tune"] = {"classifier_epochs": p.heads, "features_lr_scale": recipe.FEATURES_LR_SCALE,
-                               "frozen_features": cfg.freeze_features}
+        record["fine_tune"] = {
+            "classifier_epochs": p.heads,
+            "features_lr_scale": recipe.FEATURES_LR_SCALE,
+            "frozen_features": cfg.freeze_features,
+        }
     if "size_plan" in planned:
         record["size_plan"] = planned["size_plan"]
     board = history.Board(out) if cfg.tensorboard and ctx.main else None
@@ -177,7 +201,8 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
             row, bad = train_epoch(p, src, run, ctx, epoch, progress)
             if src.n_val:
                 row["val_loss"], row["val_acc"], val_bad = evaluate(
-                    p.net, src.eval_batches("val", ctx), ctx=ctx, autocast=p.autocast, channels_last=p.channels_last)
+                    p.net, src.eval_batches("val", ctx), ctx=ctx, autocast=p.autocast, channels_last=p.channels_last
+                )
                 bad += val_bad
             if src.streamed:
                 note_skipped(record, skipped, src, ctx, bad, f"epoch {epoch + 1}")
@@ -185,9 +210,11 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
             rows.append(row)
             best_mod.update(best, row, p.net)
             if progress:
-                tqdm.write(f"epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  "
-                           f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
-                           f"{row['images_per_s']:.0f} img/s")
+                tqdm.write(
+                    f"epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  "
+                    f"acc {row['train_acc']:.4f}  val {row.get('val_acc', float('nan')):.4f}  "
+                    f"{row['images_per_s']:.0f} img/s"
+                )
             snapshot.save_epoch(out, p, src, record, rows, epoch + 1, skipped, ctx, board, best)
             if stop_after and epoch + 1 >= stop_after:
                 return record
@@ -196,8 +223,13 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: bool, dataset: Da
             tqdm.write(f"kept epoch {best.epoch} (best validation accuracy {best.val_acc:.4f})")
         counts = torch.zeros(len(src.classes), len(src.classes), dtype=torch.int64)
         record["test_loss"], record["test_acc"], test_bad = evaluate(
-            p.net, src.eval_batches("test", ctx), ctx=ctx, autocast=p.autocast, channels_last=p.channels_last,
-            confusion=counts)
+            p.net,
+            src.eval_batches("test", ctx),
+            ctx=ctx,
+            autocast=p.autocast,
+            channels_last=p.channels_last,
+            confusion=counts,
+        )
         record["test_confusion"] = confusion.summary(counts.numpy(), src.classes)
         if src.streamed:
             note_skipped(record, skipped, src, ctx, test_bad, "test set")

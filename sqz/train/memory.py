@@ -16,7 +16,7 @@ Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 def to_tensor(split: Split, pre) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised float NCHW images and int64 labels, in chunks to bound memory."""
-    chunks = [torch.from_numpy(normalize(split.x[i:i + 4096], pre)) for i in range(0, len(split), 4096)]
+    chunks = [torch.from_numpy(normalize(split.x[i : i + 4096], pre)) for i in range(0, len(split), 4096)]
     return torch.cat(chunks), torch.from_numpy(split.y)
 
 
@@ -73,15 +73,14 @@ class MemorySource:
         self.val = to_tensor(val_split, self.preprocess) if len(val_split) else None
         self.n_train, self.n_val, self.n_test = len(self.y_tr), len(val_split), len(self._test)
 
-    def train_batches(self, epoch: int, ctx: distributed.Context, gen: torch.Generator,
-                      batch: int) -> Iterator[Batch]:
+    def train_batches(self, epoch: int, ctx: distributed.Context, gen: torch.Generator, batch: int) -> Iterator[Batch]:
         """One epoch of this rank's batches; one process draws the order from `gen` (as sqz always has)."""
         if ctx.world == 1:
             order = torch.randperm(self.n_train, generator=gen)
         else:
             order = distributed.shard(self.n_train, epoch, self.seed, ctx.rank, ctx.world)
         for b in range(distributed.steps(self.n_train, ctx.world, batch)):
-            idx = order[b * batch:(b + 1) * batch]
+            idx = order[b * batch : (b + 1) * batch]
             yield self.x_tr[idx], self.y_tr[idx], []
 
     def eval_batches(self, which: str, ctx: distributed.Context, batch: int = 512) -> Iterator[Batch]:
@@ -90,6 +89,6 @@ class MemorySource:
             x, y = self.val
         else:
             x, y = to_tensor(self._test, self.preprocess)
-        x, y = x[ctx.rank::ctx.world], y[ctx.rank::ctx.world]
+        x, y = x[ctx.rank :: ctx.world], y[ctx.rank :: ctx.world]
         for i in range(0, len(y), batch):
-            yield x[i:i + batch], y[i:i + batch], []
+            yield x[i : i + batch], y[i : i + batch], []

@@ -55,8 +55,10 @@ class ArchConfig:
             raise InputError(f"stem stride {self.stem_stride}: give 1 or 2")
         pools = tuple(sorted(int(p) for p in self.pools))
         if len(set(pools)) != len(pools) or any(p not in POOL_POSITIONS for p in pools):
-            raise InputError(f"pools {list(self.pools)}: give distinct positions 0 to 8 (0 after conv1, i after "
-                             "the i-th fire module)")
+            raise InputError(
+                f"pools {list(self.pools)}: give distinct positions 0 to 8 (0 after conv1, i after "
+                "the i-th fire module)"
+            )
         if pools == PUBLISHED_POOLS.get(self.version):
             pools = ()
         object.__setattr__(self, "bypass", bypass)
@@ -81,8 +83,10 @@ class ArchConfig:
         """`1.0`, `1.1`, or either with `-bypass` (simple) or `-complex` (the paper's complex bypass)."""
         version, _, extra = arch.partition("-")
         if version not in VERSIONS or extra not in ("", "bypass", "complex"):
-            raise ValueError(f"unknown arch {arch!r}; use 1.0 or 1.1, optionally with -bypass or -complex "
-                             "(e.g. 1.1-bypass, 1.0-complex)")
+            raise ValueError(
+                f"unknown arch {arch!r}; use 1.0 or 1.1, optionally with -bypass or -complex "
+                "(e.g. 1.1-bypass, 1.0-complex)"
+            )
         return cls(version=version, bypass={"": "", "bypass": "simple", "complex": "complex"}[extra], **kw)
 
     @property
@@ -131,20 +135,26 @@ def fire_widths(cfg: ArchConfig) -> list[tuple[int, int, int]]:
     """(squeeze, expand1x1, expand3x3) for the eight fire modules: `cfg.widths`, else the paper's formula."""
     if cfg.widths:
         if len(cfg.widths) != 8 or any(len(w) != 3 or min(w) < 1 for w in cfg.widths):
-            raise InputError(f"explicit fire widths {list(cfg.widths)}: need 8 (squeeze, expand1x1, expand3x3) "
-                             "triples of positive channel counts")
+            raise InputError(
+                f"explicit fire widths {list(cfg.widths)}: need 8 (squeeze, expand1x1, expand3x3) "
+                "triples of positive channel counts"
+            )
         return [tuple(w) for w in cfg.widths]
     if cfg.freq < 1 or cfg.base_e < 1 or cfg.incr_e < 0 or not 0 < cfg.sr <= 1:
-        raise InputError(f"metaparameters base_e={cfg.base_e}, incr_e={cfg.incr_e}, sr={cfg.sr}, freq={cfg.freq}: "
-                         "need base_e >= 1, incr_e >= 0, 0 < sr <= 1 and freq >= 1")
+        raise InputError(
+            f"metaparameters base_e={cfg.base_e}, incr_e={cfg.incr_e}, sr={cfg.sr}, freq={cfg.freq}: "
+            "need base_e >= 1, incr_e >= 0, 0 < sr <= 1 and freq >= 1"
+        )
     widths = []
     for i in range(8):
         e = cfg.base_e + cfg.incr_e * (i // cfg.freq)
         e3 = int(round(e * cfg.pct3x3))
         if e3 < 1 or e - e3 < 1:
-            raise InputError(f"metaparameters base_e={cfg.base_e}, pct3x3={cfg.pct3x3} leave fire module {i + 2} "
-                             f"with {e - e3} 1x1 and {e3} 3x3 expand filters; give a larger --base-e or a "
-                             "--pct3x3 nearer 0.5")
+            raise InputError(
+                f"metaparameters base_e={cfg.base_e}, pct3x3={cfg.pct3x3} leave fire module {i + 2} "
+                f"with {e - e3} 1x1 and {e3} 3x3 expand filters; give a larger --base-e or a "
+                "--pct3x3 nearer 0.5"
+            )
         widths.append((max(1, int(round(cfg.sr * e))), e - e3, e3))
     return widths
 
@@ -163,8 +173,9 @@ class Fire(nn.Module):
     convolution here, so activations stay non-negative: the int8 export pads ceil-mode max-pools with
     zeros, which is exact only then."""
 
-    def __init__(self, cin: int, s: int, e1: int, e3: int, bn: bool = False, skip: str = "",
-                 point: bool = False) -> None:
+    def __init__(
+        self, cin: int, s: int, e1: int, e3: int, bn: bool = False, skip: str = "", point: bool = False
+    ) -> None:
         super().__init__()
         self.squeeze = _conv(cin, s, 1, bn=bn)
         self.expand1x1 = _conv(s, e1, 1, bn=bn)
@@ -180,7 +191,6 @@ class Fire(nn.Module):
         if self.shortcut is not None:
             return out + self.shortcut(x)
         return out + x if self.bypass else out
-
 
 
 class SqueezeNet(nn.Module):
@@ -203,8 +213,7 @@ class SqueezeNet(nn.Module):
                 layers.append(nn.MaxPool2d(3, 2, ceil_mode=True))
         self.features = nn.Sequential(*layers)
         final = nn.Conv2d(c, cfg.num_classes, 1)
-        self.classifier = nn.Sequential(nn.Dropout(cfg.dropout), final, nn.ReLU(inplace=True),
-                                        nn.AdaptiveAvgPool2d(1))
+        self.classifier = nn.Sequential(nn.Dropout(cfg.dropout), final, nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 if m is final:

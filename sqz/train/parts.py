@@ -42,8 +42,7 @@ def precision(name: str, ctx: distributed.Context) -> torch.dtype | None:
         raise InputError(f"--precision {name}: use one of {', '.join(PRECISIONS)}")
     if ctx.device.type != "cuda":
         if name in ("bf16", "fp16"):
-            raise InputError(f"--precision {name} is for CUDA; CPU training stays fp32 "
-                             "(use --precision auto or fp32)")
+            raise InputError(f"--precision {name} is for CUDA; CPU training stays fp32 (use --precision auto or fp32)")
         return None
     if name == "fp32":
         return None
@@ -61,26 +60,37 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
     shape = {"stem_stride": cfg.stem_stride, "pools": tuple(cfg.pools), **cfg.metaparameters}
     if not cfg.metaparameters and cfg.stem_stride == 2 and not cfg.pools:
         shape.update(pretrained.shape_of(cfg.init))
-    arch = ArchConfig.named(cfg.arch, num_classes=len(src.classes), in_channels=pre.channels,
-                            batch_norm=cfg.batch_norm, **shape)
+    arch = ArchConfig.named(
+        cfg.arch, num_classes=len(src.classes), in_channels=pre.channels, batch_norm=cfg.batch_norm, **shape
+    )
     net = pretrained.start(arch, cfg.init, src.classes, cfg.freeze_features, log).to(ctx.device)
     if cuda:
         net = net.to(memory_format=torch.channels_last)
     groups, peaks = recipe.param_groups(net, cfg.lr, cfg.init)
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = distributed.steps(src.n_train, ctx.world, cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, epochs=cfg.epochs, steps_per_epoch=steps,
-                                                pct_start=schedule.warmup_share(cfg.epochs))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=peaks, epochs=cfg.epochs, steps_per_epoch=steps, pct_start=schedule.warmup_share(cfg.epochs)
+    )
     gen = torch.Generator().manual_seed(cfg.seed)
     if ctx.world > 1:
         torch.manual_seed(cfg.seed + 7919 * (ctx.rank + 1))
         gen.manual_seed(cfg.seed + 104729 * (ctx.rank + 1))
-    return Parts(net=net, model=net, opt=opt, sched=sched,
-                 scaler=torch.amp.GradScaler("cuda") if amp == torch.float16 else None, gen=gen,
-                 loss_fn=nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), amp=amp,
-                 autocast=(lambda: torch.autocast("cuda", dtype=amp)) if amp else contextlib.nullcontext,
-                 channels_last=cuda, steps=steps, heads=recipe.head_epochs(cfg.init, cfg.freeze_features, cfg.epochs),
-                 fill=torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)], dtype=torch.float32))
+    return Parts(
+        net=net,
+        model=net,
+        opt=opt,
+        sched=sched,
+        scaler=torch.amp.GradScaler("cuda") if amp == torch.float16 else None,
+        gen=gen,
+        loss_fn=nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        amp=amp,
+        autocast=(lambda: torch.autocast("cuda", dtype=amp)) if amp else contextlib.nullcontext,
+        channels_last=cuda,
+        steps=steps,
+        heads=recipe.head_epochs(cfg.init, cfg.freeze_features, cfg.epochs),
+        fill=torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)], dtype=torch.float32),
+    )
 
 
 def distribute(parts: Parts, ctx: distributed.Context) -> None:

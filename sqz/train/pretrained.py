@@ -23,7 +23,11 @@ IMAGENET_CLASSES = 1000
 # Where torchvision's nn.Sequential holds the eight fire modules (its ReLUs and pools take indices too).
 TORCHVISION_FIRES = {"1.0": (3, 4, 5, 7, 8, 9, 10, 12), "1.1": (3, 4, 6, 7, 9, 10, 11, 12)}
 _PARTS = ("squeeze", "expand1x1", "expand3x3")
-SHAPE_FIELDS = ("widths", "stem_stride", "pools")  # ArchConfig fields beyond the metaparameters that an sqz --init brings along
+SHAPE_FIELDS = (
+    "widths",
+    "stem_stride",
+    "pools",
+)  # ArchConfig fields beyond the metaparameters that an sqz --init brings along
 
 
 @dataclass(frozen=True)
@@ -69,29 +73,36 @@ def read(path: Path) -> Init:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except LOAD_ERRORS as exc:
-        raise ModelFileError(f"--init {path}: not a readable torch file ({exc.__class__.__name__}); give "
-                             "torchvision's squeezenet1_0/1_1 .pth or a model.pt written by `sqz train`") from None
+        raise ModelFileError(
+            f"--init {path}: not a readable torch file ({exc.__class__.__name__}); give "
+            "torchvision's squeezenet1_0/1_1 .pth or a model.pt written by `sqz train`"
+        ) from None
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         return _from_checkpoint(path, payload)
     if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
         return _from_torchvision(path, payload)
-    raise ModelFileError(f"--init {path}: neither a torchvision SqueezeNet state dict nor an sqz checkpoint; "
-                         "give torchvision's squeezenet1_0/1_1 .pth or a model.pt written by `sqz train`")
+    raise ModelFileError(
+        f"--init {path}: neither a torchvision SqueezeNet state dict nor an sqz checkpoint; "
+        "give torchvision's squeezenet1_0/1_1 .pth or a model.pt written by `sqz train`"
+    )
 
 
 def _from_torchvision(path: Path, state: dict) -> Init:
     keys = set(state)
     best = max(TORCHVISION_FIRES, key=lambda v: len(keys & set(torchvision_names(v))))
     names = torchvision_names(best)
-    if not keys & set(names) - {"features.0.weight", "features.0.bias", "classifier.1.weight",
-                                "classifier.1.bias"}:
-        raise ModelFileError(f"--init {path}: a state dict, but not torchvision's SqueezeNet (no "
-                             f"'features.N.squeeze.weight' tensors; found e.g. {sorted(keys)[:3]})")
+    if not keys & set(names) - {"features.0.weight", "features.0.bias", "classifier.1.weight", "classifier.1.bias"}:
+        raise ModelFileError(
+            f"--init {path}: a state dict, but not torchvision's SqueezeNet (no "
+            f"'features.N.squeeze.weight' tensors; found e.g. {sorted(keys)[:3]})"
+        )
     missing, extra = [k for k in names if k not in keys], sorted(keys - set(names))
     if missing or extra:
-        raise ModelFileError(f"--init {path}: not a complete torchvision SqueezeNet {best} state dict "
-                             f"(missing {missing[:3]}, unexpected {extra[:3]}); give the file as "
-                             "torchvision saves it")
+        raise ModelFileError(
+            f"--init {path}: not a complete torchvision SqueezeNet {best} state dict "
+            f"(missing {missing[:3]}, unexpected {extra[:3]}); give the file as "
+            "torchvision saves it"
+        )
     conv1 = tuple(state["features.0.weight"].shape)
     if conv1[0] != (96 if best == "1.0" else 64) or conv1[2:] != ((7, 7) if best == "1.0" else (3, 3)):
         raise ModelFileError(f"--init {path}: conv1 of shape {conv1} is not SqueezeNet {best}'s")
@@ -109,8 +120,17 @@ def _from_checkpoint(path: Path, payload: dict) -> Init:
         raise ModelFileError(f"--init {path}: checkpoint has an unreadable arch or preprocess ({exc})") from None
     shape = ", ".join(f"{k}={getattr(arch, k)}" for k in METAPARAMETERS)
     own = tuple((k, getattr(arch, k)) for k in (*METAPARAMETERS, *SHAPE_FIELDS) if hasattr(arch, k))
-    return Init(str(path), "sqz", arch.version, dict(payload["state_dict"]), arch.batch_norm, pre,
-                tuple(payload["classes"]), f"{arch.name} with {shape}, batch_norm={arch.batch_norm}", own)
+    return Init(
+        str(path),
+        "sqz",
+        arch.version,
+        dict(payload["state_dict"]),
+        arch.batch_norm,
+        pre,
+        tuple(payload["classes"]),
+        f"{arch.name} with {shape}, batch_norm={arch.batch_norm}",
+        own,
+    )
 
 
 def shape_of(init_path: str) -> dict:
@@ -132,8 +152,9 @@ def input_preprocess(pre: Preprocess, init: Init) -> Preprocess:
     """The data's size with the channels and mean/std the pretrained weights saw (ImageNet for torchvision)."""
     if init.kind == "torchvision":
         return dataclasses.replace(pre, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    return dataclasses.replace(pre, channels=init.preprocess.channels, mean=init.preprocess.mean,
-                               std=init.preprocess.std)
+    return dataclasses.replace(
+        pre, channels=init.preprocess.channels, mean=init.preprocess.mean, std=init.preprocess.std
+    )
 
 
 def adapt(data, init_path: str):
@@ -158,8 +179,13 @@ def sqz_names(model: SqueezeNet) -> dict[str, str]:
     return {f"{a}.{p}": f"{b}.{p}" for a, b in pairs.items() for p in ("weight", "bias")}
 
 
-def start(arch: ArchConfig, init_path: str, classes: tuple[str, ...], freeze_features: bool = False,
-          log: Callable[[str], None] | None = None) -> SqueezeNet:
+def start(
+    arch: ArchConfig,
+    init_path: str,
+    classes: tuple[str, ...],
+    freeze_features: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> SqueezeNet:
     """A fresh model for `arch` with `init`'s weights copied in (the classifier only where the classes match)."""
     model = build(arch)
     init = load(init_path)
@@ -167,8 +193,10 @@ def start(arch: ArchConfig, init_path: str, classes: tuple[str, ...], freeze_fea
         raise InputError("--freeze-features keeps pretrained features; give --init FILE too")
     if init is not None:
         if init.version != arch.version:
-            raise ModelFileError(f"--init {init.path} holds SqueezeNet {init.version}, not {arch.version}; "
-                                 f"train with --arch {init.version}")
+            raise ModelFileError(
+                f"--init {init.path} holds SqueezeNet {init.version}, not {arch.version}; "
+                f"train with --arch {init.version}"
+            )
         state = _state_for(model, init)
         classifier = _keeps_classifier(init, arch, classes)
         target = model.state_dict()
@@ -176,18 +204,24 @@ def start(arch: ArchConfig, init_path: str, classes: tuple[str, ...], freeze_fea
             if name.startswith("classifier.") and not classifier:
                 continue
             if name not in target:
-                raise ModelFileError(f"--init {init.path}: tensor {name} has no place in this model "
-                                     f"(batch norm or metaparameters differ); train with the file's "
-                                     f"architecture ({init.arch or 'published SqueezeNet ' + init.version})")
+                raise ModelFileError(
+                    f"--init {init.path}: tensor {name} has no place in this model "
+                    f"(batch norm or metaparameters differ); train with the file's "
+                    f"architecture ({init.arch or 'published SqueezeNet ' + init.version})"
+                )
             if tuple(tensor.shape) != tuple(target[name].shape):
-                raise ModelFileError(f"--init {init.path}: {name} is {tuple(tensor.shape)} in the file but "
-                                     f"{tuple(target[name].shape)} in this model; train with the file's "
-                                     f"architecture ({init.arch or 'published SqueezeNet ' + init.version})")
+                raise ModelFileError(
+                    f"--init {init.path}: {name} is {tuple(tensor.shape)} in the file but "
+                    f"{tuple(target[name].shape)} in this model; train with the file's "
+                    f"architecture ({init.arch or 'published SqueezeNet ' + init.version})"
+                )
             target[name] = tensor
         model.load_state_dict(target)
         if log:
-            log(f"init: {init.kind} SqueezeNet {init.version} from {init.path}; "
-                + ("classifier kept" if classifier else f"classifier new for {arch.num_classes} classes"))
+            log(
+                f"init: {init.kind} SqueezeNet {init.version} from {init.path}; "
+                + ("classifier kept" if classifier else f"classifier new for {arch.num_classes} classes")
+            )
     if freeze_features:
         for p in model.features.parameters():
             p.requires_grad_(False)
@@ -200,8 +234,9 @@ def _state_for(model: SqueezeNet, init: Init) -> dict:
     names = sqz_names(model)
     state = {names[k]: v for k, v in init.state.items()}
     if model.cfg.in_channels != 3:
-        raise ModelFileError(f"--init {init.path}: torchvision's weights take 3 input channels, "
-                             f"this model {model.cfg.in_channels}")
+        raise ModelFileError(
+            f"--init {init.path}: torchvision's weights take 3 input channels, this model {model.cfg.in_channels}"
+        )
     return state
 
 

@@ -13,9 +13,18 @@ from sqz.errors import InputError
 from sqz.train import checkpoint, distributed
 
 MAY_CHANGE = ("epochs", "out", "device", "precision", "threads", "workers", "tensorboard")
-FLAGS = {"data": "--data", "arch": "--arch", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
-         "limit": "--limit", "batch_norm": "--batch-norm", "budget": "--budget", "stem_stride": "--stem-stride",
-         "pools": "--pools"}
+FLAGS = {
+    "data": "--data",
+    "arch": "--arch",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "seed": "--seed",
+    "limit": "--limit",
+    "batch_norm": "--batch-norm",
+    "budget": "--budget",
+    "stem_stride": "--stem-stride",
+    "pools": "--pools",
+}
 
 
 def _option(key: str, value) -> str:
@@ -35,16 +44,20 @@ def load(out: Path, config: dict, world: int) -> dict:
     if not state:
         raise InputError(f"{last} holds no resume state")
     if int(state.get("world_size", 1)) != world:
-        raise InputError(f"{last} was written by {state.get('world_size', 1)} process(es) and this run has "
-                         f"{world}; resume with the same torchrun --nnodes x --nproc_per_node")
+        raise InputError(
+            f"{last} was written by {state.get('world_size', 1)} process(es) and this run has "
+            f"{world}; resume with the same torchrun --nnodes x --nproc_per_node"
+        )
     saved = payload.get("record", {}).get("config", {})
     differ = [k for k in config if k in saved and k not in MAY_CHANGE and saved[k] != config[k]]
     if differ:
         was = " ".join(_option(k, saved[k]) for k in differ)
         now = " ".join(_option(k, config[k]) for k in differ)
-        raise InputError(f"--resume: {last} was trained with {was} and this run asks for {now}; resume with the "
-                         f"run's options (only --epochs, --device, --precision, --threads, --workers and "
-                         f"--tensorboard may change) or start a new run with another --out")
+        raise InputError(
+            f"--resume: {last} was trained with {was} and this run asks for {now}; resume with the "
+            f"run's options (only --epochs, --device, --precision, --threads, --workers and "
+            f"--tensorboard may change) or start a new run with another --out"
+        )
     if isinstance(config["epochs"], int):
         check_epochs(out, payload, config["epochs"])
     return payload
@@ -54,8 +67,10 @@ def check_epochs(out: Path, payload: dict, epochs: int) -> None:
     """Refuse to resume into fewer epochs than the run has done (`epochs` as resolved, `auto` included)."""
     done = int(payload["resume"]["epoch"])
     if epochs < done:
-        raise InputError(f"--resume: {Path(out) / 'last.pt'} has already trained {done} epoch(s) and this run "
-                         f"asks for {epochs}; give --epochs {done} or more")
+        raise InputError(
+            f"--resume: {Path(out) / 'last.pt'} has already trained {done} epoch(s) and this run "
+            f"asks for {epochs}; give --epochs {done} or more"
+        )
 
 
 def rng_state(gen: torch.Generator, ctx: distributed.Context) -> dict:
@@ -73,8 +88,15 @@ def _set_rng_state(state: dict, gen: torch.Generator, ctx: distributed.Context) 
         torch.cuda.set_rng_state(state["cuda"], ctx.device)
 
 
-def restore(payload: dict, net: nn.Module, opt: torch.optim.Optimizer, sched, scaler,
-            gen: torch.Generator, ctx: distributed.Context) -> tuple[int, list[dict], set[str]]:
+def restore(
+    payload: dict,
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched,
+    scaler,
+    gen: torch.Generator,
+    ctx: distributed.Context,
+) -> tuple[int, list[dict], set[str]]:
     """Load weights, optimizer, scaler and RNG into the live objects; (epochs done, history, skipped images).
 
     The schedule continues where it stopped: as saved when the run keeps its length, otherwise the one-cycle

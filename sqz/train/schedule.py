@@ -42,7 +42,8 @@ def auto_batch(n_train: int, world: int = 1) -> int:
 
 def steps_per_epoch(n_train: int, batch_size: int, world: int = 1) -> int:
     """Optimiser steps per epoch of each process (as sqz.train.distributed.steps, without importing torch)."""
-    return -(-(-(-n_train // world)) // batch_size)
+    per_process = -(-n_train // world)
+    return -(-per_process // batch_size)
 
 
 def auto_epochs(n_train: int, batch_size: int, world: int = 1) -> int:
@@ -57,11 +58,24 @@ def resolve(epochs, batch_size, n_train: int, world: int = 1) -> tuple[int, int,
     batch = auto_batch(n_train, world) if batch_size == AUTO else batch_size
     per_epoch = steps_per_epoch(n_train, batch, world)
     n = auto_epochs(n_train, batch, world) if epochs == AUTO else epochs
-    why = ("" if epochs != AUTO else "; the minimum" if n == MIN_EPOCHS else "; the maximum" if n == MAX_EPOCHS
-           else f"; ≥ {TARGET_STEPS:,} steps")
-    return n, batch, (f"epochs {epochs if epochs == AUTO else 'given'}: {n}, batch "
-                      f"{batch_size if batch_size == AUTO else 'given'}: {batch} ({per_epoch} optimiser steps "
-                      f"per epoch on {n_train:,} training images, {n * per_epoch:,} in all{why})")
+    why = (
+        ""
+        if epochs != AUTO
+        else "; the minimum"
+        if n == MIN_EPOCHS
+        else "; the maximum"
+        if n == MAX_EPOCHS
+        else f"; ≥ {TARGET_STEPS:,} steps"
+    )
+    return (
+        n,
+        batch,
+        (
+            f"epochs {epochs if epochs == AUTO else 'given'}: {n}, batch "
+            f"{batch_size if batch_size == AUTO else 'given'}: {batch} ({per_epoch} optimiser steps "
+            f"per epoch on {n_train:,} training images, {n * per_epoch:,} in all{why})"
+        ),
+    )
 
 
 def warmup_share(epochs: int) -> float:

@@ -22,13 +22,30 @@ def clean_stale(out: Path, names: tuple[str, ...] = ARTIFACTS) -> None:
             stale.unlink(missing_ok=True)
 
 
-def save_epoch(out: Path, p: Parts, src, record: dict, rows: list[dict], epochs_done: int, skipped: set[str],
-               ctx: distributed.Context, board=None, best: Best | None = None) -> None:
+def save_epoch(
+    out: Path,
+    p: Parts,
+    src,
+    record: dict,
+    rows: list[dict],
+    epochs_done: int,
+    skipped: set[str],
+    ctx: distributed.Context,
+    board=None,
+    best: Best | None = None,
+) -> None:
     """Checkpoint after an epoch: weights, optimizer, schedule, scaler, every rank's RNG and the best epoch's
     weights so far; the history."""
-    state = {"epoch": epochs_done, "optimizer": p.opt.state_dict(), "scheduler": p.sched.state_dict(),
-             "rng": rng_state(p.gen, ctx), "world_size": ctx.world, "best": best.to_dict() if best else None,
-             "scaler": p.scaler.state_dict() if p.scaler is not None else None, "skipped": sorted(skipped)}
+    state = {
+        "epoch": epochs_done,
+        "optimizer": p.opt.state_dict(),
+        "scheduler": p.sched.state_dict(),
+        "rng": rng_state(p.gen, ctx),
+        "world_size": ctx.world,
+        "best": best.to_dict() if best else None,
+        "scaler": p.scaler.state_dict() if p.scaler is not None else None,
+        "skipped": sorted(skipped),
+    }
     if ctx.world > 1:
         state["rng_ranks"] = distributed.gather(ctx, rng_state(p.gen, ctx))
     if ctx.main:
@@ -43,7 +60,10 @@ def save_final(out: Path, p: Parts, src, record: dict, ctx: distributed.Context)
     if ctx.main:
         checkpoint.save(Path(out) / "model.pt", p.net, src.preprocess, src.classes, record)
         if "test_confusion" in record:
-            atomic_write(Path(out) / "confusion.png",
-                         lambda tmp: confusion.plot(record["test_confusion"], tmp, "test set (kept epoch)"))
-        atomic_write(Path(out) / "metrics.json",
-                     lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=float)))
+            atomic_write(
+                Path(out) / "confusion.png",
+                lambda tmp: confusion.plot(record["test_confusion"], tmp, "test set (kept epoch)"),
+            )
+        atomic_write(
+            Path(out) / "metrics.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=float))
+        )

@@ -21,7 +21,7 @@ def channel_stats(images: Iterable[np.ndarray]) -> tuple[tuple[float, ...], tupl
         a = np.asarray(image)
         flat = a.reshape(-1, a.shape[-1])
         for i in range(0, len(flat), CHUNK * 1024):
-            part = flat[i:i + CHUNK * 1024].astype(np.int64)
+            part = flat[i : i + CHUNK * 1024].astype(np.int64)
             s1 = s1 + part.sum(axis=0)
             s2 = s2 + (part * part).sum(axis=0)
         n += len(flat)

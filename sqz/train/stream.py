@@ -69,8 +69,16 @@ class FolderSource:
 
     streamed = True
 
-    def __init__(self, folder: Folder, seed: int, val_fraction: float, limit: int, workers: int,
-                 flip: bool = False, pin_memory: bool = False):
+    def __init__(
+        self,
+        folder: Folder,
+        seed: int,
+        val_fraction: float,
+        limit: int,
+        workers: int,
+        flip: bool = False,
+        pin_memory: bool = False,
+    ):
         self.folder, self.name, self.classes = folder, folder.name, folder.classes
         self.preprocess = folder.preprocess
         self.augment = "resized-crop" if self.preprocess.channels == 3 else "pad-crop"
@@ -87,12 +95,16 @@ class FolderSource:
 
     def _loader(self, items, keys, batch: int, augment: bool) -> DataLoader:
         ds = FolderImages(items, self.preprocess, augment and self.augment == "resized-crop", self.flip, self.seed)
-        return DataLoader(ds, batch_size=batch, sampler=keys, num_workers=self.workers,
-                          collate_fn=functools.partial(collate, pre=self.preprocess),
-                          pin_memory=self.pin_memory)
+        return DataLoader(
+            ds,
+            batch_size=batch,
+            sampler=keys,
+            num_workers=self.workers,
+            collate_fn=functools.partial(collate, pre=self.preprocess),
+            pin_memory=self.pin_memory,
+        )
 
-    def train_batches(self, epoch: int, ctx: distributed.Context, gen: torch.Generator,
-                      batch: int) -> Iterator[Batch]:
+    def train_batches(self, epoch: int, ctx: distributed.Context, gen: torch.Generator, batch: int) -> Iterator[Batch]:
         order = distributed.shard(self.n_train, epoch, self.seed, ctx.rank, ctx.world).tolist()
         return iter(self._loader(self.train, [(epoch, i) for i in order], batch, augment=True))
 

@@ -24,8 +24,9 @@ def fold_batchnorm(model: SqueezeNet) -> SqueezeNet:
         return model.eval()
     plain = build(dataclasses.replace(model.cfg, batch_norm=False)).eval()
     source = dict(model.named_modules())
-    blocks = [(name, m) for name, m in plain.named_modules() if isinstance(m, nn.Sequential)
-              and isinstance(m[0], nn.Conv2d)]
+    blocks = [
+        (name, m) for name, m in plain.named_modules() if isinstance(m, nn.Sequential) and isinstance(m[0], nn.Conv2d)
+    ]
     folded = 0
     for name, dst in blocks:
         src = source.get(name)
@@ -47,8 +48,7 @@ def expand_input_sizes(model: SqueezeNet, size: int) -> list[tuple[int, int]]:
     """(H, W) of the map each fire module's expand layers see at a `size`² input."""
     fires = [m for m in model.features if isinstance(m, Fire)]
     seen: list[tuple[int, int]] = []
-    hooks = [f.expand3x3.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
-             for f in fires]
+    hooks = [f.expand3x3.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:]))) for f in fires]
     try:
         model.eval()(torch.zeros(1, model.cfg.in_channels, size, size))
     finally:
@@ -59,8 +59,9 @@ def expand_input_sizes(model: SqueezeNet, size: int) -> list[tuple[int, int]]:
 
 def dead_tap_fires(model: SqueezeNet, size: int) -> list[int]:
     """Indices of the fire modules whose 3x3 expand sees a 1x1 map (only the centre tap is live)."""
-    return [i for i, hw in enumerate(expand_input_sizes(model, size))
-            if hw == (1, 1) and i not in model.cfg.point_fires]
+    return [
+        i for i, hw in enumerate(expand_input_sizes(model, size)) if hw == (1, 1) and i not in model.cfg.point_fires
+    ]
 
 
 @torch.no_grad()

@@ -9,16 +9,38 @@ from bench import small_sets
 
 
 def _run(acc, int8=None, bytes_=497_648):
-    return {"command": "sqz train --data DIR", "wall_s": 50.0, "test_acc": acc, "epochs": 12, "batch_size": 16,
-            "auto_epochs": 46, "optimizer_steps": 1056, "train_images": 1400, "val_images": 127, "test_images": 270,
-            "printed": ["budget 500,000 B: …"], "export": {"int8_acc": int8 or acc, "int8_bytes": bytes_,
-                                                         "weakest": "weakest classes: 5 90.0 %"}}
+    return {
+        "command": "sqz train --data DIR",
+        "wall_s": 50.0,
+        "test_acc": acc,
+        "epochs": 12,
+        "batch_size": 16,
+        "auto_epochs": 46,
+        "optimizer_steps": 1056,
+        "train_images": 1400,
+        "val_images": 127,
+        "test_images": 270,
+        "printed": ["budget 500,000 B: …"],
+        "export": {"int8_acc": int8 or acc, "int8_bytes": bytes_, "weakest": "weakest classes: 5 90.0 %"},
+    }
 
 
-RESULTS = {"date": "2026-12-05 00:00 UTC", "commit": "abc1234", "machine": "x86_64, 2 cores", "threads": 1,
-           "sets": [{"set": "digits", **small_sets.SETS["digits"], "sqz": _run(0.99, 0.98), "sqz_flip": _run(0.97),
-                     "sqz_published": _run(0.95, bytes_=406_368),
-                     "reference": {"test_acc": 0.96, "train_seconds": 4.0, "epochs": 12}}]}
+RESULTS = {
+    "date": "2026-12-05 00:00 UTC",
+    "commit": "abc1234",
+    "machine": "x86_64, 2 cores",
+    "threads": 1,
+    "sets": [
+        {
+            "set": "digits",
+            **small_sets.SETS["digits"],
+            "sqz": _run(0.99, 0.98),
+            "sqz_flip": _run(0.97),
+            "sqz_published": _run(0.95, bytes_=406_368),
+            "reference": {"test_acc": 0.96, "train_seconds": 4.0, "epochs": 12},
+        }
+    ],
+}
 
 
 def test_table_compares_int8_with_the_reference_and_names_what_ran(tmp_path):

@@ -25,8 +25,13 @@ def _bigger(meta: dict) -> list[dict]:
 def test_budget_choice_fits_and_one_step_larger_does_not():
     for size, channels in ((224, 3), (96, 3), (32, 1)):
         chosen = choose("1.1", size, channels, 10, "0.5MB")
-        cfg = ArchConfig(num_classes=10, in_channels=channels, stem_stride=chosen["stem_stride"],
-                         pools=tuple(chosen["pools"]), **chosen["metaparameters"])
+        cfg = ArchConfig(
+            num_classes=10,
+            in_channels=channels,
+            stem_stride=chosen["stem_stride"],
+            pools=tuple(chosen["pools"]),
+            **chosen["metaparameters"],
+        )
         assert predict(cfg, size)["file_bytes"] == chosen["file_bytes"] <= 500_000
         larger = [predict(dataclasses.replace(cfg, **m), size) for m in _bigger(chosen["metaparameters"])]
         grew = [p for p in larger if p["parameters"] > chosen["parameters"]]
@@ -93,20 +98,28 @@ def test_budget_choice_over_placements_has_the_most_parameters_ties_to_later_dow
         for b in space["base_e"]:
             for i in space["incr_e"]:
                 for sr in space["sr"]:
-                    cfg = ArchConfig(num_classes=10, in_channels=1, base_e=b, incr_e=i, sr=sr, stem_stride=stride,
-                                     pools=pools)
+                    cfg = ArchConfig(
+                        num_classes=10, in_channels=1, base_e=b, incr_e=i, sr=sr, stem_stride=stride, pools=pools
+                    )
                     r = predict(cfg, 32)
                     if r["file_bytes"] <= parse(budget):
                         fits.append((r["parameters"], sum(h * h for h in graph_mod.fire_sides(cfg, 32)), stride, pools))
     best = max(fits)
     assert (chosen["parameters"], chosen["stem_stride"], tuple(chosen["pools"])) == (best[0], best[2], best[3])
-    cfg = ArchConfig(num_classes=10, in_channels=1, stem_stride=chosen["stem_stride"], pools=tuple(chosen["pools"]),
-                     **chosen["metaparameters"])
+    cfg = ArchConfig(
+        num_classes=10,
+        in_channels=1,
+        stem_stride=chosen["stem_stride"],
+        pools=tuple(chosen["pools"]),
+        **chosen["metaparameters"],
+    )
     assert predict(cfg, 32)["file_bytes"] == chosen["file_bytes"] <= parse(budget)
 
 
 def test_a_given_placement_is_kept_by_the_budget_plan():
-    planned = train_plan("1.1", "0.5MB", log=lambda m: None, placement={"stem_stride": 2, "pools": (2, 4, 6)})(32, 1, 10)
+    planned = train_plan("1.1", "0.5MB", log=lambda m: None, placement={"stem_stride": 2, "pools": (2, 4, 6)})(
+        32, 1, 10
+    )
     assert planned["placement"] == {"stem_stride": 2, "pools": (2, 4, 6)}
     assert planned["size_plan"]["pools"] == [2, 4, 6] and planned["size_plan"]["predicted_bytes"] <= 500_000
 

@@ -44,14 +44,16 @@ def test_int4_file_halves_the_conv_weights_and_runs(tiny_run, small_dataset, tmp
     s = schema()
     m = s.Model.GetRootAsModel(small, 0)
     sg = m.Subgraphs(0)
-    convs = [sg.Operators(i) for i in range(sg.OperatorsLength())
-             if m.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode() == s.BuiltinOperator.CONV_2D]
+    convs = [
+        sg.Operators(i)
+        for i in range(sg.OperatorsLength())
+        if m.OperatorCodes(sg.Operators(i).OpcodeIndex()).BuiltinCode() == s.BuiltinOperator.CONV_2D
+    ]
     assert all(m.OperatorCodes(op.OpcodeIndex()).Version() == INT4_CONV_VERSION for op in convs)
     assert [sg.Tensors(op.Inputs(1)).Type() for op in convs] == [s.TensorType.INT4] * len(fg.convs)
     t = sg.Tensors(convs[0].Inputs(1))
     q, scale = qgraph.weights(next(iter(fg.convs.values())).weight, 4)
-    np.testing.assert_array_equal(unpack_nibbles(m.Buffers(t.Buffer()).DataAsNumpy().tobytes(), q.size),
-                                  q.reshape(-1))
+    np.testing.assert_array_equal(unpack_nibbles(m.Buffers(t.Buffer()).DataAsNumpy().tobytes(), q.size), q.reshape(-1))
     np.testing.assert_array_equal(t.Quantization().ScaleAsNumpy(), scale)
 
     x = normalize(small_dataset.test.x[:100], pre)

@@ -1,4 +1,5 @@
-"""SIGTERM while the TFLite files are written and during evaluation: the previous export stays intact, nothing partial is left."""
+"""SIGTERM while the TFLite files are written and during evaluation: the previous export stays intact, nothing
+partial is left."""
 
 import shutil
 import signal
@@ -15,9 +16,25 @@ from sqz.runtime.manifest import sha256
 def test_sigterm_at_a_stage_keeps_the_previous_export(tiny_export, tiny_run, marker, tmp_path):
     out = shutil.copytree(tiny_export[0], tmp_path / "out")  # a failure must not change the shared export
     before = {p.name: sha256(p) for p in out.iterdir()}
-    proc = subprocess.Popen([sys.executable, "-m", "sqz.cli", "export", str(tiny_run / "model.pt"), "--int8",
-                             "--calib", "3000", "--eval-limit", "3000", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "export",
+            str(tiny_run / "model.pt"),
+            "--int8",
+            "--calib",
+            "3000",
+            "--eval-limit",
+            "3000",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     for line in proc.stderr:
         seen.append(line)

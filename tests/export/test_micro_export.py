@@ -1,4 +1,5 @@
-"""sqz-export --int8 --target <micro>: the C sources and the measured arena land in the export, its manifest, its report."""
+"""sqz-export --int8 --target <micro>: the C sources and the measured arena land in the export, its manifest, its
+report."""
 
 import json
 

@@ -106,7 +106,8 @@ def test_interrupted_export_keeps_previous_artifacts(tiny_export, tiny_run, tmp_
 
 
 def test_export_verdict_honours_the_packed_metric(tiny_export, tiny_run, tmp_path):
-    """A budget between the int8 file's packed and plain sizes: over by `file`, fits by `packed`, as `sqz check` says."""
+    """A budget between the int8 file's packed and plain sizes: over by `file`, fits by `packed`, as `sqz check`
+    says."""
     _, rep = tiny_export
     a = rep.artifacts["model_int8.tflite"]
     between = (a["bytes"] + a["packed"]["bytes"]) // 2

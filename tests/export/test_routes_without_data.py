@@ -19,14 +19,54 @@ def gone(tmp_path_factory):
     root = tmp_path_factory.mktemp("routes")
     data = _write(root / "photos")
     runner = CliRunner()
-    r = runner.invoke(main, ["train", "--data", str(data), "--size", "32", "--epochs", "1", "--batch-size", "8",
-                             "--workers", "0", "--out", str(root / "run")])
+    r = runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--size",
+            "32",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--out",
+            str(root / "run"),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(main, ["compress", str(root / "run" / "model.pt"), "--fit", "300kB", "--rounds", "1",
-                             "--epochs", "1", "--out", str(root / "fit" / "fit.pt")])
+    r = runner.invoke(
+        main,
+        [
+            "compress",
+            str(root / "run" / "model.pt"),
+            "--fit",
+            "300kB",
+            "--rounds",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            str(root / "fit" / "fit.pt"),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(main, ["compress", str(root / "run" / "model.pt"), "--prune", "0.3", "--epochs", "1",
-                             "--out", str(root / "pruned" / "pruned.pt")])
+    r = runner.invoke(
+        main,
+        [
+            "compress",
+            str(root / "run" / "model.pt"),
+            "--prune",
+            "0.3",
+            "--epochs",
+            "1",
+            "--out",
+            str(root / "pruned" / "pruned.pt"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     shutil.move(str(data), root / "archived")
     return root, runner
@@ -55,8 +95,9 @@ def test_each_checkpoint_calibrates_from_the_runs_sample_with_the_data_gone(gone
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("route", [["--no-eval"], ["--target", "nano33ble"], ["--weights", "int4"]],
-                         ids=["no-eval", "micro", "int4"])
+@pytest.mark.parametrize(
+    "route", [["--no-eval"], ["--target", "nano33ble"], ["--weights", "int4"]], ids=["no-eval", "micro", "int4"]
+)
 def test_every_route_works_or_says_what_it_needs(gone, route):
     r, out = _export(gone, "fit/fit.pt", *route)
     if route[0] == "--weights":
@@ -76,7 +117,9 @@ def test_a_directory_holding_another_runs_sample_is_refused_before_any_work(gone
     other = root / "other"
     other.mkdir()
     (other / "calibration.npz").write_bytes(b"another run's sample")
-    r = runner.invoke(main, ["compress", str(root / "fit" / "fit.pt"), "--prune", "0.3", "--epochs", "1",
-                             "--out", str(other / "x.pt")])
+    r = runner.invoke(
+        main,
+        ["compress", str(root / "fit" / "fit.pt"), "--prune", "0.3", "--epochs", "1", "--out", str(other / "x.pt")],
+    )
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
     assert "already holds another run's calibration.npz" in r.output and not (other / "x.pt").exists()

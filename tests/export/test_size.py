@@ -66,11 +66,20 @@ def test_int4_prediction_is_the_written_int4_file(tiny_run, small_dataset, tmp_p
     cfg, size = ArchConfig.from_dict(payload["arch"]), payload["preprocess"]["size"]
     net, _ = remove_dead_taps(fold_batchnorm(model), size)
     names = [c.name for c in floatgraph.from_model(net, size).convs.values()]
-    files = convert(net, small_dataset.preprocess, tmp_path, small_dataset.train.x[:32], "minmax",
-                    {"weights": "int4", "layers": names})
+    files = convert(
+        net,
+        small_dataset.preprocess,
+        tmp_path,
+        small_dataset.train.x[:32],
+        "minmax",
+        {"weights": "int4", "layers": names},
+    )
     assert predict(cfg, size)["file_bytes"] == files["int8"].stat().st_size  # 32², dead taps
-    assert predict(cfg, size, weights="int4")["file_bytes"] == files["int4"].stat().st_size < \
-        predict(cfg, size)["file_bytes"]
+    assert (
+        predict(cfg, size, weights="int4")["file_bytes"]
+        == files["int4"].stat().st_size
+        < predict(cfg, size)["file_bytes"]
+    )
     assert predict(ArchConfig(num_classes=10, in_channels=1), 32, weights="int4")["file_bytes"] == 249_176
 
 
@@ -117,8 +126,20 @@ def test_breakdown_adds_up_and_counts_parameters():
 
 
 def test_sqz_size_json_and_text():
-    cmd = [sys.executable, "-m", "sqz.cli", "size", "--arch", "1.1", "--size", "224", "--channels", "3",
-           "--classes", "10"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sqz.cli",
+        "size",
+        "--arch",
+        "1.1",
+        "--size",
+        "224",
+        "--channels",
+        "3",
+        "--classes",
+        "10",
+    ]
     r = subprocess.run(cmd + ["--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

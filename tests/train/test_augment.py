@@ -28,7 +28,7 @@ def _halves(tmp_path, side=32):
     """Two class folders of RGB images: red on the left half, blue on the right."""
     x = np.zeros((side, side, 3), np.uint8)
     x[:, : side // 2, 0] = 255
-    x[:, side // 2:, 2] = 255
+    x[:, side // 2 :, 2] = 255
     for c in ("a", "b"):
         (tmp_path / c).mkdir()
         for k in range(3):
@@ -41,13 +41,14 @@ def test_mirroring_happens_only_when_asked(tmp_path, flip, monkeypatch):
     folder = _halves(tmp_path)
     scales = []
     real = stream.random_resized_crop
-    monkeypatch.setattr(stream, "random_resized_crop",
-                        lambda im, rng, scale: scales.append(scale) or real(im, rng, scale))
+    monkeypatch.setattr(
+        stream, "random_resized_crop", lambda im, rng, scale: scales.append(scale) or real(im, rng, scale)
+    )
     items = stream.FolderImages(folder.train, folder.preprocess, resized_crop=True, flip=flip, seed=0)
     mirrored = 0
     for epoch in range(40):
         x = items[(epoch, 0)][0].astype(int)
-        left, right = x[:, : x.shape[1] // 2], x[:, x.shape[1] // 2:]
+        left, right = x[:, : x.shape[1] // 2], x[:, x.shape[1] // 2 :]
         mirrored += left[..., 2].mean() > right[..., 2].mean()  # blue on the left: mirrored
     assert set(scales) == {augment.crop_scale(folder.preprocess.size)}
     assert (mirrored > 5) if flip else (mirrored == 0), mirrored

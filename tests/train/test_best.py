@@ -38,8 +38,11 @@ def test_the_saved_model_is_the_best_epoch_on_validation(tmp_path, small_dataset
         return loss, (0.1, 0.9, 0.2, 0.3)[len(calls) - 1], bad
 
     monkeypatch.setattr(loop, "evaluate", peaked)
-    rec = train(TrainConfig(out=str(tmp_path), epochs=4, batch_size=32, lr=3e-3, limit=400, seed=1),
-                dataset=small_dataset, progress=False)
+    rec = train(
+        TrainConfig(out=str(tmp_path), epochs=4, batch_size=32, lr=3e-3, limit=400, seed=1),
+        dataset=small_dataset,
+        progress=False,
+    )
     assert rec["kept_epoch"] == 2 and rec["kept"] == "best validation accuracy" and rec["best_val_acc"] == 0.9
     assert json.loads((tmp_path / "metrics.json").read_text())["kept_epoch"] == 2
     model, _ = checkpoint.load(tmp_path / "model.pt")

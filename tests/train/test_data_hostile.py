@@ -29,7 +29,7 @@ def test_a_class_without_images_is_named(tmp_path, fmnist):
         _save(tmp_path / "shirt" / f"{i}.png", Image.fromarray(fmnist.test.x[i, :, :, 0]))
     (tmp_path / "boot").mkdir()
     (tmp_path / "boot" / "notes.txt").write_text("not an image")
-    with pytest.raises(DatasetError, match="class folder\(s\) with no training images: boot"):
+    with pytest.raises(DatasetError, match=r"class folder\(s\) with no training images: boot"):
         data.load(str(tmp_path))
 
 
@@ -48,7 +48,8 @@ def test_every_mode_decodes_to_the_same_pixels(fmnist):
     pre = Preprocess(size=32, content=28, channels=1)
     want = decode(Image.fromarray(grey), pre)[:, :, 0].astype(int)
     versions = {
-        "RGB": Image.fromarray(grey).convert("RGB"), "RGBA": Image.fromarray(grey).convert("RGBA"),
+        "RGB": Image.fromarray(grey).convert("RGB"),
+        "RGBA": Image.fromarray(grey).convert("RGBA"),
         "P": Image.fromarray(grey).convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=256),
         "I;16": Image.fromarray(grey.astype(np.uint16) * 257),
         "I": Image.fromarray(grey.astype(np.int32) * 257).convert("I"),
@@ -70,7 +71,11 @@ def test_mixed_sizes_and_modes_in_one_folder(tmp_path, fmnist):
         idx = np.flatnonzero(fmnist.test.y == label)[: len(modes)]
         for j, (i, mode) in enumerate(zip(idx, modes)):
             img = Image.fromarray(fmnist.test.x[i, :, :, 0])
-            img = Image.fromarray(fmnist.test.x[i, :, :, 0].astype(np.uint16) * 257) if mode == "I;16" else img.convert(mode)
+            img = (
+                Image.fromarray(fmnist.test.x[i, :, :, 0].astype(np.uint16) * 257)
+                if mode == "I;16"
+                else img.convert(mode)
+            )
             _save(tmp_path / f"c{label}" / f"{j}.png", img.resize((20 + 7 * j,) * 2))
     ds = data.load(str(tmp_path))
     assert ds.skipped == 0 and len(ds.train) + len(ds.test) == 2 * len(modes)

@@ -20,8 +20,13 @@ def fm_npz(tmp_path_factory, fmnist):
     """3,000 real Fashion-MNIST training and 600 test images as an .npz."""
     path = tmp_path_factory.mktemp("npz") / "fm3k.npz"
     idx = np.random.default_rng(1).permutation(len(fmnist.train))[:3000]
-    np.savez(path, x_train=fmnist.train.x[idx], y_train=fmnist.train.y[idx], x_test=fmnist.test.x[:600],
-             y_test=fmnist.test.y[:600])
+    np.savez(
+        path,
+        x_train=fmnist.train.x[idx],
+        y_train=fmnist.train.y[idx],
+        x_test=fmnist.test.x[:600],
+        y_test=fmnist.test.y[:600],
+    )
     return path
 
 
@@ -31,14 +36,40 @@ def two_process_run(tmp_path_factory, fm_npz):
     tmp = tmp_path_factory.mktemp("ddp")
     out, logs = tmp / "run", tmp / "logs"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "--log-dir", str(logs), "--redirects", "3", "-m", "sqz.cli", "train", "--data", str(fm_npz),
-           "--batch-size", "32", "--out", str(out), "--epochs", "2", "--lr", "3e-3", "--threads", "1",
-           "--budget", "none"]  # the published network, as the one-process Python API run it is compared with
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "--log-dir",
+        str(logs),
+        "--redirects",
+        "3",
+        "-m",
+        "sqz.cli",
+        "train",
+        "--data",
+        str(fm_npz),
+        "--batch-size",
+        "32",
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--lr",
+        "3e-3",
+        "--threads",
+        "1",
+        "--budget",
+        "none",
+    ]  # the published network, as the one-process Python API run it is compared with
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, {r: tuple(next(logs.rglob(f"{r}/{name}")).read_text() for name in ("stdout.log", "stderr.log"))
-                 for r in (0, 1)}
+    return out, {
+        r: tuple(next(logs.rglob(f"{r}/{name}")).read_text() for name in ("stdout.log", "stderr.log")) for r in (0, 1)
+    }
 
 
 def test_shards_are_distributed_samplers(fmnist):

@@ -102,9 +102,28 @@ def test_training_starts_from_the_downloaded_weights(served, tmp_path):
     from sqz.cli import main
 
     server, name = served
-    r = CliRunner().invoke(main, ["train", "--data", "fashion-mnist", "--init", "imagenet", "--arch", "1.1",
-                                  "--epochs", "1", "--limit", "64", "--batch-size", "32", "--workers", "0",
-                                  "--out", str(tmp_path / "run")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--init",
+            "imagenet",
+            "--arch",
+            "1.1",
+            "--epochs",
+            "1",
+            "--limit",
+            "64",
+            "--batch-size",
+            "32",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert r.exit_code == 0, r.output[-1500:]
     assert f"downloading {server.url}{name}" in r.output and server.requests == [f"/{name}"]
     payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
@@ -119,10 +138,12 @@ def test_init_imagenet_trains_the_classifier_first_then_the_whole_net(served, tm
 
     server, name = served
     cfg = dict(init="imagenet", epochs=5, batch_size=32, limit=96, seed=0)
-    first = train(TrainConfig(out=str(tmp_path / "a"), **cfg), dataset=small_dataset, progress=False,
-                  stop_after=1)
-    assert first["fine_tune"] == {"classifier_epochs": 1, "features_lr_scale": recipe.FEATURES_LR_SCALE,
-                                  "frozen_features": False}
+    first = train(TrainConfig(out=str(tmp_path / "a"), **cfg), dataset=small_dataset, progress=False, stop_after=1)
+    assert first["fine_tune"] == {
+        "classifier_epochs": 1,
+        "features_lr_scale": recipe.FEATURES_LR_SCALE,
+        "frozen_features": False,
+    }
     tv = torch.load(download.cache_dir() / name, weights_only=True)
     after1 = checkpoint_state(tmp_path / "a" / "last.pt")
     assert torch.equal(after1["features.0.0.weight"], tv["features.0.weight"])

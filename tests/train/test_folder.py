@@ -30,7 +30,8 @@ def test_in_memory_and_streamed_readers_hold_out_the_same_files_when_one_is_unre
     held_out = sorted(int(decode(p, listed.preprocess)[0, 0, 0]) for p, _ in streamed.test)
     assert sorted(int(v) for v in ds.test.x[:, 0, 0, 0]) == held_out
     assert sorted(int(v) for v in ds.train.x[:, 0, 0, 0]) == sorted(
-        int(decode(p, listed.preprocess)[0, 0, 0]) for p, _ in listed.train if p != unreadable)
+        int(decode(p, listed.preprocess)[0, 0, 0]) for p, _ in listed.train if p != unreadable
+    )
 
 
 def test_the_split_is_recorded_with_sizes_and_times(tmp_path):
@@ -60,8 +61,11 @@ def test_split_layouts(tmp_path, splits):
     f = folder.index(root)
     assert f.layout == "/".join(splits) and f.classes == ("a", "b") and len(f.train) == 6
     assert f.final == ("test" if "test" in splits else "val")
-    assert f.val == (None if "val" not in splits else [(str(root / "val" / c / f"{i}.png"), k)
-                                                       for k, c in enumerate("ab") for i in range(3)])
+    assert f.val == (
+        None
+        if "val" not in splits
+        else [(str(root / "val" / c / f"{i}.png"), k) for k, c in enumerate("ab") for i in range(3)]
+    )
     assert all(f"/{f.final}/" in p for p, _ in f.test)
     src = stream.FolderSource(f, seed=0, val_fraction=0.5, limit=0, workers=0)
     assert src.n_train == 6 if "val" in splits else src.n_train == 3
@@ -77,11 +81,14 @@ def test_hidden_and_empty_folders_are_ignored_with_a_note(tmp_path):
     assert f.layout == "classes" and f.classes == ("a", "b")
 
 
-@pytest.mark.parametrize("splits, says", [
-    (("train",), "matches no layout"),
-    (("train", "other"), "matches no layout"),
-    (("val", "test"), "matches no layout"),
-])
+@pytest.mark.parametrize(
+    "splits, says",
+    [
+        (("train",), "matches no layout"),
+        (("train", "other"), "matches no layout"),
+        (("val", "test"), "matches no layout"),
+    ],
+)
 def test_trees_matching_no_layout_are_refused(tmp_path, splits, says):
     root = _tree(tmp_path / "d", splits)
     with pytest.raises(DatasetError, match=says):

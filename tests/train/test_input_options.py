@@ -25,8 +25,19 @@ def _folder(root):
 
 def test_size_channels_and_resize_reach_the_checkpoint_and_export_decoding(tmp_path):
     data = _folder(tmp_path / "photos")
-    train(TrainConfig(data=str(data), out=str(tmp_path / "run"), epochs=1, batch_size=4, workers=0,
-                      size=32, channels=1, resize="pad"), progress=False)
+    train(
+        TrainConfig(
+            data=str(data),
+            out=str(tmp_path / "run"),
+            epochs=1,
+            batch_size=4,
+            workers=0,
+            size=32,
+            channels=1,
+            resize="pad",
+        ),
+        progress=False,
+    )
     _, payload = checkpoint.load(tmp_path / "run" / "model.pt")
     pre = Preprocess.from_dict(payload["preprocess"])
     assert (pre.size, pre.content, pre.channels, pre.resize) == (32, 32, 1, "pad")

@@ -22,8 +22,13 @@ def npz(tmp_path_factory, fmnist):
     """1,200 real Fashion-MNIST training and 200 test images as an .npz."""
     path = tmp_path_factory.mktemp("npz") / "fm.npz"
     idx = np.random.default_rng(2).permutation(len(fmnist.train))[:1200]
-    np.savez(path, x_train=fmnist.train.x[idx], y_train=fmnist.train.y[idx], x_test=fmnist.test.x[:200],
-             y_test=fmnist.test.y[:200])
+    np.savez(
+        path,
+        x_train=fmnist.train.x[idx],
+        y_train=fmnist.train.y[idx],
+        x_test=fmnist.test.x[:200],
+        y_test=fmnist.test.y[:200],
+    )
     return path
 
 
@@ -65,9 +70,23 @@ def test_killed_and_interrupted_runs_resume_to_the_uninterrupted_result(tmp_path
     assert rc == -signal.SIGKILL
     assert checkpoint.load_raw(out / "last.pt")["resume"]["epoch"] == 2 and not (out / "model.pt").exists()
 
-    done = subprocess.run([sys.executable, "-m", "sqz.cli", "train", "--data", str(npz), "--out", str(out),
-                           *[f"--{k.replace('_', '-')}={v}" for k, v in ARGS.items()], "--resume"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "train",
+            "--data",
+            str(npz),
+            "--out",
+            str(out),
+            *[f"--{k.replace('_', '-')}={v}" for k, v in ARGS.items()],
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     a, pa = checkpoint.load(tmp_path / "full" / "model.pt")
     b, pb = checkpoint.load(out / "model.pt")

@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -24,10 +23,13 @@ def test_tiny_run_learns_and_writes_its_records(tiny_run):
 def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path, small_dataset):
     base = dict(epochs=2, limit=300, lr=3e-3, seed=5)
     full = train(TrainConfig(out=str(tmp_path / "full"), **base), dataset=small_dataset, progress=False)
-    train(TrainConfig(out=str(tmp_path / "cut"), **{**base, "epochs": 2}), dataset=small_dataset,
-          progress=False, stop_after=1)
-    resumed = train(TrainConfig(out=str(tmp_path / "cut"), **base), dataset=small_dataset,
-                    progress=False, resume=True)
+    train(
+        TrainConfig(out=str(tmp_path / "cut"), **{**base, "epochs": 2}),
+        dataset=small_dataset,
+        progress=False,
+        stop_after=1,
+    )
+    resumed = train(TrainConfig(out=str(tmp_path / "cut"), **base), dataset=small_dataset, progress=False, resume=True)
     a, _ = checkpoint.load(tmp_path / "full" / "model.pt")
     b, _ = checkpoint.load(tmp_path / "cut" / "model.pt")
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -42,8 +44,7 @@ def test_bad_arguments_are_user_errors(tmp_path, small_dataset):
     with pytest.raises(InputError, match="is a file"):
         train(TrainConfig(out=str(tmp_path / "file")), dataset=small_dataset, progress=False)
     with pytest.raises(InputError, match="no .* to resume"):
-        train(TrainConfig(out=str(tmp_path / "new"), epochs=1), dataset=small_dataset, progress=False,
-              resume=True)
+        train(TrainConfig(out=str(tmp_path / "new"), epochs=1), dataset=small_dataset, progress=False, resume=True)
 
 
 def test_each_epoch_leaves_a_readable_history(tiny_run):
@@ -63,8 +64,6 @@ def test_each_epoch_leaves_a_readable_history(tiny_run):
 
 def test_cpu_training_stays_fp32(tmp_path, small_dataset):
     with pytest.raises(InputError, match="CPU training stays fp32"):
-        train(TrainConfig(out=str(tmp_path), device="cpu", precision="bf16"), dataset=small_dataset,
-              progress=False)
+        train(TrainConfig(out=str(tmp_path), device="cpu", precision="bf16"), dataset=small_dataset, progress=False)
     with pytest.raises(InputError, match="--precision fp8"):
-        train(TrainConfig(out=str(tmp_path), device="cpu", precision="fp8"), dataset=small_dataset,
-              progress=False)
+        train(TrainConfig(out=str(tmp_path), device="cpu", precision="fp8"), dataset=small_dataset, progress=False)

@@ -54,8 +54,14 @@ def test_metaparameters_given_on_the_cli_become_arch_fields():
         metaparameters(width=3)
 
 
-@pytest.mark.parametrize("kw,match", [({"base_e": 1}, "fire module 2 with 1 1x1 and 0 3x3"),
-                                      ({"pct3x3": 0.999}, "0 1x1 and"), ({"freq": 0}, "freq >= 1")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"base_e": 1}, "fire module 2 with 1 1x1 and 0 3x3"),
+        ({"pct3x3": 0.999}, "0 1x1 and"),
+        ({"freq": 0}, "freq >= 1"),
+    ],
+)
 def test_metaparameters_that_leave_no_filters_are_refused(kw, match):
     with pytest.raises(InputError, match=match):
         build(ArchConfig(**kw))
@@ -74,8 +80,20 @@ def test_published_placement_keeps_the_module_indices(arch, fires):
 
 
 def test_an_old_record_loads_unchanged():
-    old = {"version": "1.1", "num_classes": 10, "in_channels": 1, "base_e": 128, "incr_e": 128, "pct3x3": 0.5,
-           "sr": 0.125, "freq": 2, "bypass": True, "batch_norm": True, "dropout": 0.5, "point_fires": [4, 5]}
+    old = {
+        "version": "1.1",
+        "num_classes": 10,
+        "in_channels": 1,
+        "base_e": 128,
+        "incr_e": 128,
+        "pct3x3": 0.5,
+        "sr": 0.125,
+        "freq": 2,
+        "bypass": True,
+        "batch_norm": True,
+        "dropout": 0.5,
+        "point_fires": [4, 5],
+    }
     cfg = ArchConfig.from_dict(old)
     assert cfg == ArchConfig.named("1.1-bypass", num_classes=10, in_channels=1, batch_norm=True, point_fires=(4, 5))
     assert cfg.bypass == "simple" and cfg.stem_stride == 2 and cfg.pool_positions == (0, 2, 4)
@@ -92,8 +110,10 @@ def test_pools_and_stem_stride_move_the_down_sampling():
     assert ArchConfig.from_dict(late.to_dict()) == late and late.to_dict()["pools"] == [2, 4, 6]
 
 
-@pytest.mark.parametrize("kw,match", [({"pools": (0, 9)}, "positions 0 to 8"), ({"pools": (2, 2)}, "distinct"),
-                                      ({"stem_stride": 3}, "give 1 or 2")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [({"pools": (0, 9)}, "positions 0 to 8"), ({"pools": (2, 2)}, "distinct"), ({"stem_stride": 3}, "give 1 or 2")],
+)
 def test_bad_placements_are_refused(kw, match):
     with pytest.raises(InputError, match=match):
         ArchConfig(**kw)

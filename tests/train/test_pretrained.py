@@ -77,8 +77,9 @@ def test_k_classes_keep_the_features_and_get_a_new_classifier(version, tmp_path)
 
 def test_batch_norm_on_when_asked_still_takes_every_convolution(tmp_path):
     tv = _torchvision_net("1.1")
-    ours = pretrained.start(ArchConfig.named("1.1", num_classes=10, in_channels=3, batch_norm=True),
-                            _saved(tv, tmp_path), _classes(10))
+    ours = pretrained.start(
+        ArchConfig.named("1.1", num_classes=10, in_channels=3, batch_norm=True), _saved(tv, tmp_path), _classes(10)
+    )
     assert torch.equal(ours.features[5].expand3x3[0].weight, tv.features[6].expand3x3.weight)
     assert pretrained.resolve_batch_norm(None, _saved(tv, tmp_path)) is False
     assert pretrained.resolve_batch_norm(True, _saved(tv, tmp_path)) is True
@@ -86,8 +87,9 @@ def test_batch_norm_on_when_asked_still_takes_every_convolution(tmp_path):
 
 
 def test_freeze_features_leaves_only_the_classifier_trainable(tmp_path):
-    ours = pretrained.start(_arch("1.1", 5), _saved(_torchvision_net("1.1"), tmp_path), _classes(5),
-                            freeze_features=True)
+    ours = pretrained.start(
+        _arch("1.1", 5), _saved(_torchvision_net("1.1"), tmp_path), _classes(5), freeze_features=True
+    )
     trainable = {n for n, p in ours.named_parameters() if p.requires_grad}
     assert trainable == {"classifier.1.weight", "classifier.1.bias"}
 
@@ -111,24 +113,33 @@ def test_an_sqz_checkpoint_restarts_with_its_classifier_only_for_the_same_classe
 def test_preprocessing_switches_to_imagenet_and_three_channels(tmp_path):
     path = _saved(_torchvision_net("1.1"), tmp_path)
     grey = np.arange(4 * 28 * 28, dtype=np.int64).reshape(4, 28, 28, 1).astype(np.uint8)
-    ds = Dataset("g", Split(grey, np.array([0, 1, 0, 1])), Split(grey[:2], np.array([0, 1])), ("a", "b"),
-                 Preprocess(size=32, content=28, channels=1))
+    ds = Dataset(
+        "g",
+        Split(grey, np.array([0, 1, 0, 1])),
+        Split(grey[:2], np.array([0, 1])),
+        ("a", "b"),
+        Preprocess(size=32, content=28, channels=1),
+    )
     out = pretrained.adapt(ds, path)
-    assert out.preprocess == Preprocess(size=32, content=28, channels=3, mean=pretrained.IMAGENET_MEAN,
-                                        std=pretrained.IMAGENET_STD)
+    assert out.preprocess == Preprocess(
+        size=32, content=28, channels=3, mean=pretrained.IMAGENET_MEAN, std=pretrained.IMAGENET_STD
+    )
     assert out.train.x.shape == (4, 28, 28, 3) and np.array_equal(out.train.x[..., 2], grey[..., 0])
     assert ds.train.x.shape[-1] == 1 and pretrained.adapt(ds, "") is ds
 
 
-@pytest.mark.parametrize("case,match", [
-    ("version", "holds SqueezeNet 1.0, not 1.1; train with --arch 1.0"),
-    ("shapes", "in the file but"),
-    ("missing", "not a complete torchvision SqueezeNet 1.1 state dict .*missing \\['features.12.expand3x3.bias'"),
-    ("other dict", "not torchvision's SqueezeNet"),
-    ("list", "neither a torchvision SqueezeNet state dict nor an sqz checkpoint"),
-    ("text", "not a readable torch file"),
-    ("absent", "no such file"),
-])
+@pytest.mark.parametrize(
+    "case,match",
+    [
+        ("version", "holds SqueezeNet 1.0, not 1.1; train with --arch 1.0"),
+        ("shapes", "in the file but"),
+        ("missing", "not a complete torchvision SqueezeNet 1.1 state dict .*missing \\['features.12.expand3x3.bias'"),
+        ("other dict", "not torchvision's SqueezeNet"),
+        ("list", "neither a torchvision SqueezeNet state dict nor an sqz checkpoint"),
+        ("text", "not a readable torch file"),
+        ("absent", "no such file"),
+    ],
+)
 def test_unusable_files_are_refused_with_one_clear_line(case, match, tmp_path):
     tv11 = _torchvision_net("1.1").state_dict()
     path = tmp_path / "init.pth"
@@ -164,8 +175,11 @@ def test_training_from_torchvision_records_imagenet_input_and_a_linear_probe(tmp
 
     tv = _torchvision_net("1.1")
     path = _saved(tv, tmp_path)
-    record = train(TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, limit=64, init=path,
-                               freeze_features=True), dataset=small_dataset, progress=False)
+    record = train(
+        TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, limit=64, init=path, freeze_features=True),
+        dataset=small_dataset,
+        progress=False,
+    )
     model, payload = checkpoint.load(tmp_path / "run" / "model.pt")
     pre = Preprocess.from_dict(payload["preprocess"])
     assert pre.channels == 3 and pre.mean == pretrained.IMAGENET_MEAN and pre.std == pretrained.IMAGENET_STD
@@ -182,8 +196,11 @@ def test_freeze_features_without_init_is_refused(small_dataset, tmp_path):
     from sqz.train.loop import TrainConfig, train
 
     with pytest.raises(InputError, match="give --init FILE"):
-        train(TrainConfig(out=str(tmp_path / "run"), epochs=1, limit=32, freeze_features=True),
-              dataset=small_dataset, progress=False)
+        train(
+            TrainConfig(out=str(tmp_path / "run"), epochs=1, limit=32, freeze_features=True),
+            dataset=small_dataset,
+            progress=False,
+        )
 
 
 def test_a_pruned_checkpoint_brings_its_widths_to_a_run_at_another_size(tmp_path, small_dataset):
@@ -192,16 +209,32 @@ def test_a_pruned_checkpoint_brings_its_widths_to_a_run_at_another_size(tmp_path
     from sqz.train.loop import TrainConfig, train
 
     torch.manual_seed(4)
-    widths = ((8, 16, 8), (8, 16, 8), (16, 24, 24), (16, 32, 24), (24, 40, 40), (24, 48, 40), (32, 64, 48),
-              (32, 64, 64))
+    widths = (
+        (8, 16, 8),
+        (8, 16, 8),
+        (16, 24, 24),
+        (16, 32, 24),
+        (24, 40, 40),
+        (24, 48, 40),
+        (32, 64, 48),
+        (32, 64, 64),
+    )
     src = build(ArchConfig.named("1.1", num_classes=10, in_channels=1, widths=widths)).eval()
     checkpoint.save(tmp_path / "pruned.pt", src, Preprocess(size=64, content=64, channels=1), small_dataset.classes, {})
     path = str(tmp_path / "pruned.pt")
     assert pretrained.shape_of(path)["widths"] == widths and pretrained.shape_of("") == {}
-    train(TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, limit=64, init=path),
-          dataset=small_dataset, progress=False)
+    train(
+        TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, limit=64, init=path),
+        dataset=small_dataset,
+        progress=False,
+    )
     model, payload = checkpoint.load(tmp_path / "run" / "model.pt")
     assert model.cfg.widths == widths and payload["preprocess"]["size"] == 32
     with pytest.raises(ModelFileError, match="train with the file's architecture"):
-        train(TrainConfig(out=str(tmp_path / "run2"), epochs=1, batch_size=32, limit=64, init=path,
-                          metaparameters={"base_e": 64}), dataset=small_dataset, progress=False)
+        train(
+            TrainConfig(
+                out=str(tmp_path / "run2"), epochs=1, batch_size=32, limit=64, init=path, metaparameters={"base_e": 64}
+            ),
+            dataset=small_dataset,
+            progress=False,
+        )

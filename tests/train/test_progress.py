@@ -8,9 +8,29 @@ from sqz.train import progress
 
 
 def test_training_into_a_log_writes_no_bar_frames(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "sqz.cli", "train", "--data", "fashion-mnist", "--epochs", "2",
-                        "--limit", "256", "--batch-size", "32", "--workers", "0", "--out", str(tmp_path / "run")],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqz.cli",
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--epochs",
+            "2",
+            "--limit",
+            "256",
+            "--batch-size",
+            "32",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-1000:]
     log = r.stdout + r.stderr
     assert "\r" not in log and "it/s" not in log and "batch/s" not in log

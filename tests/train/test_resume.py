@@ -35,27 +35,43 @@ def test_resume_with_more_epochs_replans_the_schedule(tmp_path, small_dataset):
     assert rows[2]["lr"] == pytest.approx(_one_cycle_lr(3 * steps, 3 * steps, 3e-3), rel=1e-6)
     assert record["config"]["epochs"] == 3 and (tmp_path / "r" / "model.pt").exists()
     resumed, _ = checkpoint.load(tmp_path / "r" / "model.pt")
-    assert any(not torch.equal(a, b) for a, b in zip(weights.state_dict().values(),
-                                                     resumed.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(weights.state_dict().values(), resumed.state_dict().values()))
 
 
 def test_resume_refuses_options_it_cannot_honour(tmp_path, small_dataset):
     out = str(tmp_path / "r")
     train(TrainConfig(out=out, epochs=2, **BASE), dataset=small_dataset, progress=False, stop_after=2)
-    for change, says in ((dict(lr=1e-3), "--lr 0.003 and this run asks for --lr 0.001"),
-                         (dict(arch="1.0"), "--arch 1.1 and this run asks for --arch 1.0"),
-                         (dict(batch_size=32), "--batch-size 64"),
-                         (dict(batch_norm=False), "--batch-norm True"),
-                         (dict(epochs=1), "already trained 2 epoch")):
+    for change, says in (
+        (dict(lr=1e-3), "--lr 0.003 and this run asks for --lr 0.001"),
+        (dict(arch="1.0"), "--arch 1.1 and this run asks for --arch 1.0"),
+        (dict(batch_size=32), "--batch-size 64"),
+        (dict(batch_norm=False), "--batch-norm True"),
+        (dict(epochs=1), "already trained 2 epoch"),
+    ):
         with pytest.raises(InputError, match=says):
-            train(TrainConfig(out=out, **{"epochs": 2, **BASE, **change}), dataset=small_dataset,
-                  progress=False, resume=True)
+            train(
+                TrainConfig(out=out, **{"epochs": 2, **BASE, **change}),
+                dataset=small_dataset,
+                progress=False,
+                resume=True,
+            )
 
 
 def test_cli_resume_with_more_epochs(tmp_path):
     """The issue's two commands, through the click command: no traceback, three epochs in the record."""
-    args = ["train", "--data", "fashion-mnist", "--limit", "256", "--batch-size", "64", "--threads", "1",
-            "--out", str(tmp_path / "R")]
+    args = [
+        "train",
+        "--data",
+        "fashion-mnist",
+        "--limit",
+        "256",
+        "--batch-size",
+        "64",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "R"),
+    ]
     runner = CliRunner()
     first = runner.invoke(main, [*args, "--epochs", "1"])
     assert first.exit_code == 0, first.output

@@ -9,14 +9,17 @@ from sqz.train import schedule
 from sqz.train.loop import TrainConfig, train
 
 
-@pytest.mark.parametrize("n_train, world, batch, epochs", [
-    (55_000, 1, 128, 40),    # Fashion-MNIST less its validation share: 430 steps an epoch, the 40-epoch minimum
-    (2_750, 1, 32, 47),      # 3,000 images less validation: 86 steps an epoch, 47 epochs reach 4,000 steps
-    (5_000, 1, 64, 51),      # 79 steps an epoch
-    (730, 1, 16, 87),        # 800 images: the smallest batch, 46 steps an epoch
-    (100, 1, 16, 300),       # 7 steps an epoch: capped at the maximum
-    (5_500, 2, 32, 47),      # two processes: each sees half, in batches of its own
-])
+@pytest.mark.parametrize(
+    "n_train, world, batch, epochs",
+    [
+        (55_000, 1, 128, 40),  # Fashion-MNIST less its validation share: 430 steps an epoch, the 40-epoch minimum
+        (2_750, 1, 32, 47),  # 3,000 images less validation: 86 steps an epoch, 47 epochs reach 4,000 steps
+        (5_000, 1, 64, 51),  # 79 steps an epoch
+        (730, 1, 16, 87),  # 800 images: the smallest batch, 46 steps an epoch
+        (100, 1, 16, 300),  # 7 steps an epoch: capped at the maximum
+        (5_500, 2, 32, 47),  # two processes: each sees half, in batches of its own
+    ],
+)
 def test_auto_picks_the_batch_and_the_epochs_from_the_set_size(n_train, world, batch, epochs):
     assert schedule.auto_batch(n_train, world) == batch
     assert schedule.auto_epochs(n_train, batch, world) == epochs
@@ -88,8 +91,9 @@ def test_resume_refuses_auto_when_it_picks_fewer_epochs_than_done(tmp_path, smal
 
 
 def test_cli_prints_the_epochs_auto_chose(tmp_path, short_auto):
-    r = CliRunner().invoke(main, ["train", "--data", "fashion-mnist", "--limit", "256", "--threads", "1",
-                                  "--out", str(tmp_path / "R")])
+    r = CliRunner().invoke(
+        main, ["train", "--data", "fashion-mnist", "--limit", "256", "--threads", "1", "--out", str(tmp_path / "R")]
+    )
     assert r.exit_code == 0, r.output
     assert "epochs auto: 2, batch auto: 64 (4 optimiser steps per epoch on 256 training images, 8 in all" in r.output
     bad = CliRunner().invoke(main, ["train", "--epochs", "many", "--out", str(tmp_path / "X")])

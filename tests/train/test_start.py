@@ -27,8 +27,11 @@ def _write_folder(root, fmnist, per_class):
 @pytest.mark.slow
 def test_default_schedule_leaves_chance_in_the_first_epochs(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, PER_CLASS)
-    rec = train(TrainConfig(data=str(root), out=str(tmp_path / "run"), threads=1, workers=0), progress=False,
-                stop_after=EPOCHS_SEEN)
+    rec = train(
+        TrainConfig(data=str(root), out=str(tmp_path / "run"), threads=1, workers=0),
+        progress=False,
+        stop_after=EPOCHS_SEEN,
+    )
     assert rec["epochs"] >= 40 and rec["batch_size"] <= 32, "the test is about the long auto schedule"
     losses = [h["train_loss"] for h in rec["history"]]
     assert len(losses) == EPOCHS_SEEN

@@ -12,8 +12,8 @@ STD = (50 / 255, 32 / 255, 0.5)
 
 def _image(side: int = 96) -> np.ndarray:
     img = np.zeros((side, side, 3), np.uint8)
-    img[:, : side // 2, 0], img[:, side // 2:, 0] = 200, 100
-    img[: side // 2, :, 1], img[side // 2:, :, 1] = 77, 13
+    img[:, : side // 2, 0], img[:, side // 2 :, 0] = 200, 100
+    img[: side // 2, :, 1], img[side // 2 :, :, 1] = 77, 13
     img[..., 2] = np.indices((side, side)).sum(0) % 2 * 255
     return img
 
@@ -43,8 +43,9 @@ def test_channel_stats_are_exact():
 
 @pytest.mark.parametrize("reader", ["stream", "memory"])
 def test_folder_statistics_are_exact(known_folder, reader):
-    pre = folder.index(known_folder).preprocess if reader == "stream" else \
-        data.load_image_folder(known_folder).preprocess
+    pre = (
+        folder.index(known_folder).preprocess if reader == "stream" else data.load_image_folder(known_folder).preprocess
+    )
     assert pre.channels == 3 and pre.size == 96
     assert pre.mean == pytest.approx(MEAN, rel=1e-12, abs=1e-12)
     assert pre.std == pytest.approx(STD, rel=1e-12, abs=1e-12)

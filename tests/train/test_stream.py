@@ -49,8 +49,10 @@ def test_folder_trains_streamed_and_counts_unreadable_images(tmp_path, fmnist):
     root = _write_folder(tmp_path / "fm", fmnist, per_class=PER_CLASS)
     out = tmp_path / "run"
     with pytest.warns(UserWarning, match="skipped 2 unreadable image"):
-        rec = train(TrainConfig(data=str(root), out=str(out), epochs=EPOCHS, batch_size=32, lr=3e-3, threads=1,
-                                workers=1), progress=False)
+        rec = train(
+            TrainConfig(data=str(root), out=str(out), epochs=EPOCHS, batch_size=32, lr=3e-3, threads=1, workers=1),
+            progress=False,
+        )
     assert rec["data_path"] == "streamed" and rec["augment"] == "pad-crop"
     assert rec["skipped_images"] == 2 and rec["history"][-1]["skipped_images"] == 2
     assert rec["train_images"] + rec["val_images"] + rec["test_images"] == 10 * PER_CLASS + 2

@@ -43,8 +43,16 @@ def test_folding_batchnorm_keeps_the_outputs(arch, kw):
         assert torch.allclose(model(x), plain(x), atol=1e-4)
 
 
-@pytest.mark.parametrize("kw,dead", [({}, [4, 5, 6, 7]), ({"pools": (2, 4, 6)}, [6, 7]), ({"pools": (2, 4)}, []),
-                                     ({"stem_stride": 1}, []), ({"stem_stride": 1, "pools": (0, 2, 4, 6)}, [6, 7])])
+@pytest.mark.parametrize(
+    "kw,dead",
+    [
+        ({}, [4, 5, 6, 7]),
+        ({"pools": (2, 4, 6)}, [6, 7]),
+        ({"pools": (2, 4)}, []),
+        ({"stem_stride": 1}, []),
+        ({"stem_stride": 1, "pools": (0, 2, 4, 6)}, [6, 7]),
+    ],
+)
 def test_dead_taps_follow_the_pool_placement_and_stem_stride(kw, dead):
     """The probe pass and the size predictor's arithmetic agree on every placement."""
     from sqz.quantize.graph import dead_fires, fire_sides

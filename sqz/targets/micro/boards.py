@@ -78,12 +78,26 @@ def table(items: list[MicroProfile] | None = None) -> str:
     items = profiles() if items is None else items
     kib = lambda n: f"{n // 1024:,} KiB"
     head = ("target", "board", "soc", "core", "MHz", "flash", "SRAM", "model flash", "arena+I/O RAM")
-    rows = [(p.name, p.board, p.soc, p.core, str(p.clock_mhz), kib(p.flash_bytes), kib(p.sram_bytes),
-             kib(p.model_flash_budget), kib(p.ram_budget)) for p in items]
+    rows = [
+        (
+            p.name,
+            p.board,
+            p.soc,
+            p.core,
+            str(p.clock_mhz),
+            kib(p.flash_bytes),
+            kib(p.sram_bytes),
+            kib(p.model_flash_budget),
+            kib(p.ram_budget),
+        )
+        for p in items
+    ]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]
-    lines.append("\nMicrocontrollers run the model compiled to C (sqz_model.c) or in TensorFlow Lite Micro "
-                 "(model_data.cc); sqz-export --int8 --target NAME writes both.")
+    lines.append(
+        "\nMicrocontrollers run the model compiled to C (sqz_model.c) or in TensorFlow Lite Micro "
+        "(model_data.cc); sqz-export --int8 --target NAME writes both."
+    )
     for p in items:
         docs = sorted({s.split(",")[0].split(":")[0].split(" (")[0] for s in p.sources.values()})
         lines.append(f"{p.name}: {p.budget_note}. Sources: {'; '.join(docs)}")

@@ -14,8 +14,12 @@ import numpy as np
 from sqz.targets.micro import boards, cfiles, cortexm
 
 # The emulated board that runs each core's build.
-CORE_MACHINES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
-                 "cortex-m55": "mps3-an547"}
+CORE_MACHINES = {
+    "cortex-m4": "mps2-an386",
+    "cortex-m7": "mps2-an500",
+    "cortex-m33": "mps2-an505",
+    "cortex-m55": "mps3-an547",
+}
 
 
 @dataclass
@@ -67,6 +71,15 @@ def measure(sources: Path, target: str | boards.MicroProfile, defines: tuple[str
             r = cortexm.run(elf, m, x, cfiles.define(header, "SQZ_OUTPUT_SIZE"))
             stack, instructions = r.stack_bytes, r.instructions
     io = cfiles.define(header, "SQZ_INPUT_SIZE") + cfiles.define(header, "SQZ_OUTPUT_SIZE")
-    return CBuild(profile.name, profile.gcc_cpu, size["text"] + size["data"], size["data"] + size["bss"],
-                  cfiles.define(header, "SQZ_ARENA_BYTES"), io, stack, instructions, cfiles.define(header, "SQZ_MACS"),
-                  machine_name)
+    return CBuild(
+        profile.name,
+        profile.gcc_cpu,
+        size["text"] + size["data"],
+        size["data"] + size["bss"],
+        cfiles.define(header, "SQZ_ARENA_BYTES"),
+        io,
+        stack,
+        instructions,
+        cfiles.define(header, "SQZ_MACS"),
+        machine_name,
+    )

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from sqz.errors import InputError
-from sqz.targets.micro import gate, verify as micro_verify
+from sqz.targets.micro import gate
+from sqz.targets.micro import verify as micro_verify
 
 
 def check(artifacts: list[Path], target: str, budget: str | None, metric: str | None, as_json: bool, echo) -> int:
@@ -17,16 +18,30 @@ def check(artifacts: list[Path], target: str, budget: str | None, metric: str | 
         raise InputError("give at least one model file to check")
     verdicts = [gate.check(Path(p), target) for p in artifacts]
     if as_json:
-        echo(json.dumps({"fits": all(v.fits for v in verdicts), "target": target,
-                         "artifacts": [v.to_dict() for v in verdicts]}, indent=2))
+        echo(
+            json.dumps(
+                {"fits": all(v.fits for v in verdicts), "target": target, "artifacts": [v.to_dict() for v in verdicts]},
+                indent=2,
+            )
+        )
     else:
         for v in verdicts:
             echo("\n".join(v.lines()))
     return 0 if all(v.fits for v in verdicts) else 1
 
 
-def verify(model: Path, target: str, arch: str | None, interpreter: str | None, images: list[Path] | None,
-           samples: int | None, as_json: bool, echo, log, generate=None) -> int:
+def verify(
+    model: Path,
+    target: str,
+    arch: str | None,
+    interpreter: str | None,
+    images: list[Path] | None,
+    samples: int | None,
+    as_json: bool,
+    echo,
+    log,
+    generate=None,
+) -> int:
     """TFLite Micro and the generated C (this machine, emulated Cortex-M4/M7/M33/M55) against the reference kernels;
     0 when every output is bit-identical, else 1."""
     if arch or interpreter:

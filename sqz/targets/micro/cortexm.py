@@ -39,10 +39,8 @@ class Machine:
 MACHINES = {
     "mps2-an386": Machine("mps2-an386", "Cortex-M4", "cortex-m4", (0x0, 4 << 20), (0x20000000, 4 << 20), 40.0),
     "mps2-an500": Machine("mps2-an500", "Cortex-M7", "cortex-m7", (0x0, 4 << 20), (0x60000000, 16 << 20), 40.0),
-    "mps2-an505": Machine("mps2-an505", "Cortex-M33", "cortex-m33", (0x10000000, 4 << 20), (0x38000000, 2 << 20),
-                          50.0),
-    "mps3-an547": Machine("mps3-an547", "Cortex-M55", "cortex-m55", (0x0, 512 << 10), (0x20000000, 512 << 10),
-                          31.25),
+    "mps2-an505": Machine("mps2-an505", "Cortex-M33", "cortex-m33", (0x10000000, 4 << 20), (0x38000000, 2 << 20), 50.0),
+    "mps3-an547": Machine("mps3-an547", "Cortex-M55", "cortex-m55", (0x0, 512 << 10), (0x20000000, 512 << 10), 31.25),
 }
 VERIFY_MACHINES = ("mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
 
@@ -81,17 +79,37 @@ def _run(cmd: list[str], cwd: Path, timeout: float = RUN_TIMEOUT_S) -> subproces
         raise ToolError(f"{cmd[0]} did not finish in {timeout:.0f} s") from None
 
 
-def build(sources: list[Path], include: Path, machine: Machine, elf: Path, defines: tuple[str, ...] = (),
-          flash: int | None = None, ram: int | None = None) -> str:
+def build(
+    sources: list[Path],
+    include: Path,
+    machine: Machine,
+    elf: Path,
+    defines: tuple[str, ...] = (),
+    flash: int | None = None,
+    ram: int | None = None,
+) -> str:
     """Compile and link `sources` for `machine` (memory capped at `flash`/`ram` bytes when given); the
     compiler's warnings (empty when clean)."""
     require_tools()
     fsize, rsize = flash or machine.flash[1], ram or machine.ram[1]
-    cmd = [GCC, f"-mcpu={machine.cpu}", "-mthumb", "-mfloat-abi=hard", *CFLAGS, *(f"-D{d}" for d in defines),
-           f"-I{include}", "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost", "-Wl,--gc-sections",
-           f"-Wl,--defsym=__flash={machine.flash[0]:#x},--defsym=__flash_size={fsize},"
-           f"--defsym=__ram={machine.ram[0]:#x},--defsym=__ram_size={rsize}",
-           *map(str, sources), "-o", str(elf)]
+    cmd = [
+        GCC,
+        f"-mcpu={machine.cpu}",
+        "-mthumb",
+        "-mfloat-abi=hard",
+        *CFLAGS,
+        *(f"-D{d}" for d in defines),
+        f"-I{include}",
+        "--specs=picolibc.specs",
+        "--oslib=semihost",
+        "--crt0=semihost",
+        "-Wl,--gc-sections",
+        f"-Wl,--defsym=__flash={machine.flash[0]:#x},--defsym=__flash_size={fsize},"
+        f"--defsym=__ram={machine.ram[0]:#x},--defsym=__ram_size={rsize}",
+        *map(str, sources),
+        "-o",
+        str(elf),
+    ]
     r = _run(cmd, elf.parent)
     if r.returncode != 0:
         lines = r.stderr.strip().splitlines() or [""]
@@ -105,23 +123,43 @@ def run(elf: Path, machine: Machine, inputs: np.ndarray, out_size: int) -> Run:
     work = elf.parent
     (work / "sqz_in.bin").write_bytes(np.ascontiguousarray(inputs, np.int8).tobytes())
     (work / "sqz_out.bin").unlink(missing_ok=True)
-    cmd = [QEMU, "-M", machine.name, "-nographic", "-monitor", "none", "-serial", "none",
-           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", elf.name]
+    cmd = [
+        QEMU,
+        "-M",
+        machine.name,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
+        "-kernel",
+        elf.name,
+    ]
     start = time.monotonic()
     r = _run(cmd, work)
     seconds = time.monotonic() - start
     printed = (r.stdout + r.stderr).splitlines()  # qemu writes the semihosting console to stderr
     line = next((ln for ln in printed if ln.startswith("sqz_run ")), "")
     if r.returncode != 0 or not line:
-        raise ToolError(f"{machine.name}: the program exited {r.returncode} "
-                        f"({(r.stdout + r.stderr).strip().splitlines()[-1:] or ['no output']})")
+        raise ToolError(
+            f"{machine.name}: the program exited {r.returncode} "
+            f"({(r.stdout + r.stderr).strip().splitlines()[-1:] or ['no output']})"
+        )
     fields = dict(kv.split("=") for kv in line.split()[1:])
     ticks = int(fields["ticks"])
     raw = np.frombuffer((work / "sqz_out.bin").read_bytes(), np.int8)
     images = int(fields["images"])
-    return Run(raw.reshape(images, out_size) if images else raw.reshape(0, out_size), images,
-               None if ticks < 0 or fields["wrapped"] != "0" else round(ticks * machine.instructions_per_tick),
-               int(fields["stack"]) if int(fields["stack"]) >= 0 else None, seconds)
+    return Run(
+        raw.reshape(images, out_size) if images else raw.reshape(0, out_size),
+        images,
+        None if ticks < 0 or fields["wrapped"] != "0" else round(ticks * machine.instructions_per_tick),
+        int(fields["stack"]) if int(fields["stack"]) >= 0 else None,
+        seconds,
+    )
 
 
 def sizes(path: Path) -> dict[str, int]:
@@ -136,8 +174,22 @@ def sizes(path: Path) -> dict[str, int]:
 def compile_object(source: Path, include: Path, machine: Machine, obj: Path, defines: tuple[str, ...] = ()) -> str:
     """Compile one C file to an object for `machine`; the warnings."""
     require_tools()
-    r = _run([GCC, f"-mcpu={machine.cpu}", "-mthumb", "-mfloat-abi=hard", *CFLAGS, *(f"-D{d}" for d in defines),
-              f"-I{include}", "-c", str(source), "-o", str(obj)], obj.parent)
+    r = _run(
+        [
+            GCC,
+            f"-mcpu={machine.cpu}",
+            "-mthumb",
+            "-mfloat-abi=hard",
+            *CFLAGS,
+            *(f"-D{d}" for d in defines),
+            f"-I{include}",
+            "-c",
+            str(source),
+            "-o",
+            str(obj),
+        ],
+        obj.parent,
+    )
     if r.returncode != 0:
         raise ToolError(f"{GCC} failed on {source.name}: {(r.stderr.strip().splitlines() or [''])[-1]}")
     return r.stderr

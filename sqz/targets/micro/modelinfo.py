@@ -44,8 +44,11 @@ def read(content: bytes) -> ModelInfo:
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        codes.append("CUSTOM:" + oc.CustomCode().decode() if code == s.BuiltinOperator.CUSTOM
-                     else names.get(code, f"builtin {code}"))
+        codes.append(
+            "CUSTOM:" + oc.CustomCode().decode()
+            if code == s.BuiltinOperator.CUSTOM
+            else names.get(code, f"builtin {code}")
+        )
     used: list[str] = []
     for g in range(model.SubgraphsLength()):
         sub = model.Subgraphs(g)

@@ -29,8 +29,12 @@ def c_export(int8_model, tmp_path_factory) -> Path:
         shutil.copy(int8_model.parent / name, d / name)
     data = json.loads((d / "manifest.json").read_text())
     entry = data["artifacts"]["model_int8.tflite"]
-    csource.write(d, csource.generate((d / "model_int8.tflite").read_bytes(), data["labels"], data["preprocess"],
-                                      entry["io"], entry["sha256"]))
+    csource.write(
+        d,
+        csource.generate(
+            (d / "model_int8.tflite").read_bytes(), data["labels"], data["preprocess"], entry["io"], entry["sha256"]
+        ),
+    )
     return d
 
 
@@ -51,7 +55,7 @@ def test_a_wrong_weight_in_the_c_fails_verification(c_export, tmp_path):
     shutil.copytree(c_export, d)
     src = (d / "sqz_model.c").read_text()
     m = re.search(r"static const int32_t bi0\[\d+\] = \{\n    (-?\d+)", src)
-    src = src[:m.start(1)] + str(int(m.group(1)) + 50_000) + src[m.end(1):]
+    src = src[: m.start(1)] + str(int(m.group(1)) + 50_000) + src[m.end(1) :]
     (d / "sqz_model.c").write_text(src)
     out = CliRunner().invoke(main, ["verify", str(d), "--target", "pico2", "--samples", "8"])
     assert out.exit_code == 1
@@ -93,18 +97,41 @@ def test_the_arduino_sketch_in_the_docs_compiles_and_runs_on_a_cortex_m4(c_expor
     (tmp_path / "sketch.cpp").write_text(_sketch())
     m = cortexm.MACHINES["mps2-an386"]
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-O2", "-Wall", "-Wextra", f"-I{ARDUINO}", "-I."]
-    link = ["--specs=picolibcpp.specs", "--oslib=semihost", "--crt0=semihost",
-            f"-Wl,--defsym=__flash=0x0,--defsym=__flash_size={1 << 20},--defsym=__ram={m.ram[0]:#x},"
-            f"--defsym=__ram_size={256 << 10}"]
-    for cmd in (["arm-none-eabi-gcc", *flags, "-std=c99", "-c", "sqz_model.c"],
-                ["arm-none-eabi-g++", *flags, "-fno-exceptions", "-fno-rtti", "-c", "sketch.cpp"],
-                ["arm-none-eabi-g++", *flags, "-fno-exceptions", "-fno-rtti", "-c", str(ARDUINO / "main.cpp")],
-                ["arm-none-eabi-g++", *flags, *link, "sketch.o", "main.o", "sqz_model.o", "-o", "sketch.elf"]):
+    link = [
+        "--specs=picolibcpp.specs",
+        "--oslib=semihost",
+        "--crt0=semihost",
+        f"-Wl,--defsym=__flash=0x0,--defsym=__flash_size={1 << 20},--defsym=__ram={m.ram[0]:#x},"
+        f"--defsym=__ram_size={256 << 10}",
+    ]
+    for cmd in (
+        ["arm-none-eabi-gcc", *flags, "-std=c99", "-c", "sqz_model.c"],
+        ["arm-none-eabi-g++", *flags, "-fno-exceptions", "-fno-rtti", "-c", "sketch.cpp"],
+        ["arm-none-eabi-g++", *flags, "-fno-exceptions", "-fno-rtti", "-c", str(ARDUINO / "main.cpp")],
+        ["arm-none-eabi-g++", *flags, *link, "sketch.o", "main.o", "sqz_model.o", "-o", "sketch.elf"],
+    ):
         r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
         assert r.returncode == 0 and "warning" not in r.stderr, r.stderr[-1500:]
-    r = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
-                        "-semihosting-config", "enable=on,target=native", "-kernel", "sketch.elf"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            "qemu-system-arm",
+            "-M",
+            "mps2-an386",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+            "sketch.elf",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     labels = json.loads((c_export / "manifest.json").read_text())["labels"]
     printed = (r.stdout + r.stderr).strip()
     assert r.returncode == 0 and any(printed.startswith(label + " ") for label in labels), printed

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from sqz.cli import main
 from sqz.targets.micro import boards, gate
-from sqz.targets.micro.verify import compare, quantised_inputs
+from sqz.targets.micro.verify import compare
 
 
 def test_real_int8_model_fits_the_nano_with_a_measured_arena(int8_model):

@@ -16,10 +16,9 @@ def test_tflite_micro_matches_reference_kernels_bit_for_bit(int8_model):
 
 
 def test_cli_verifies_the_export_directory(tiny_export):
-    out = CliRunner().invoke(main, ["verify", str(tiny_export[0]), "--target", "esp32s3", "--samples", "12",
-                                    "--json"])
+    out = CliRunner().invoke(main, ["verify", str(tiny_export[0]), "--target", "esp32s3", "--samples", "12", "--json"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output[out.output.index("{"):])
+    data = json.loads(out.output[out.output.index("{") :])
     assert data["ok"] and data["images"] == 12 and data["target"] == "esp32s3"
 
 
