@@ -16,7 +16,7 @@ RESIZE_MODES = ("crop", "squash", "pad")
 class Preprocess:
     """Fit to `content`² (bilinear; `resize`: crop = shorter side to `content` then centre crop, squash =
     stretch, pad = longer side to `content` then centred on black), zero-pad centred to `size`², scale to
-    [0, 1], normalise. Records without `resize` are squash, as sqz did before the field existed."""
+    [0, 1], normalise. A record without `resize` reads as squash."""
 
     size: int = 32
     content: int = 28

@@ -34,7 +34,7 @@ CONFIGS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("arch,size,channels,classes,meta", CONFIGS, ids=lambda v: str(v))
 def test_prediction_matches_a_real_export(tmp_path, arch, size, channels, classes, meta):
-    """Exact (the flatbuffer is rebuilt, not fitted); the issue asks for 0.5 %."""
+    """Exact: the flatbuffer is rebuilt, not fitted."""
     real = export_random(tmp_path, arch, size, channels, classes, **meta).stat().st_size
     cfg = ArchConfig.named(arch, num_classes=classes, in_channels=channels, **meta)
     assert predict(cfg, size)["file_bytes"] == real

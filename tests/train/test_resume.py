@@ -58,7 +58,7 @@ def test_resume_refuses_options_it_cannot_honour(tmp_path, small_dataset):
 
 
 def test_cli_resume_with_more_epochs(tmp_path):
-    """The issue's two commands, through the click command: no traceback, three epochs in the record."""
+    """A run and its resume, through the click command: no traceback, three epochs in the record."""
     args = [
         "train",
         "--data",
