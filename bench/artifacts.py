@@ -19,7 +19,8 @@ from sqz.export.pipeline import export
 from sqz.export.tflite import convert
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.train import checkpoint
-from sqz.train.model import ArchConfig, build
+from sqz.train.arch import ArchConfig
+from sqz.train.model import build
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from sqz.export.synthetic import random_int8
 from sqz.files import write_text
 from sqz.runtime import manifest as manifests
 from sqz.targets.micro import boards, cfiles, cmeasure, cortexm, tflm
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench"

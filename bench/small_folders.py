@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sqz.runtime.idx import read_idx
 from sqz.train.data import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR
+from sqz.train.idx import read_idx
 
 
 def _subset(split: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

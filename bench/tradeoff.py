@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from bench.artifacts import IMAGENET
+from sqz.compress.sparse import compress
 from sqz.export.config import ExportConfig
 from sqz.export.pipeline import default_checkpoint, export
 from sqz.gate.budget import parse_budget
-from sqz.quantize.compress import compress
 from sqz.runtime import load as load_model
 from sqz.runtime.bench import bench
 from sqz.runtime.preprocess import Preprocess, normalize
@@ -109,11 +109,12 @@ def measure(v: dict, exp_dir: Path, rep: dict, test, ref: np.ndarray, runs: int)
 
 def paper_figure(best: dict, work: Path, log) -> list[dict]:
     """The 1000-class, 224², 3-channel SqueezeNets through `best`'s pruning + sharing + packing."""
+    from sqz.compress.prune import GradualPruner
+    from sqz.compress.share import WeightSharer
     from sqz.export.shrink import pack_artifact
     from sqz.export.tflite import convert
-    from sqz.quantize.cluster import WeightSharer
-    from sqz.quantize.prune import GradualPruner
-    from sqz.train.model import ArchConfig, build
+    from sqz.train.arch import ArchConfig
+    from sqz.train.model import build
     from sqz.train.surgery import remove_dead_taps
 
     rows = []

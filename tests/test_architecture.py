@@ -16,10 +16,15 @@ ALLOWED = {
     "gate": {"shared", "runtime"},
     "train": {"shared", "runtime"},
     "quantize": {"shared", "runtime", "train"},
+    "fit": {"shared", "runtime", "gate", "train", "quantize"},
+    "compress": {"shared", "runtime", "gate", "train", "quantize", "fit"},
     "targets": {"shared", "runtime", "gate"},
-    "export": {"shared", "runtime", "gate", "train", "quantize", "targets"},
-    "cli": {"shared", "runtime", "gate", "train", "quantize", "export", "targets"},
+    "export": {"shared", "runtime", "gate", "train", "quantize", "fit", "compress", "targets"},
+    "cli": {"shared", "runtime", "gate", "train", "quantize", "fit", "compress", "export", "targets"},
 }
+# Torch-free modules of a stage that a stage not allowed the whole of it may read: Fashion-MNIST's file reader,
+# for the sample images `sqz verify` runs on a board.
+ALSO = {"targets": {"sqz.train.idx"}}
 SHARED = {"sqz", "sqz.errors", "sqz.files"}
 
 
@@ -71,7 +76,7 @@ def test_imports_follow_the_pipeline_order():
         f"{m} ({stage(m)}) imports {d} ({stage(d)})"
         for m, deps in sorted(graph().items())
         for d in sorted(deps)
-        if stage(d) != stage(m) and stage(d) not in ALLOWED[stage(m)]
+        if stage(d) != stage(m) and stage(d) not in ALLOWED[stage(m)] and d not in ALSO.get(stage(m), set())
     ]
     assert not against, "imports against the pipeline order:\n" + "\n".join(against)
 
@@ -104,10 +109,39 @@ def test_no_import_cycles():
 def test_the_checker_sees_real_imports_and_refuses_a_backward_one(tmp_path):
     """The parser finds imports inside functions and `from package import module`; a wrong-way import fails."""
     g = graph()
-    assert "sqz.runtime.idx" in g["sqz.targets.samples"]
+    assert "sqz.train.idx" in g["sqz.targets.samples"]
     assert "sqz.runtime.validate" in g["sqz.gate.verdict"]
     bad = tmp_path / "m.py"
     bad.write_text("def f():\n    from sqz.export import pipeline\n")
     deps = imports("sqz.runtime.m", bad, set(modules()))
     assert deps == {"sqz.export.pipeline"} and "export" not in ALLOWED["runtime"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_gate_size_and_board_commands_load_no_torch(tmp_path):
+    """`sqz check` on an over-budget model (which lists the routes that would fit), `sqz size` and `sqz run` load
+    neither torch nor the export stage (only its option record, where `sqz-export --help` takes its defaults):
+    the size predictor and the planner read only the architecture record."""
+    import subprocess
+    import sys
+
+    from sqz.export.synthetic import random_int8
+    from sqz.train.arch import ArchConfig
+
+    model = tmp_path / "big.tflite"
+    model.write_bytes(random_int8(ArchConfig(version="1.0", num_classes=10, in_channels=3), 96))
+    code = f"""
+import sys
+from sqz.cli import main
+for args in (["check", {str(model)!r}], ["size", "--size", "96"], ["run", {str(model)!r}, "--help"]):
+    try:
+        main(args, standalone_mode=False)
+    except SystemExit:
+        pass
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & {{"torch", "onnx", "onnxscript"}})
+export = sorted(m for m in sys.modules if m.startswith("sqz.export") and m not in ("sqz.export", "sqz.export.config"))
+print("LOADED", loaded, export)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "would fit" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "LOADED [] []" in r.stdout, r.stdout + r.stderr

@@ -119,7 +119,7 @@ def write_images(dest: Path, n: int) -> list[Path]:
     """The first n Fashion-MNIST test images as PNG files, what `sqz run` is given."""
     from PIL import Image
 
-    from sqz.runtime.idx import FASHION_MNIST_DIR, read_idx
+    from sqz.train.idx import FASHION_MNIST_DIR, read_idx
 
     path = FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz"
     if not path.exists():

@@ -54,7 +54,7 @@ class Pools(click.ParamType):
     name = "P,P,…"
 
     def convert(self, value, param, ctx):
-        from sqz.train.model import parse_pools
+        from sqz.train.arch import parse_pools
 
         if isinstance(value, tuple):
             return value

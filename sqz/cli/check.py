@@ -49,7 +49,7 @@ def check(artifacts, budget, metric, target, as_json) -> None:
 def _hint(v) -> None:
     """The routes that would make an over-budget SqueezeNet .tflite fit, when its architecture can be told."""
     try:
-        from sqz.export.routes import hint
+        from sqz.fit.routes import hint
     except ImportError:
         return
     found = hint(Path(v.path), v.budget, v.metric)

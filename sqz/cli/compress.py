@@ -1,4 +1,4 @@
-"""`sqz compress`: a thin layer over sqz.quantize.compress.compress and sqz.export.prunefit.fit."""
+"""`sqz compress`: a thin layer over sqz.compress.sparse.compress and sqz.compress.channelfit.fit."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def compress(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limi
     """Fold BatchNorm, drop dead taps, prune and/or share weights with fine-tuning; write a new checkpoint."""
     if budget is not None:
         return _fit(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limit, data)
-    from sqz.quantize.compress import compress as run_compress
+    from sqz.compress.sparse import compress as run_compress
 
     if out is None:
         raise click.UsageError("give --out (or --fit BUDGET)")
@@ -69,7 +69,7 @@ def compress(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limi
 
 
 def _fit(checkpoint, out, budget, rounds, sparsity, share_bits, epochs, limit, data) -> None:
-    from sqz.export.prunefit import fit
+    from sqz.compress.channelfit import fit
     from sqz.gate.budget import parse_budget
 
     if sparsity or share_bits:

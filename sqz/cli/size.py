@@ -24,9 +24,9 @@ def report(
     which convs get 4 bits is measured on data at export, so `file_bytes` is the int8 file (at most) and
     `file_bytes_min` the all-INT4 one."""
     from sqz.errors import InputError
-    from sqz.export.size import predict
+    from sqz.fit.size import predict
     from sqz.gate.budget import parse_budget
-    from sqz.train.model import ArchConfig
+    from sqz.train.arch import ArchConfig
 
     limit = parse_budget(budget)
     try:

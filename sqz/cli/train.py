@@ -200,11 +200,11 @@ def train(
     import os
 
     from sqz.errors import InputError
-    from sqz.export.fit import default_budget, train_plan
+    from sqz.fit.plan import default_budget, train_plan
     from sqz.train import confusion
+    from sqz.train.arch import ArchConfig, metaparameters
     from sqz.train.loop import TrainConfig
     from sqz.train.loop import train as run_training
-    from sqz.train.model import ArchConfig, metaparameters
 
     writable(out, "--out")
     try:

@@ -70,7 +70,7 @@ class CModel:
 
 
 def _schema():
-    from sqz.export.flatbuffer import schema
+    from sqz.quantize.flatbuffer import schema
 
     return schema()
 

@@ -18,7 +18,7 @@ import torch
 
 from sqz import __version__
 from sqz.errors import DatasetError, InputError
-from sqz.export import micro, routes
+from sqz.export import micro
 from sqz.export import report as report_mod
 from sqz.export import weights as weights_mod
 from sqz.export.calibsource import calibration_pool, training_split
@@ -29,6 +29,7 @@ from sqz.export.report import ExportReport
 from sqz.export.shrink import pack_artifact
 from sqz.export.tflite import convert
 from sqz.files import write_text
+from sqz.fit import routes
 from sqz.gate import METRICS, judge
 from sqz.quantize.calibrate import calibration_pick
 from sqz.runtime import manifest

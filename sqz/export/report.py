@@ -167,7 +167,7 @@ def verdict_lines(g: dict) -> list[str]:
             f"{file_state}; packed {v['packed_bytes']:,} B — {packed_state}"
         )
     if "routes" in g:
-        from sqz.export.routes import lines as route_lines
+        from sqz.fit.routes import lines as route_lines
 
         lines += route_lines(g["routes"], g["budget"])
     return lines

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sqz.export.flatbuffer import serialise
+from sqz.quantize.flatbuffer import serialise
 from sqz.quantize.floatgraph import placeholder
 from sqz.quantize.qgraph import quantise
 from sqz.quantize.ranges import measure
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 
 def random_int8(cfg: ArchConfig, size: int, seed: int = 0, images: int = 8, int4: bool = False) -> bytes:

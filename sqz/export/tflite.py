@@ -8,10 +8,10 @@ from typing import Iterator
 
 import numpy as np
 
-from sqz.export.flatbuffer import serialise
 from sqz.files import write_bytes
 from sqz.quantize import float64, floatgraph, qgraph
 from sqz.quantize import ranges as ranges_mod
+from sqz.quantize.flatbuffer import serialise
 from sqz.runtime.preprocess import Preprocess, normalize
 
 

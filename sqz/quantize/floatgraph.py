@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sqz.quantize.graph import Op, ops
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 
 @dataclass

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from sqz.errors import InputError
-from sqz.train.model import CONV1, ArchConfig, fire_widths, skips
+from sqz.train.arch import CONV1, ArchConfig, fire_widths, skips
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqz.errors import ModelFileError
+from sqz.errors import InputError, ModelFileError
 from sqz.runtime.preprocess import Preprocess
 
 MANIFEST = "manifest.json"
@@ -128,7 +128,7 @@ def read(directory: Path) -> Manifest:
         raise ModelFileError(f"{path}: not an sqz manifest (no 'artifacts' table)")
     try:
         return Manifest.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, InputError) as exc:
         raise ModelFileError(f"{path}: no usable preprocess/labels/artifacts ({exc!r:.80})") from None
 
 

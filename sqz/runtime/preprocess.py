@@ -38,7 +38,7 @@ class Preprocess:
     def from_dict(cls, d: dict) -> "Preprocess":
         resize = str(d.get("resize", "squash"))
         if resize not in RESIZE_MODES:
-            raise ValueError(f"preprocess resize {resize!r} is not one of {', '.join(RESIZE_MODES)}")
+            raise InputError(f"preprocess resize {resize!r} is not one of {', '.join(RESIZE_MODES)}")
         return cls(
             size=int(d["size"]),
             content=int(d["content"]),

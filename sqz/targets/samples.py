@@ -16,7 +16,7 @@ def sample_images(manifest: Manifest, n: int = 8, images: list[Path] | None = No
     pre = manifest.preprocess
     if images:
         return np.stack([decode(p, pre) for p in images]), f"{len(images)} given images"
-    from sqz.runtime.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
+    from sqz.train.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
 
     if manifest.labels != FASHION_MNIST_CLASSES:
         raise InputError("this model was not trained on Fashion-MNIST; give sample images with --images")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 
-from sqz.errors import ModelFileError
+from sqz.errors import InputError, ModelFileError
 from sqz.files import atomic_write
 from sqz.runtime.preprocess import Preprocess
-from sqz.train.model import ArchConfig, SqueezeNet, build
+from sqz.train.arch import ArchConfig
+from sqz.train.model import SqueezeNet, build
 
 FORMAT = "sqz-checkpoint"
 # What torch.load raises on a damaged, truncated or foreign file (weights_only=True).
@@ -79,7 +80,7 @@ def load(path: Path) -> tuple[SqueezeNet, dict]:
         model = build(ArchConfig.from_dict(payload["arch"]))
         model.load_state_dict(payload["state_dict"])
         Preprocess.from_dict(payload["preprocess"])
-    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+    except (TypeError, ValueError, KeyError, RuntimeError, InputError) as exc:
         raise ModelFileError(
             f"{path}: checkpoint does not match its architecture ({str(exc).splitlines()[0][:200]})"
         ) from None

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import DatasetError
-from sqz.runtime.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import folder
+from sqz.train.idx import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, read_idx
 from sqz.train.stats import channel_stats
 
 

@@ -26,11 +26,11 @@ from sqz.train import (
     stream,
 )
 from sqz.train import resume as resume_run
+from sqz.train.arch import ArchConfig
 from sqz.train.data import Dataset, load
 from sqz.train.epoch import train_epoch
 from sqz.train.evaluate import evaluate
 from sqz.train.memory import MemorySource
-from sqz.train.model import ArchConfig
 from sqz.train.parts import build_parts, distribute, precision
 from sqz.train.record import new_record, note_skipped
 from sqz.train.snapshot import ARTIFACTS
@@ -117,7 +117,7 @@ def train(
     DistributedDataParallel and only rank 0 writes files or prints. `stop_after` ends the run after
     that many epochs as an interruption would (tests use it). `plan(size, channels, classes)`, called once
     the data is known, may return `metaparameters` to train with and a `size_plan` to record
-    (`sqz.export.fit.train_plan`: training to a size budget).
+    (`sqz.fit.plan.train_plan`: training to a size budget).
     """
     if cfg.init == "imagenet":
         cfg = replace(cfg, init=str(download.imagenet(ArchConfig.named(cfg.arch).version)))

@@ -12,7 +12,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from sqz.errors import InputError
 from sqz.train import distributed, pretrained, recipe, schedule
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

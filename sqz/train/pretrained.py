@@ -13,9 +13,10 @@ import torch
 
 from sqz.errors import InputError, ModelFileError
 from sqz.runtime.preprocess import Preprocess
+from sqz.train.arch import CONV1, METAPARAMETERS, ArchConfig
 from sqz.train.checkpoint import FORMAT, LOAD_ERRORS
 from sqz.train.data import Dataset, with_channels
-from sqz.train.model import METAPARAMETERS, ArchConfig, Fire, SqueezeNet, build
+from sqz.train.model import Fire, SqueezeNet, build
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -104,7 +105,8 @@ def _from_torchvision(path: Path, state: dict) -> Init:
             "torchvision saves it"
         )
     conv1 = tuple(state["features.0.weight"].shape)
-    if conv1[0] != (96 if best == "1.0" else 64) or conv1[2:] != ((7, 7) if best == "1.0" else (3, 3)):
+    width, kernel = CONV1[best]
+    if conv1[0] != width or conv1[2:] != (kernel, kernel):
         raise ModelFileError(f"--init {path}: conv1 of shape {conv1} is not SqueezeNet {best}'s")
     return Init(str(path), "torchvision", best, {k: state[k] for k in names})
 
@@ -116,7 +118,7 @@ def _from_checkpoint(path: Path, payload: dict) -> Init:
     try:
         arch = ArchConfig.from_dict(payload["arch"])
         pre = Preprocess.from_dict(payload["preprocess"])
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, InputError) as exc:
         raise ModelFileError(f"--init {path}: checkpoint has an unreadable arch or preprocess ({exc})") from None
     shape = ", ".join(f"{k}={getattr(arch, k)}" for k in METAPARAMETERS)
     own = tuple((k, getattr(arch, k)) for k in (*METAPARAMETERS, *SHAPE_FIELDS) if hasattr(arch, k))

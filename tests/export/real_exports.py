@@ -14,7 +14,8 @@ import torch
 
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint
-from sqz.train.model import ArchConfig, build
+from sqz.train.arch import ArchConfig
+from sqz.train.model import build
 
 
 def content_side(size: int) -> int:

@@ -13,7 +13,7 @@ from sqz.export import arena, cgraph, csource, requant
 from sqz.export.synthetic import random_int8
 from sqz.targets.micro import cfiles
 from sqz.targets.micro.verify import reference_outputs
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_the_exported_model_is_bit_identical_on_every_image_the_export_evaluated
 def test_every_operator_sqz_writes_is_bit_identical(cfg, size, int4, tmp_path):
     content = random_int8(cfg, size, seed=3, int4=int4)
     if int4:
-        from sqz.export.flatbuffer import schema
+        from sqz.quantize.flatbuffer import schema
 
         s = schema()
         tensors = s.ModelT.InitFromPackedBuf(content, 0).subgraphs[0].tensors

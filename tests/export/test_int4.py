@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from sqz.export.flatbuffer import INT4_CONV_VERSION, pack_nibbles, schema
+from sqz.quantize.flatbuffer import INT4_CONV_VERSION, pack_nibbles, schema
 
 
 def unpack_nibbles(data: bytes, count: int) -> np.ndarray:

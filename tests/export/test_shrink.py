@@ -10,7 +10,7 @@ from sqz.runtime import packed
 
 
 def test_export_removed_dead_taps_and_writes_nothing_interpreters_do_not_read(tiny_export):
-    from sqz.export.flatbuffer import schema
+    from sqz.quantize.flatbuffer import schema
 
     out, rep = tiny_export
     d = rep.dead_taps

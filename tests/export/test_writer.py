@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from sqz.export.flatbuffer import UnknownOperator, serialise
 from sqz.quantize import floatgraph, qgraph, ranges
+from sqz.quantize.flatbuffer import UnknownOperator, serialise
 from sqz.quantize.graph import Op
 from sqz.runtime.preprocess import Preprocess, normalize
-from sqz.train.model import ArchConfig, build
+from sqz.train.arch import ArchConfig
+from sqz.train.model import build
 from sqz.train.surgery import remove_dead_taps
 
 # (arch, input side, channels, classes, config): both versions, simple and complex bypass, stem stride 1, moved

@@ -38,7 +38,7 @@ def test_weights_are_symmetric_per_channel_and_biases_follow_the_input_scale():
 def test_same_scale_ops_share_their_owner():
     from sqz.quantize.floatgraph import placeholder
     from sqz.quantize.ranges import owners
-    from sqz.train.model import ArchConfig
+    from sqz.train.arch import ArchConfig
 
     fg = placeholder(ArchConfig(num_classes=10, in_channels=1), 32)
     own = owners(fg)
@@ -52,7 +52,7 @@ def test_same_scale_ops_share_their_owner():
 
 def _per_op(content: bytes) -> list[list[tuple]]:
     """For each operator, each input and output tensor's (type, shape, data, scales, zero points)."""
-    from sqz.export.flatbuffer import schema
+    from sqz.quantize.flatbuffer import schema
 
     s = schema()
     m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(content, 0))
@@ -82,8 +82,8 @@ def test_bundled_model_equals_the_onnx2tf_file_in_every_parameter(tmp_path):
     """`--ranges minmax`: same operators and every weight, bias, scale and zero point. What differs is only what
     interpreters never read: onnx2tf's tensor names, metadata and signature, and a buffer per activation."""
     from sqz.export.config import ExportConfig
-    from sqz.export.flatbuffer import schema
     from sqz.export.pipeline import export
+    from sqz.quantize.flatbuffer import schema
 
     rep = export(
         None, out=tmp_path, config=ExportConfig(int8=True, ranges="minmax", evaluate=False), log=lambda m: None

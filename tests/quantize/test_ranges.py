@@ -45,7 +45,7 @@ def tiny_graph(tiny_run, small_dataset):
 def test_float64_ranges_match_the_float32_interpreter(tiny_graph, small_dataset):
     from ai_edge_litert.interpreter import Interpreter
 
-    from sqz.export.flatbuffer import serialise
+    from sqz.quantize.flatbuffer import serialise
     from sqz.quantize.ranges import minmax_ranges, owners
     from sqz.runtime.preprocess import normalize
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sqz.errors import InputError
 from sqz.runtime.preprocess import Preprocess, decode
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -56,7 +57,7 @@ def test_records_without_resize_keep_squashing():
     assert pre.resize == "squash" and Preprocess.from_dict(pre.to_dict()) == pre
     before = np.asarray(_stripes().resize((10, 10), Image.BILINEAR))
     assert np.array_equal(decode(_stripes(), pre), before)
-    with pytest.raises(ValueError, match="not one of crop, squash, pad"):
+    with pytest.raises(InputError, match="not one of crop, squash, pad"):
         Preprocess.from_dict({**old, "resize": "zoom"})
 
 

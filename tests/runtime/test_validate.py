@@ -17,7 +17,7 @@ def _rebuild(buf: bytes, edit) -> bytes:
     """Re-serialise a real model after `edit(ModelT)`: a well-formed flatbuffer that says something wrong."""
     import flatbuffers
 
-    from sqz.export.flatbuffer import schema as tflite_schema
+    from sqz.quantize.flatbuffer import schema as tflite_schema
 
     schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
@@ -202,7 +202,7 @@ FIELDS = {  # validate.py's constant → the generated builder function whose sl
 
 
 def _generated_schema() -> ast.Module:
-    """ai-edge-litert's schema_py_generated.py (what sqz/export/flatbuffer.py writes with), parsed."""
+    """ai-edge-litert's schema_py_generated.py (what sqz/quantize/flatbuffer.py writes with), parsed."""
     root = importlib.util.find_spec("ai_edge_litert").submodule_search_locations[0]
     return ast.parse((Path(root) / "schema_py_generated.py").read_text())
 

@@ -2,8 +2,9 @@ import copy
 
 import torch
 
+from sqz.train.arch import ArchConfig
 from sqz.train.distill import distillation
-from sqz.train.model import ArchConfig, build
+from sqz.train.model import build
 
 
 def test_distillation_is_zero_for_the_teacher_itself_and_pulls_a_student_toward_it():

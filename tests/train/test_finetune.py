@@ -23,7 +23,7 @@ def test_compression_follows_the_runs_mirroring(tmp_path, recorded, expected):
     """A run's recorded choice reaches the compression passes; a run from before --flip mirrored its images."""
     import numpy as np
 
-    from sqz.quantize.compress import finetune_data
+    from sqz.compress.sparse import finetune_data
     from sqz.train.data import load
 
     rng = np.random.default_rng(0)

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from sqz.errors import InputError
-from sqz.train.model import ArchConfig, build, count_parameters, fire_widths
+from sqz.train.arch import ArchConfig, fire_widths
+from sqz.train.model import build, count_parameters
 
 
 @pytest.mark.parametrize("arch,params", [("1.0", 1_248_424), ("1.1", 1_235_496)])
@@ -37,7 +38,7 @@ def test_any_input_size_classes_and_channels(arch, size):
 
 
 def test_unknown_arch_is_refused():
-    with pytest.raises(ValueError, match="unknown arch"):
+    with pytest.raises(InputError, match="unknown arch"):
         ArchConfig.named("2.0")
 
 
@@ -47,7 +48,7 @@ def test_config_round_trips_through_a_dict():
 
 
 def test_metaparameters_given_on_the_cli_become_arch_fields():
-    from sqz.train.model import metaparameters
+    from sqz.train.arch import metaparameters
 
     assert metaparameters(base_e=96, incr_e=None, pct3x3=0.25, sr=None, freq=None) == {"base_e": 96, "pct3x3": 0.25}
     with pytest.raises(InputError, match="unknown metaparameter"):
@@ -70,7 +71,8 @@ def test_metaparameters_that_leave_no_filters_are_refused(kw, match):
 @pytest.mark.parametrize("arch,fires", [("1.1", [2, 3, 5, 6, 8, 9, 10, 11]), ("1.0", [2, 3, 4, 6, 7, 8, 9, 11])])
 def test_published_placement_keeps_the_module_indices(arch, fires):
     """Default and explicitly published pools build the same modules, so old checkpoints keep loading."""
-    from sqz.train.model import PUBLISHED_POOLS, Fire
+    from sqz.train.arch import PUBLISHED_POOLS
+    from sqz.train.model import Fire
 
     default = build(ArchConfig.named(arch))
     explicit = ArchConfig.named(arch, pools=PUBLISHED_POOLS[arch], stem_stride=2)
@@ -120,7 +122,7 @@ def test_bad_placements_are_refused(kw, match):
 
 
 def test_pools_parse_from_the_command_line():
-    from sqz.train.model import parse_pools
+    from sqz.train.arch import parse_pools
 
     assert parse_pools("4, 0,2") == (0, 2, 4)
     for bad in ("a,b", "", "0,9"):

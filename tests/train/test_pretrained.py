@@ -7,8 +7,9 @@ import torch
 from sqz.errors import ModelFileError
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint, pretrained
+from sqz.train.arch import ArchConfig
 from sqz.train.data import Dataset, Split
-from sqz.train.model import ArchConfig, Fire, build
+from sqz.train.model import Fire, build
 
 
 def _torchvision_models():

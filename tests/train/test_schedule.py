@@ -43,7 +43,8 @@ def test_warm_up_lasts_a_few_epochs_not_a_share_of_a_long_run():
 def test_a_fresh_classifier_starts_every_logit_above_the_relu():
     import torch
 
-    from sqz.train.model import ArchConfig, build
+    from sqz.train.arch import ArchConfig
+    from sqz.train.model import build
 
     net = build(ArchConfig(num_classes=10, in_channels=1, batch_norm=True)).eval()
     with torch.no_grad():

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from sqz.train import checkpoint
-from sqz.train.model import ArchConfig, build, count_parameters
+from sqz.train.arch import ArchConfig
+from sqz.train.model import build, count_parameters
 from sqz.train.surgery import dead_tap_fires, expand_input_sizes, fold_batchnorm, remove_dead_taps
 
 

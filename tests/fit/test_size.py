@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from sqz.export.size import predict
-from sqz.train.model import ArchConfig
+from sqz.fit.size import predict
+from sqz.train.arch import ArchConfig
 from tests.export.real_exports import export_random
 
 # (arch, input side, channels, classes, metaparameters): 48²–224² here, 32² in the figures below and in

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
-from sqz.export.flatbuffer import serialise
 from sqz.quantize import floatgraph, qgraph
 from sqz.quantize import graph as graph_mod
-from sqz.train.model import ArchConfig
+from sqz.quantize.flatbuffer import serialise
+from sqz.train.arch import ArchConfig
 
 
 def serialised(cfg: ArchConfig, size: int, dead_taps: bool = True, int4: bool = False) -> bytes:

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqz.export import routes
 from sqz.export.report import verdict_lines
-from sqz.export.size import serialised
-from sqz.train.model import ArchConfig
+from sqz.fit import routes
+from sqz.fit.size import serialised
+from sqz.train.arch import ArchConfig
 
 
 def _write(path: Path, cfg: ArchConfig, size: int) -> Path:

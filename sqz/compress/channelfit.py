@@ -1,7 +1,7 @@
 """Fitting a trained model to a size budget: structured channel pruning by measured sensitivity, fine-tuned
 with knowledge distillation from the unpruned model, until the predicted full-int8 file fits.
 
-`sqz.export.size.predict` gives the exact file bytes of an architecture at the run's input size (dead taps
+`sqz.fit.size.predict` gives the exact file bytes of an architecture at the run's input size (dead taps
 included), so it is the stopping criterion; each of `rounds` rounds prunes toward a geometric step of the
 way to the budget, then distils for `epochs` epochs.
 """
@@ -9,33 +9,26 @@ way to the budget, then distils for `epochs` epochs.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from pathlib import Path
 
 import torch
 
+from sqz.compress import sensitivity
+from sqz.compress.channels import prune_to
+from sqz.compress.sparse import finetune_data
 from sqz.errors import InputError
-from sqz.export.size import predict
-from sqz.quantize import sensitivity
-from sqz.quantize.channels import counts, groups, prune_to, with_counts
-from sqz.quantize.compress import finetune_data
+from sqz.fit.size import predict
+from sqz.fit.widths import ROUNDS, counts, smallest
 from sqz.train import carry, checkpoint
 from sqz.train.distill import distillation
 from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune
-from sqz.train.model import ArchConfig, count_parameters
+from sqz.train.model import count_parameters
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 PROBE_IMAGES = 512
 LR = 5e-4
-ROUNDS = 2
-
-
-def smallest(cfg: ArchConfig, rounds: int) -> ArchConfig:
-    """The smallest network `rounds` rounds can reach: every prunable group at a quarter per round."""
-    have = counts(cfg)
-    return with_counts(cfg, {g: max(1, math.ceil(have[g] * 0.25**rounds)) for g in groups(cfg)})
 
 
 def targets(start: int, budget: int, rounds: int) -> list[int]:

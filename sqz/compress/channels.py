@@ -9,27 +9,12 @@ channels; those groups are left whole. conv1 and the classifier keep their width
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from torch import nn
 
-from sqz.train.model import ArchConfig, Fire, SqueezeNet, build, fire_widths, skips
-
-PARTS = ("squeeze", "expand1x1", "expand3x3")
-Group = tuple[int, str]
-CONV1_WIDTH = {"1.0": 96, "1.1": 64}
-
-
-def bypassed(cfg: ArchConfig, widths: list[tuple[int, int, int]] | None = None) -> list[int]:
-    """Fires whose input is added to their output (the model adds it where the channel counts match)."""
-    return [i for i, skip in enumerate(skips(cfg, list(widths or fire_widths(cfg)))) if skip == "identity"]
-
-
-def groups(cfg: ArchConfig) -> list[Group]:
-    """The prunable groups: every squeeze, and the expands not tied to a bypass."""
-    tied = {j for i in bypassed(cfg) for j in (i - 1, i)}
-    return [(i, part) for i in range(8) for part in PARTS if part == "squeeze" or i not in tied]
+from sqz.fit.widths import PARTS, Group, bypassed, counts, with_counts
+from sqz.train.arch import CONV1
+from sqz.train.model import Fire, SqueezeNet, build
 
 
 def fires(model: SqueezeNet) -> list[Fire]:
@@ -53,17 +38,6 @@ def weakest(model: SqueezeNet, group: Group, n: int) -> torch.Tensor:
     return torch.argsort(importance(model, group), stable=True)[:n]
 
 
-def counts(cfg: ArchConfig) -> dict[Group, int]:
-    """Channel count of every group (prunable or not)."""
-    return {(i, part): w[j] for i, w in enumerate(fire_widths(cfg)) for j, part in enumerate(PARTS)}
-
-
-def with_counts(cfg: ArchConfig, new: dict[Group, int]) -> ArchConfig:
-    """`cfg` with explicit fire widths: `new`'s counts where given, the current ones elsewhere."""
-    cur = {**counts(cfg), **new}
-    return dataclasses.replace(cfg, widths=tuple(tuple(cur[(i, p)] for p in PARTS) for i in range(8)))
-
-
 @torch.no_grad()
 def slim(model: SqueezeNet, keep: dict[Group, torch.Tensor]) -> SqueezeNet:
     """A new, smaller model keeping only the channel indices in `keep` (other groups whole); exact when the
@@ -84,7 +58,7 @@ def slim(model: SqueezeNet, keep: dict[Group, torch.Tensor]) -> SqueezeNet:
     small = build(new_cfg).eval()
     small.features[0].load_state_dict(model.features[0].state_dict())
     src, dst = fires(model), fires(small)
-    cin = torch.arange(CONV1_WIDTH[cfg.version])
+    cin = torch.arange(CONV1[cfg.version][0])
     for i in range(8):
         sq, e1, e3 = (kept[(i, p)] for p in PARTS)
         _copy(dst[i].squeeze[0], src[i].squeeze[0], sq, cin)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
-from sqz.export import prunefit
-from sqz.export.fit import choose, describe
-from sqz.export.size import predict
+from sqz.fit.plan import choose, describe
+from sqz.fit.size import predict
+from sqz.fit.widths import smallest
 from sqz.quantize import graph as graph_mod
 from sqz.runtime import manifest as manifests
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 
 def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = None) -> list[dict]:
@@ -32,7 +32,7 @@ def routes(cfg: ArchConfig, size: int, limit: int, packed_bytes: int | None = No
                 f"{chosen['parameters']:,} parameters)",
             }
         )
-    if cfg.bypass != "complex" and predict(prunefit.smallest(cfg, prunefit.ROUNDS), size)["file_bytes"] <= limit:
+    if cfg.bypass != "complex" and predict(smallest(cfg), size)["file_bytes"] <= limit:
         found.append(
             {
                 "route": "channels pruned to fit",
@@ -94,10 +94,10 @@ def describe_file(path: Path) -> tuple[ArchConfig, int] | None:
         m = manifests.read(path.parent)
         if path.name in m.artifacts and m.arch is not None:
             return ArchConfig.from_dict(m.arch), m.preprocess.size
-    except (ModelFileError, ValueError, KeyError, TypeError):
+    except (ModelFileError, InputError, ValueError, KeyError, TypeError):
         pass
     try:
-        from sqz.export.flatbuffer import schema
+        from sqz.quantize.flatbuffer import schema
 
         s = schema()
         model = s.Model.GetRootAsModel(path.read_bytes(), 0)

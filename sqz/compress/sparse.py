@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import torch
 
-from sqz.quantize.cluster import WeightSharer, distinct_values
-from sqz.quantize.prune import GradualPruner, sparsity_of
+from sqz.compress.prune import GradualPruner, sparsity_of
+from sqz.compress.share import WeightSharer, distinct_values
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import carry, checkpoint
 from sqz.train.data import load as load_data

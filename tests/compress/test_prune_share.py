@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from sqz.compress.prune import GradualPruner, cubic_schedule, global_masks, prunable, sparsity_of
+from sqz.compress.share import WeightSharer, distinct_values, kmeans_1d
 from sqz.errors import InputError
-from sqz.quantize.cluster import WeightSharer, distinct_values, kmeans_1d
-from sqz.quantize.prune import GradualPruner, cubic_schedule, global_masks, prunable, sparsity_of
 from sqz.train import checkpoint
 from sqz.train.evaluate import evaluate
 from sqz.train.finetune import finetune

@@ -1,9 +1,10 @@
 import torch
 
-from sqz.export.size import predict
-from sqz.quantize.channels import counts, groups
-from sqz.quantize.sensitivity import FRACTIONS, allocate, estimate, floors, logits, measure
-from sqz.train.model import ArchConfig, build
+from sqz.compress.sensitivity import FRACTIONS, allocate, estimate, floors, logits, measure
+from sqz.fit.size import predict
+from sqz.fit.widths import counts, groups
+from sqz.train.arch import ArchConfig
+from sqz.train.model import build
 from sqz.train.surgery import remove_dead_taps
 
 CFG = ArchConfig(num_classes=10, in_channels=1)

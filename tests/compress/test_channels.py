@@ -1,11 +1,13 @@
 import pytest
 import torch
 
-from sqz.export.size import predict
-from sqz.quantize.channels import conv, counts, groups, prune_to, slim, with_counts
+from sqz.compress.channels import conv, prune_to, slim
+from sqz.fit.size import predict
+from sqz.fit.widths import counts, groups, with_counts
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import checkpoint
-from sqz.train.model import ArchConfig, build, count_parameters, fire_widths
+from sqz.train.arch import ArchConfig, fire_widths
+from sqz.train.model import build, count_parameters
 from sqz.train.surgery import remove_dead_taps
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sqz.compress.prune import prunable
 from sqz.errors import InputError
-from sqz.quantize.prune import prunable
 
 
 @torch.no_grad()

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sqz.quantize.channels import Group, bypassed, conv, counts, groups, weakest, with_counts
-from sqz.train.model import ArchConfig, fire_widths
+from sqz.compress.channels import conv, weakest
+from sqz.fit.widths import Group, bypassed, counts, groups, with_counts
+from sqz.train.arch import ArchConfig, fire_widths
 from sqz.train.progress import bar
 
 FRACTIONS = (0.25, 0.5, 0.75)

@@ -9,10 +9,10 @@ import itertools
 from typing import Callable
 
 from sqz.errors import InputError
-from sqz.export.size import predict
+from sqz.fit.size import predict
 from sqz.gate.budget import DEFAULT_BUDGET, parse_budget
 from sqz.quantize import graph as graph_mod
-from sqz.train.model import ArchConfig
+from sqz.train.arch import ArchConfig
 
 # SqueezeNet paper, section 5: base_e, incr_e, pct3x3, squeeze ratio SR and freq (fires per width step).
 SPACE = {

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from sqz.errors import BudgetError
-from sqz.export.fit import SPACE, choose, over_warning, placements, train_plan
-from sqz.export.size import predict
-from sqz.train.model import ArchConfig
+from sqz.fit.plan import SPACE, choose, over_warning, placements, train_plan
+from sqz.fit.size import predict
+from sqz.train.arch import ArchConfig
 
 
 def _bigger(meta: dict) -> list[dict]:
@@ -133,7 +133,7 @@ def parse(budget: str) -> int:
 def test_placement_note_names_the_latest_placement_that_fits():
     """At 32² the published 1.1 leaves fires 6-9 on 1x1 maps: the note names --pools 1,3,5 (482,136 B; 2,4,6 and
     stem stride 1 are over 500,000 B); at 96² there is nothing to say."""
-    from sqz.export.fit import placement_note
+    from sqz.fit.plan import placement_note
 
     note = placement_note("1.1", 32, 1, 10)
     assert note.startswith("note: at 32x32 fires 6, 7, 8, 9 see 1x1 maps; --pools 1,3,5") and "479,864 B" in note
@@ -142,7 +142,7 @@ def test_placement_note_names_the_latest_placement_that_fits():
 
 
 def test_default_budget_applies_only_without_architecture_options_or_init():
-    from sqz.export.fit import default_budget
+    from sqz.fit.plan import default_budget
 
     assert default_budget(None, False, "") == ("0.5MB", "no architecture options: the default budget 0.5MB")
     assert default_budget("none", False, "")[0] == default_budget("NONE", False, "")[0] == ""

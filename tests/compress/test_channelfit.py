@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 import sqz
+from sqz.compress.channelfit import fit, targets
 from sqz.errors import InputError
-from sqz.export.prunefit import fit, targets
-from sqz.export.size import predict
+from sqz.fit.size import predict
 from sqz.train import checkpoint
 from sqz.train.model import count_parameters
 
