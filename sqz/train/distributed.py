@@ -106,9 +106,3 @@ def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False
     """A batch on `device` (asynchronously from pinned memory), channels-last where asked."""
     x = x.to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
-def steps(n: int, world: int, batch: int) -> int:
-    """Optimiser steps per epoch of each rank: its share of `n` images (rounded up) in batches of `batch`."""
-    per_rank = -(-n // world)
-    return -(-per_rank // batch)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from sqz.runtime.preprocess import normalize
-from sqz.train import distributed
+from sqz.train import distributed, schedule
 from sqz.train.data import Dataset, Split, validation_split
 
 Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
@@ -79,7 +79,7 @@ class MemorySource:
             order = torch.randperm(self.n_train, generator=gen)
         else:
             order = distributed.shard(self.n_train, epoch, self.seed, ctx.rank, ctx.world)
-        for b in range(distributed.steps(self.n_train, ctx.world, batch)):
+        for b in range(schedule.steps_per_epoch(self.n_train, batch, ctx.world)):
             idx = order[b * batch : (b + 1) * batch]
             yield self.x_tr[idx], self.y_tr[idx], []
 

@@ -68,7 +68,7 @@ def build_parts(cfg, ctx: distributed.Context, src, log=None) -> Parts:
         net = net.to(memory_format=torch.channels_last)
     groups, peaks = recipe.param_groups(net, cfg.lr, cfg.init)
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = distributed.steps(src.n_train, ctx.world, cfg.batch_size)
+    steps = schedule.steps_per_epoch(src.n_train, cfg.batch_size, ctx.world)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=peaks, epochs=cfg.epochs, steps_per_epoch=steps, pct_start=schedule.warmup_share(cfg.epochs)
     )

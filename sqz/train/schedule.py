@@ -41,7 +41,8 @@ def auto_batch(n_train: int, world: int = 1) -> int:
 
 
 def steps_per_epoch(n_train: int, batch_size: int, world: int = 1) -> int:
-    """Optimiser steps per epoch of each process (as sqz.train.distributed.steps, without importing torch)."""
+    """Optimiser steps per epoch of each process: its share of `n_train` images (rounded up, as
+    `distributed.shard` draws it) in batches of `batch_size`."""
     per_process = -(-n_train // world)
     return -(-per_process // batch_size)
 

@@ -28,11 +28,34 @@ def test_auto_picks_the_batch_and_the_epochs_from_the_set_size(n_train, world, b
     assert line.startswith(f"epochs auto: {epochs}, batch auto: {batch} (")
 
 
-def test_steps_per_epoch_is_the_training_loops_count():
-    from sqz.train.distributed import steps
+@pytest.mark.parametrize(
+    "n, world, batch, steps",
+    [
+        (1, 1, 16, 1),  # one image still makes a step
+        (64, 1, 64, 1),  # an exact batch: no empty step
+        (65, 1, 64, 2),  # one image over: a short last batch
+        (55_000, 1, 128, 430),
+        (5_500, 2, 32, 86),  # each process sees 2,750
+        (1_001, 3, 64, 6),  # 334 per process (padded by wrapping), the last batch short
+    ],
+)
+def test_steps_per_epoch_is_the_batches_each_process_trains_on(n, world, batch, steps):
+    import numpy as np
+    import torch
 
-    for n, world, batch in ((1, 1, 16), (5_500, 2, 32), (55_000, 1, 128), (1_001, 3, 64), (64, 1, 64)):
-        assert schedule.steps_per_epoch(n, batch, world) == steps(n, world, batch)
+    from sqz.runtime.preprocess import Preprocess
+    from sqz.train import distributed
+    from sqz.train.data import Dataset, Split
+    from sqz.train.memory import MemorySource
+
+    assert schedule.steps_per_epoch(n, batch, world) == steps
+    images = Split(np.zeros((n, 2, 2, 1), np.uint8), np.zeros(n, np.int64))
+    pre = Preprocess(size=2, content=2, channels=1)
+    src = MemorySource(Dataset("tiny", images, images, ("a",), pre), seed=0, val_fraction=0.0, limit=0)
+    for rank in range(world):
+        ctx = distributed.Context(rank=rank, world=world)
+        got = [len(y) for _, y, _ in src.train_batches(0, ctx, torch.Generator().manual_seed(0), batch)]
+        assert len(got) == steps and sum(got) == -(-n // world)
 
 
 def test_warm_up_lasts_a_few_epochs_not_a_share_of_a_long_run():
