@@ -16,13 +16,13 @@ import torch
 from torch import nn
 
 from sqz.compress.channels import conv, weakest
+from sqz.fit.size import conv_bytes
 from sqz.fit.widths import Group, bypassed, counts, groups, with_counts
 from sqz.train.arch import ArchConfig, fire_widths
 from sqz.train.progress import bar
 
 FRACTIONS = (0.25, 0.5, 0.75)
 STEPS = 16
-QUANT_BYTES_PER_CHANNEL = 28  # int32 bias + a float32 scale and an int64 zero point for weights and bias
 
 
 @torch.no_grad()
@@ -65,8 +65,7 @@ def estimate(cfg: ArchConfig) -> int:
     total, cin = 0, {"1.0": 96, "1.1": 64}[cfg.version]
     for i, (s, e1, e3) in enumerate(fire_widths(cfg)):
         k = 1 if i in cfg.point_fires else 9
-        total += s * (cin + QUANT_BYTES_PER_CHANNEL) + e1 * (s + QUANT_BYTES_PER_CHANNEL)
-        total += e3 * (k * s + QUANT_BYTES_PER_CHANNEL)
+        total += conv_bytes(s * cin, s) + conv_bytes(e1 * s, e1) + conv_bytes(e3 * k * s, e3)
         cin = e1 + e3
     return total + cin * cfg.num_classes
 

@@ -9,7 +9,7 @@ import itertools
 from typing import Callable
 
 from sqz.errors import InputError
-from sqz.fit.size import predict
+from sqz.fit.size import lower_bound, predict
 from sqz.gate.budget import DEFAULT_BUDGET, parse_budget
 from sqz.quantize import graph as graph_mod
 from sqz.train.arch import ArchConfig
@@ -28,12 +28,6 @@ LATE = {
     "1.1": ((2, (1, 3, 5)), (2, (2, 4, 6)), (1, (0, 2, 4))),
     "1.0": ((2, (1, 4, 8)), (2, (2, 5, 8)), (1, (0, 3, 7))),
 }
-
-
-def _lower_bound(graph: list[graph_mod.Op]) -> int:
-    """Bytes no file for `graph` can be under: weights, int32 biases and two per-channel scale + zero point."""
-    channels = sum(op.consts[1][0][0] for op in graph if op.kind == "conv")
-    return graph_mod.parameters(graph) + 3 * channels + 24 * channels
 
 
 def placements(arch: str, size: int, channels: int, classes: int) -> list[tuple[int, tuple[int, ...]]]:
@@ -77,7 +71,7 @@ def choose(
         for values in itertools.product(*(space or SPACE).values()):
             cfg = dataclasses.replace(placed, **dict(zip(META, values)))
             graph = graph_mod.ops(cfg, size)
-            if _lower_bound(graph) <= limit:
+            if lower_bound(graph) <= limit:
                 candidates.append((graph_mod.parameters(graph), late, values, cfg))
     candidates.sort(key=lambda c: (-c[0], -c[1], c[2][::-1]))
     for params, _, values, cfg in candidates:

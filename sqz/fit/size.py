@@ -13,6 +13,10 @@ from sqz.quantize import graph as graph_mod
 from sqz.quantize.flatbuffer import serialise
 from sqz.train.arch import ArchConfig
 
+BIAS_BYTES = 4  # an int32 bias
+QUANT_BYTES = 12  # one quantisation entry: a float32 scale and an int64 zero point
+CHANNEL_BYTES = BIAS_BYTES + 2 * QUANT_BYTES  # a conv output channel's bias, and its weights' and bias's entries
+
 
 def serialised(cfg: ArchConfig, size: int, dead_taps: bool = True, int4: bool = False) -> bytes:
     """The full-int8 file of `cfg` at `size`² with zero weights (every conv in INT4 when `int4`)."""
@@ -21,13 +25,29 @@ def serialised(cfg: ArchConfig, size: int, dead_taps: bool = True, int4: bool = 
     return serialise(fg, qgraph.quantise(fg, qgraph.placeholder_ranges(fg), layers))
 
 
+def conv_bytes(weights: int, channels: int) -> int:
+    """Bytes convs with `weights` int8 weights and `channels` output channels put in the full-int8 file,
+    flatbuffer structure and activation quantisation aside."""
+    return weights + CHANNEL_BYTES * channels
+
+
+def conv_totals(graph: list[graph_mod.Op]) -> tuple[int, int]:
+    """(int8 weights, output channels) summed over the convs of `graph`."""
+    convs = [op for op in graph if op.kind == "conv"]
+    return sum(math.prod(op.consts[0][0]) for op in convs), sum(op.consts[1][0][0] for op in convs)
+
+
+def lower_bound(graph: list[graph_mod.Op]) -> int:
+    """Bytes no full-int8 file of `graph` can be under: its convs' `conv_bytes`."""
+    return conv_bytes(*conv_totals(graph))
+
+
 def breakdown(graph: list[graph_mod.Op], total: int) -> dict:
     """Where the bytes go: int8 weights, int32 biases, per-channel quantisation (a float32 scale and an int64
     zero point per output channel, for weights and again for biases), and the flatbuffer structure."""
-    convs = [op for op in graph if op.kind == "conv"]
-    weights = sum(math.prod(op.consts[0][0]) for op in convs)
-    biases = 4 * sum(op.consts[1][0][0] for op in convs)
-    quant = 2 * 12 * sum(op.consts[1][0][0] for op in convs) + 12 * (len(graph) + 1)
+    weights, channels = conv_totals(graph)
+    biases = BIAS_BYTES * channels
+    quant = 2 * QUANT_BYTES * channels + QUANT_BYTES * (len(graph) + 1)
     return {
         "weights_int8": weights,
         "biases_int32": biases,

@@ -1,8 +1,9 @@
 import torch
 
 from sqz.compress.sensitivity import FRACTIONS, allocate, estimate, floors, logits, measure
-from sqz.fit.size import predict
-from sqz.fit.widths import counts, groups
+from sqz.fit.size import lower_bound, predict
+from sqz.fit.widths import counts, groups, with_counts
+from sqz.quantize.graph import ops
 from sqz.train.arch import ArchConfig
 from sqz.train.model import build
 from sqz.train.surgery import remove_dead_taps
@@ -32,6 +33,13 @@ def test_allocation_spreads_when_one_group_is_not_enough_and_refuses_the_impossi
     assert all(counts(cfg)[g] >= floors(CFG)[g] for g in sens)
     assert estimate(cfg) < estimate(CFG)
     assert allocate(CFG, sens, _fits(10_000)) is None
+
+
+def test_the_ranking_estimate_saves_the_bytes_the_size_floor_saves():
+    for cfg in (CFG, ArchConfig.named("1.0", num_classes=5, in_channels=3)):
+        smaller = with_counts(cfg, {(0, "squeeze"): 7, (3, "expand3x3"): 100, (7, "expand1x1"): 200})
+        saved = lower_bound(ops(cfg, 224)) - lower_bound(ops(smaller, 224))
+        assert estimate(cfg) - estimate(smaller) == saved > 0
 
 
 def test_measured_sensitivity_is_zero_for_dead_channels_and_rises_with_the_fraction():

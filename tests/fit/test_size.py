@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from sqz.fit.size import predict
+from sqz.fit.size import QUANT_BYTES, lower_bound, predict
+from sqz.quantize.graph import ops
 from sqz.train.arch import ArchConfig
 from tests.export.real_exports import export_random
 
@@ -123,6 +124,15 @@ def test_breakdown_adds_up_and_counts_parameters():
     assert sum(b.values()) == p["file_bytes"]
     assert b["weights_int8"] + b["biases_int32"] // 4 == p["parameters"] == 727_626
     assert 0 < b["structure"] < 20_000
+
+
+def test_lower_bound_is_the_breakdowns_conv_bytes_and_under_the_file():
+    cfg = ArchConfig(num_classes=10, in_channels=3)
+    graph, p = ops(cfg, 96), predict(cfg, 96)
+    b = p["breakdown"]
+    activations = QUANT_BYTES * (len(graph) + 1)
+    assert lower_bound(graph) == b["weights_int8"] + b["biases_int32"] + b["quantization"] - activations
+    assert lower_bound(graph) < p["file_bytes"]
 
 
 def test_sqz_size_json_and_text():
