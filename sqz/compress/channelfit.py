@@ -68,7 +68,7 @@ def fit(
             f"{ckpt} ({floor:,} B at {size}x{size}); give --fit of at least {floor:,} B, or more "
             "--rounds"
         )
-    d = finetune_data(payload, data, limit, seed)
+    d = finetune_data(payload, Path(ckpt).parent, data, limit, seed)
     probe_x = (d.x_val if len(d.x_val) else d.x)[:PROBE_IMAGES]
     torch.manual_seed(seed)
     record = {

@@ -10,8 +10,9 @@ import torch
 
 from sqz.compress.prune import GradualPruner, sparsity_of
 from sqz.compress.share import WeightSharer, distinct_values
+from sqz.errors import DatasetError
 from sqz.runtime.preprocess import Preprocess
-from sqz.train import carry, checkpoint
+from sqz.train import carry, checkpoint, rundata
 from sqz.train.data import load as load_data
 from sqz.train.data import validation_split
 from sqz.train.evaluate import evaluate
@@ -35,11 +36,18 @@ class FinetuneData(NamedTuple):
     flip: bool = True
 
 
-def finetune_data(payload: dict, data: str | None = None, limit: int = 0, seed: int = 0) -> FinetuneData:
-    """The run's data as training saw it (its split and seed); `limit` random training images when given."""
+def finetune_data(payload: dict, run_dir: Path, data: str | None = None, limit: int = 0, seed: int = 0) -> FinetuneData:
+    """The data of the run whose checkpoint lies in `run_dir`, as training saw it (its split and seed), found as
+    `rundata.training_data` finds it; `limit` random training images when given."""
     pre = Preprocess.from_dict(payload["preprocess"])
-    cfg = payload.get("record", {}).get("config", {})
-    ds = load_data(data or cfg.get("data", "fashion-mnist"), seed=cfg.get("seed", 0), preprocess=pre)
+    cfg = rundata.config(payload)
+    spec, path = rundata.training_data(payload, run_dir, data)
+    if path is None:
+        raise DatasetError(
+            f"sqz compress fine-tunes on the training data, and {spec} is gone (not there, nor in {run_dir}); "
+            "give --data where it moved"
+        )
+    ds = load_data(path, seed=cfg.get("seed", 0), preprocess=pre)
     train_split, val_split = validation_split(ds.train, cfg.get("val_fraction", 1 / 12), cfg.get("seed", 0))
     if limit:
         train_split = train_split.take(
@@ -71,7 +79,7 @@ def compress(
     and split record beside it (`sqz.train.carry`); returns its record."""
     trained, payload = checkpoint.load(ckpt)
     carried = carry.plan(ckpt, out)
-    d = finetune_data(payload, data, limit, seed)
+    d = finetune_data(payload, Path(ckpt).parent, data, limit, seed)
     pre, x, y, x_te, y_te, fill = d.pre, d.x, d.y, d.x_test, d.y_test, d.fill
     torch.manual_seed(seed)
     model, dead = remove_dead_taps(fold_batchnorm(trained), pre.size)

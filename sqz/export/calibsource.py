@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from sqz.errors import InputError
-from sqz.export.evalset import config, locate
 from sqz.quantize.calibrate import folder_images
 from sqz.runtime.manifest import sha256
 from sqz.runtime.preprocess import Preprocess
-from sqz.train import calibsample, folder
+from sqz.train import calibsample, folder, rundata
 from sqz.train.data import load as load_data
 
 
@@ -27,9 +26,8 @@ def calibration_pool(
     if stored is not None:
         path = run_dir / calibsample.SAMPLE_FILE
         return stored[0], f"the run's stored sample {path} (sha256 {sha256(path)})"
-    cfg = config(payload)
-    spec = data or cfg.get("data", "fashion-mnist")
-    path = spec if spec == "fashion-mnist" else locate(spec, run_dir)
+    cfg = rundata.config(payload)
+    spec, path = rundata.training_data(payload, run_dir, data)
     if path is None:
         raise InputError(
             f"no calibration images: {run_dir} holds no {calibsample.SAMPLE_FILE} and the training "
@@ -40,15 +38,13 @@ def calibration_pool(
             Path(path), cfg.get("seed", 0), size=pre.content, channels=pre.channels, resize=pre.resize
         )
         return calibsample.from_items(listed.train, pre, n, seed)[0], "training images"
-    return load_data(str(path), seed=cfg.get("seed", 0), preprocess=pre).train.x, "training images"
+    return load_data(path, seed=cfg.get("seed", 0), preprocess=pre).train.x, "training images"
 
 
 def training_split(ckpt: Path, payload: dict, pre: Preprocess, data: str | None):
     """The run's labelled training images, decoded as `pre` says (4-bit fine-tuning needs labels, so the
     stored calibration sample is not enough); InputError when the training data is gone."""
-    cfg = config(payload)
-    spec = data or cfg.get("data", "fashion-mnist")
-    path = spec if spec == "fashion-mnist" else locate(spec, Path(ckpt).parent)
+    spec, path = rundata.training_data(payload, Path(ckpt).parent, data)
     if path is None:
         raise InputError(f"--weights int4/mixed fine-tunes on the training data, and {spec} is gone; give --data DIR")
-    return load_data(str(path), seed=cfg.get("seed", 0), preprocess=pre).train
+    return load_data(path, seed=rundata.config(payload).get("seed", 0), preprocess=pre).train

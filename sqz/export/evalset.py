@@ -11,7 +11,7 @@ import numpy as np
 
 from sqz.errors import DatasetError, InputError
 from sqz.runtime.preprocess import Preprocess
-from sqz.train import folder
+from sqz.train import folder, rundata
 from sqz.train.data import Split
 from sqz.train.data import load as load_data
 
@@ -52,29 +52,14 @@ class EvalSet:
                 yield np.stack(xs), np.asarray(ys, np.int64)
 
 
-def config(payload: dict) -> dict:
-    """The training configuration a checkpoint records ({} for checkpoints without one)."""
-    return (payload.get("record") or {}).get("config") or {}
-
-
-def locate(spec: str, ckpt_dir: Path) -> Path | None:
-    """`spec` as a path that exists: as given (absolute, or relative to the current directory), else
-    relative to the checkpoint's directory; None when neither exists."""
-    for p in (Path(spec), Path(ckpt_dir) / spec):
-        if p.exists():
-            return p
-    return None
-
-
-def _root(run_dir: Path, split: dict | None, spec: str | None, data: str | None) -> Path | None:
-    """The image folder to read: `--data`, else the absolute root split.json records, else the training
-    data path (relative to here or to the checkpoint's directory); None when none of them exists."""
+def _root(split: dict | None, found: str | None, data: str | None) -> Path | None:
+    """The image folder to read: `--data`, else the absolute root split.json records, else where the training
+    data is now (`rundata.training_data`); None when none of them is a folder."""
     if data is not None:
         return Path(data)
     if split and Path(split.get("root", "")).is_dir():
         return Path(split["root"])
-    found = locate(spec, run_dir) if spec else None
-    return found if found is not None and found.is_dir() else None
+    return Path(found) if found is not None and Path(found).is_dir() else None
 
 
 def recorded_test(split: dict, root: Path, log) -> list[tuple[str, int]]:
@@ -108,16 +93,17 @@ def recorded_test(split: dict, root: Path, log) -> list[tuple[str, int]]:
 def open_eval(ckpt: Path, payload: dict, pre: Preprocess, data: str | None, limit: int, log) -> EvalSet | None:
     """The evaluation set for a checkpoint (the first `limit` images when `limit`), or None, with a line
     saying why, when the data it was trained on is gone and no `--data` was given."""
-    cfg, run_dir = config(payload), Path(ckpt).parent
-    spec = data or cfg.get("data", "fashion-mnist")
+    cfg, run_dir = rundata.config(payload), Path(ckpt).parent
+    spec, found = rundata.training_data(payload, run_dir, data)
     split = _read_split(run_dir)
-    if data is not None and data != "fashion-mnist" and not Path(data).exists():
+    if data is not None and data != rundata.FASHION_MNIST and not Path(data).exists():
         raise DatasetError(f"--data {data}: no such folder or file")
-    is_folder = split is not None or (spec != "fashion-mnist" and (locate(spec, run_dir) or Path()).is_dir())
+    gone_or_folder = found is None or Path(found).is_dir()
+    is_folder = split is not None or (spec != rundata.FASHION_MNIST and gone_or_folder)
     if data is not None and not Path(data).is_dir():
         is_folder = False
     if is_folder:
-        root = _root(run_dir, split, cfg.get("data"), data)
+        root = _root(split, found, data)
         if root is None:
             log(
                 f"evaluation skipped: the training data {cfg.get('data') or split.get('root')} is gone; "
@@ -131,13 +117,12 @@ def open_eval(ckpt: Path, payload: dict, pre: Preprocess, data: str | None, limi
                 root, cfg.get("seed", 0), size=pre.content, channels=pre.channels, resize=pre.resize
             ).test
         return EvalSet(root.name, items=items[:limit] if limit else items)
-    path = spec if spec == "fashion-mnist" else locate(spec, run_dir)
-    if path is None:
+    if found is None:
         log(
             f"evaluation skipped: the training data {spec} is gone; give --data where it moved (or --no-eval to say so)"
         )
         return None
-    ds = load_data(str(path), seed=cfg.get("seed", 0), preprocess=pre)
+    ds = load_data(found, seed=cfg.get("seed", 0), preprocess=pre)
     if len(ds.classes) != len(payload["classes"]):
         raise InputError(
             f"--data {spec}: {len(ds.classes)} classes do not match the checkpoint's {len(payload['classes'])}"

@@ -30,4 +30,4 @@ def test_compression_follows_the_runs_mirroring(tmp_path, recorded, expected):
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), y=np.arange(40) % 2)
     pre = load(str(tmp_path / "d.npz")).preprocess
     payload = {"preprocess": pre.to_dict(), "record": {"config": {"data": str(tmp_path / "d.npz"), **recorded}}}
-    assert finetune_data(payload).flip is expected
+    assert finetune_data(payload, tmp_path).flip is expected
