@@ -18,7 +18,7 @@ from torch import nn
 from sqz.compress.channels import conv, weakest
 from sqz.fit.size import conv_bytes
 from sqz.fit.widths import Group, bypassed, counts, groups, with_counts
-from sqz.train.arch import ArchConfig, fire_widths
+from sqz.train.arch import CONV1, ArchConfig, fire_widths
 from sqz.train.progress import bar
 
 FRACTIONS = (0.25, 0.5, 0.75)
@@ -62,7 +62,7 @@ def measure(
 
 def estimate(cfg: ArchConfig) -> int:
     """Approximate int8 file bytes of the fires: weights plus per-channel bias and quantisation (for ranking)."""
-    total, cin = 0, {"1.0": 96, "1.1": 64}[cfg.version]
+    total, cin = 0, CONV1[cfg.version][0]
     for i, (s, e1, e3) in enumerate(fire_widths(cfg)):
         k = 1 if i in cfg.point_fires else 9
         total += conv_bytes(s * cin, s) + conv_bytes(e1 * s, e1) + conv_bytes(e3 * k * s, e3)
