@@ -1,13 +1,20 @@
-"""Pick a TFLite interpreter: ai-edge-litert, then tflite-runtime, then tf.lite (slowest to import)."""
+"""Pick a TFLite interpreter: ai-edge-litert, then tflite-runtime, then tf.lite (slowest to import); open one
+with a chosen op resolver, such as TFLite's reference kernels, the bit-exact reference."""
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqz.errors import ToolError
 from sqz.runtime.signals import held
 
+if TYPE_CHECKING:
+    import numpy as np
+
 TFLITE_CHOICES = ("ai-edge-litert", "tflite-runtime", "tensorflow")
+REFERENCE = "ai-edge-litert"
 _MODULES = {
     "ai-edge-litert": "ai_edge_litert.interpreter",
     "tflite-runtime": "tflite_runtime.interpreter",
@@ -48,3 +55,29 @@ def tflite_interpreter_class(prefer: str | None = None):
     raise ToolError(
         "no TFLite interpreter installed; pip install 'sqz[board]' (ai-edge-litert, or tflite-runtime on armv7l)"
     )
+
+
+def kernel_interpreter(model: bytes | str | Path, resolver: str = "BUILTIN_REF", name: str | None = REFERENCE) -> Any:
+    """An allocated interpreter `name` for a .tflite file's bytes or path, with the op resolver `resolver`: BUILTIN_REF
+    (TFLite's reference kernels) or BUILTIN_WITHOUT_DEFAULT_DELEGATES (the optimised built-ins without XNNPACK)."""
+    _, cls = tflite_interpreter_class(name)
+    module = importlib.import_module(cls.__module__)
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    interp = cls(**source, experimental_op_resolver_type=getattr(module.OpResolverType, resolver))
+    interp.allocate_tensors()
+    return interp
+
+
+def reference_outputs(content: bytes, x: np.ndarray, name: str = REFERENCE) -> np.ndarray:
+    """Raw outputs of the model `content` on the quantised inputs `x` with TFLite's reference kernels (BUILTIN_REF),
+    one image at a time."""
+    import numpy as np
+
+    interp = kernel_interpreter(content, "BUILTIN_REF", name)
+    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    out = []
+    for sample in x:
+        interp.set_tensor(i, sample[None])
+        interp.invoke()
+        out.append(interp.get_tensor(o)[0].copy())
+    return np.stack(out)

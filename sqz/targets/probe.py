@@ -35,28 +35,17 @@ def outputs(
     model = load(model_path, threads=threads, interpreter=interpreter)
     session = model.session
     if reference or builtin:
-        session.interp = _kernel_interpreter(
+        from sqz.runtime.interpreters import kernel_interpreter
+
+        session.interp = kernel_interpreter(
             model_path,
-            interpreter or model.interpreter,
             "BUILTIN_REF" if reference else "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+            interpreter or model.interpreter,
         )
     logits = model.logits(np.asarray(images, dtype=np.uint8))
     scale, zero = session.out["quantization"]
     steps = np.round(logits / scale + zero).astype(np.int32) if scale else logits
     return {"steps": steps, "top1": logits.argmax(axis=1).astype(np.int32), "interpreter": model.interpreter}
-
-
-def _kernel_interpreter(model_path: str, name: str, resolver: str):
-    """The same interpreter with the op resolver `resolver` (BUILTIN_REF: TFLite's reference kernels)."""
-    import importlib
-
-    from sqz.runtime.interpreters import tflite_interpreter_class
-
-    name, cls = tflite_interpreter_class(name)
-    module = importlib.import_module(cls.__module__)
-    interp = cls(model_path=model_path, experimental_op_resolver_type=getattr(module.OpResolverType, resolver))
-    interp.allocate_tensors()
-    return interp
 
 
 def smoke(release: Path, threads: int | None) -> tuple[int, dict]:

@@ -11,8 +11,8 @@ import pytest
 
 from sqz.export import arena, cgraph, csource, requant
 from sqz.export.synthetic import random_int8
+from sqz.runtime.interpreters import reference_outputs
 from sqz.targets.micro import cfiles
-from sqz.targets.micro.verify import reference_outputs
 from sqz.train.arch import ArchConfig
 
 

@@ -63,18 +63,9 @@ def test_int4_file_halves_the_conv_weights_and_runs(tiny_run, small_dataset, tmp
     assert (z4.argmax(1) == z8.argmax(1)).mean() >= 0.7
     if importlib.util.find_spec("tflite_micro") is None:
         pytest.skip("tflite-micro not installed")
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
+    from sqz.runtime.interpreters import kernel_interpreter, reference_outputs
     from sqz.runtime.tflite import quantize_input
     from sqz.targets.micro import tflm
 
-    ref = Interpreter(model_content=small, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    ref.allocate_tensors()
-    inp, outp = ref.get_input_details()[0], ref.get_output_details()[0]
-    xq = quantize_input(x[:20].transpose(0, 2, 3, 1), inp)
-    raw = []
-    for img in xq:
-        ref.set_tensor(inp["index"], img[None])
-        ref.invoke()
-        raw.append(ref.get_tensor(outp["index"])[0].copy())
-    np.testing.assert_array_equal(tflm.outputs(small, xq), np.stack(raw))
+    xq = quantize_input(x[:20].transpose(0, 2, 3, 1), kernel_interpreter(small).get_input_details()[0])
+    np.testing.assert_array_equal(tflm.outputs(small, xq), reference_outputs(small, xq))

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from sqz.export import microexample
+from sqz.runtime.interpreters import reference_outputs
 from sqz.targets.micro import cortexm
-from sqz.targets.micro.verify import reference_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 

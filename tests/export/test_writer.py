@@ -16,6 +16,7 @@ import torch
 from sqz.quantize import floatgraph, qgraph, ranges
 from sqz.quantize.flatbuffer import UnknownOperator, serialise
 from sqz.quantize.graph import Op
+from sqz.runtime.interpreters import reference_outputs
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.train.arch import ArchConfig
 from sqz.train.model import build
@@ -63,11 +64,10 @@ def _model(arch: str, size: int, channels: int, classes: int, extra: dict, seed:
     return remove_dead_taps(model, size)[0]
 
 
-def _interpreter(content: bytes, resolver: str | None = None):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+def _interpreter(content: bytes):
+    from ai_edge_litert.interpreter import Interpreter
 
-    kw = {"experimental_op_resolver_type": getattr(OpResolverType, resolver)} if resolver else {}
-    it = Interpreter(model_content=content, **kw)
+    it = Interpreter(model_content=content)
     it.allocate_tensors()
     return it
 
@@ -102,7 +102,7 @@ def test_every_architecture_converts_and_every_interpreter_agrees(arch, size, ch
     found = ranges.measure(fg, lambda: iter([x.transpose(0, 2, 3, 1)]), "mse")
     content = serialise(fg, qgraph.quantise(fg, found))
     xq = quantize_input(x.transpose(0, 2, 3, 1), _interpreter(content).get_input_details()[0])
-    reference = _run(_interpreter(content, "BUILTIN_REF"), xq)
+    reference = reference_outputs(content, xq)
     assert reference.dtype == np.int8 and len(np.unique(reference)) > 1
     if importlib.util.find_spec("tflite_micro") is not None:
         from sqz.targets.micro import tflm
@@ -111,11 +111,7 @@ def test_every_architecture_converts_and_every_interpreter_agrees(arch, size, ch
     from sqz.runtime.interpreters import cannot_run
 
     if importlib.util.find_spec("tflite_runtime") is not None and not cannot_run("tflite-runtime"):
-        from tflite_runtime.interpreter import Interpreter, OpResolverType
-
-        it = Interpreter(model_content=content, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        it.allocate_tensors()
-        np.testing.assert_array_equal(_run(it, xq), reference)
+        np.testing.assert_array_equal(reference_outputs(content, xq, "tflite-runtime"), reference)
     default = _interpreter(content)
     steps = np.abs(_run(default, xq).astype(np.int64) - reference)
     assert steps.max() <= 24, "XNNPACK's int8 kernels round differently, by a few steps at most"

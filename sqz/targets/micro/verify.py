@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -12,12 +11,11 @@ import numpy as np
 
 from sqz.errors import InputError
 from sqz.runtime import manifest as manifests
+from sqz.runtime.interpreters import REFERENCE, reference_outputs
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.targets.micro import boards, cfiles, cortexm, tflm
 from sqz.targets.micro.cverify import QEMU_IMAGES, CVerification, verify_c
 from sqz.targets.samples import sample_images
-
-REFERENCE = "ai-edge-litert"
 
 
 @dataclass
@@ -56,23 +54,6 @@ class MicroVerification:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok, "c": self.c.to_dict() if self.c else None}
-
-
-def reference_outputs(content: bytes, x: np.ndarray) -> np.ndarray:
-    """Raw outputs of ai-edge-litert with TFLite's reference kernels (BUILTIN_REF), one image at a time."""
-    from sqz.runtime.interpreters import tflite_interpreter_class
-
-    _, cls = tflite_interpreter_class(REFERENCE)
-    module = importlib.import_module(cls.__module__)
-    interp = cls(model_content=content, experimental_op_resolver_type=module.OpResolverType.BUILTIN_REF)
-    interp.allocate_tensors()
-    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    out = []
-    for sample in x:
-        interp.set_tensor(i, sample[None])
-        interp.invoke()
-        out.append(interp.get_tensor(o)[0].copy())
-    return np.stack(out)
 
 
 def quantised_inputs(images: np.ndarray, pre: Preprocess, io: dict) -> np.ndarray:
