@@ -30,7 +30,7 @@ export: setup
 	$(BIN)/sqz-export --int8
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # The suite without the tests that train, export a trained model or emulate ARM (marked slow): a quick check.
 test-fast: setup

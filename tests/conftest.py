@@ -14,10 +14,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SLOW_FIXTURES = {"tiny_run", "tiny_export", "two_process_run", "default_export"}
 
 
+# Under `pytest -n 2` (make test), tests that build or use one cached emulated userland run in one worker, so
+# no two processes build the same cache at once; the bundled model's full export is made once.
+SHARED_CACHES = {"tests/targets/test_verify.py", "tests/targets/test_armenv.py", "tests/test_pythons.py"}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
+        path = Path(str(item.fspath)).resolve().relative_to(Path(__file__).resolve().parents[1]).as_posix()
+        if path in SHARED_CACHES:
+            item.add_marker(pytest.mark.xdist_group("userlands"))
+        elif "default_export" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("default_export"))
 
 
 @pytest.fixture(scope="session")
