@@ -19,7 +19,8 @@ from sqz.export import csource
 from sqz.export.synthetic import random_int8
 from sqz.files import write_text
 from sqz.runtime import manifest as manifests
-from sqz.targets.micro import boards, cfiles, cmeasure, cortexm, tflm
+from sqz.targets.micro import cfiles, cmeasure, cortexm, tflm
+from sqz.targets.profiles import board_arena
 from sqz.train.arch import ArchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,9 +89,9 @@ def measure(name: str) -> dict:
         "instructions_other_cores": cores,
         "tflm": {
             "host_arena": host,
-            "board_arena": boards.board_arena(host),
+            "board_arena": board_arena(host),
             "io_bytes": io_bytes,
-            "ram_bytes": boards.board_arena(host) + io_bytes,
+            "ram_bytes": board_arena(host) + io_bytes,
             "flash_model_bytes": -(-len(content) // 16) * 16,
         },
     }

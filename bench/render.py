@@ -205,17 +205,16 @@ def peer_rows(rec: dict, name: str) -> tuple[list[str], list[str]]:
 
 
 def pi_context() -> list[str]:
-    from sqz.targets.profiles import _data
+    from sqz.targets.profiles import latency_note, latency_source, linux_profiles
 
-    data = _data()
     seen, out = set(), ["| board | SoC | published ncnn SqueezeNet int8, 4 threads |", "|---|---|---|"]
-    for p in data["profiles"]:
-        if p["latency_ms"] is None or p["board"] in seen:
+    for p in linux_profiles():
+        if p.latency_ms is None or p.board in seen:
             continue
-        seen.add(p["board"])
-        out.append(f"| {p['board']} | {p['soc']} | {p['latency_ms']} ms |")
-    note = data.get("latency_note", "")
-    return out + ["", f"Source: {data['latency_source']}. {note[:1].upper() + note[1:]}."]
+        seen.add(p.board)
+        out.append(f"| {p.board} | {p.soc} | {p.latency_ms} ms |")
+    note = latency_note()
+    return out + ["", f"Source: {latency_source()}. {note[:1].upper() + note[1:]}."]
 
 
 def header(rec: dict) -> list[str]:

@@ -16,22 +16,21 @@ from sqz.cli.base import friendly, writable
 @friendly
 def targets(as_json) -> None:
     """List the board profiles: Linux boards (arch, interpreter, budget, latency) and microcontrollers (flash, SRAM)."""
-    from sqz.targets.micro import boards
-    from sqz.targets.profiles import latency_source, profiles, table
+    from sqz.targets.profiles import latency_source, linux_profiles, micro_profiles, table
 
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "latency_source": latency_source(),
-                    "targets": [p.to_dict() for p in profiles()],
-                    "micro_targets": [p.to_dict() for p in boards.profiles()],
+                    "targets": [p.to_dict() for p in linux_profiles()],
+                    "micro_targets": [p.to_dict() for p in micro_profiles()],
                 },
                 indent=2,
             )
         )
     else:
-        click.echo(table(profiles()) + "\n\n" + boards.table())
+        click.echo(table())
 
 
 @click.command()
@@ -72,10 +71,11 @@ def targets(as_json) -> None:
 @friendly
 def verify(model, arch, target, os_name, images, samples, interpreter, reference, as_json) -> None:
     """Run MODEL under qemu with real ARM Python and wheels; compare with this machine (exit 1 on a mismatch)."""
-    from sqz.targets.micro import boards, commands
+    from sqz.targets.micro import commands
+    from sqz.targets.profiles import get
     from sqz.targets.verify import verify as run_verify
 
-    if boards.is_micro(target):
+    if target and get(target).kind == "micro":
         if os_name:
             raise click.UsageError(f"--os {os_name}: {target} is a microcontroller (no Debian userland); drop --os")
         from sqz.export.csource import write_for

@@ -29,10 +29,10 @@ def check(artifacts, budget, metric, target, as_json) -> None:
     """The CI gate: exit 0 when every artifact fits the budget, 1 when any is over, 2 on unusable input."""
     from sqz.gate import as_json as verdict_json
     from sqz.gate import check as run_check
-    from sqz.targets.micro import boards, commands
-    from sqz.targets.profiles import gate_settings
+    from sqz.targets.micro import commands
+    from sqz.targets.profiles import gate_settings, get
 
-    if boards.is_micro(target):
+    if target and get(target).kind == "micro":
         sys.exit(commands.check(list(artifacts), target, budget, metric, as_json, click.echo))
     budget, metric, _ = gate_settings(target, budget, metric)
     verdicts = run_check(list(artifacts), budget=budget, metric=metric)

@@ -109,12 +109,12 @@ def _run_export(
     from sqz.errors import InputError
     from sqz.export.pipeline import export
     from sqz.export.report import CLASSES_MD, CONFUSION_PNG, table
-    from sqz.targets.profiles import gate_settings, lookup
+    from sqz.targets.profiles import gate_settings, get
 
     writable(out, "--out")
     log = lambda msg: click.echo(msg, err=True)
-    profile = lookup(target) if target else None
-    if getattr(profile, "interpreter", "") == "tflite-micro" and not int8:
+    profile = get(target) if target else None
+    if profile is not None and profile.kind == "micro" and not int8:
         raise InputError(
             f"target {profile.name} runs TensorFlow Lite Micro, which needs the full-int8 model; add --int8"
         )

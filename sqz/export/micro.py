@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqz.errors import InputError, ModelFileError
 from sqz.export import carray, csource
-from sqz.targets.micro import boards, cmeasure, gate, modelinfo
+from sqz.targets import profiles
+from sqz.targets.micro import cmeasure, gate, modelinfo
 
 
 def applies(target: str | None) -> bool:
     """Whether `target` is a microcontroller profile (then `export` below runs)."""
-    return boards.is_micro(target)
+    return target is not None and profiles.get(target).kind == "micro"
 
 
 def export(work: Path, tflite: dict[str, Path], target: str, rep) -> list[str]:
@@ -40,7 +41,7 @@ def export(work: Path, tflite: dict[str, Path], target: str, rep) -> list[str]:
         "model": path.name,
         "files": files,
         "ops": list(info.ops),
-        "arena": {"host_smallest": verdict.host_arena, "board": verdict.arena, "margin": boards.margin()},
+        "arena": {"host_smallest": verdict.host_arena, "board": verdict.arena, "margin": profiles.arena_margin()},
         "c": {"arena_bytes": sources.arena_bytes, "macs": sources.macs, "measured": build.to_dict() if build else None},
         "verdict": verdict.to_dict(),
         "lines": verdict.lines(),

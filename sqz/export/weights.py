@@ -27,9 +27,9 @@ def check_request(weights: str, int8: bool, target: str | None) -> None:
     if not int8:
         raise InputError(f"--weights {weights} rewrites the full-int8 model; add --int8")
     if target:
-        from sqz.targets.profiles import int4_refusal, lookup
+        from sqz.targets.profiles import get, int4_refusal
 
-        why = int4_refusal(lookup(target))
+        why = int4_refusal(get(target))
         if why:
             raise InputError(f"target {target}: {why}, so it cannot run INT4 weights; export with --weights int8")
 

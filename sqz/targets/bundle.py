@@ -16,7 +16,7 @@ import sqz
 from sqz.errors import InputError, ModelFileError
 from sqz.runtime import manifest as manifests
 from sqz.targets.artifact import board_model
-from sqz.targets.profiles import Profile
+from sqz.targets.profiles import LinuxProfile
 from sqz.targets.samples import sample_images
 
 SUMS = "SHA256SUMS"
@@ -41,7 +41,7 @@ def write_runtime(dest: Path) -> None:
 def build(
     model: Path,
     out: Path,
-    profile: Profile,
+    profile: LinuxProfile,
     images: list[Path] | None = None,
     samples: int = 8,
     os_name: str | None = None,

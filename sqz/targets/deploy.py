@@ -287,7 +287,7 @@ def deploy_model(
     from sqz.targets.bundle import build
     from sqz.targets.profiles import get
 
-    profile = get(target)
+    profile = get(target, "linux")
     if bool(hosts) == bool(dest):
         raise InputError("give either --host user@board (one or more) or --dest DIR, not both")
     if hosts:

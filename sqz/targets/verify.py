@@ -23,7 +23,7 @@ from sqz.targets import armenv
 from sqz.targets.artifact import NO_TFLITE, NO_WHEEL, check_os, default_os, onnx_file
 from sqz.targets.bundle import write_runtime
 from sqz.targets.probe import outputs
-from sqz.targets.profiles import Profile, for_arch, get
+from sqz.targets.profiles import LinuxProfile, for_arch, get
 from sqz.targets.samples import sample_images
 
 
@@ -85,9 +85,9 @@ class Verification:
 ONNX_RTOL = 1e-4  # float logits, emulated vs this machine: max |diff| over the largest |logit|
 
 
-def _resolve(arch: str | None, target: str | None) -> Profile:
+def _resolve(arch: str | None, target: str | None) -> LinuxProfile:
     if target:
-        profile = get(target)
+        profile = get(target, "linux")
         if arch and arch != profile.arch:
             raise InputError(f"target {profile.name} is {profile.arch}, not {arch}; drop --arch or change it")
         return profile
@@ -186,7 +186,9 @@ def verify(
     )
 
 
-def _verify_onnx(model: Path, profile: Profile, os: str, images: list[Path] | None, samples: int, log) -> Verification:
+def _verify_onnx(
+    model: Path, profile: LinuxProfile, os: str, images: list[Path] | None, samples: int, log
+) -> Verification:
     """armv7l on trixie: the export's model.onnx through Debian's onnxruntime vs this machine's onnxruntime."""
     data, _ = manifests.entry_for(model)
     x, source = sample_images(data, samples, images)
@@ -235,7 +237,9 @@ def _host_interpreter(name: str) -> tuple[str, bool]:
         return "ai-edge-litert", True
 
 
-def _emulated(env: armenv.Env, profile: Profile, work: Path, model: Path, interp: str | None, reference: bool) -> dict:
+def _emulated(
+    env: armenv.Env, profile: LinuxProfile, work: Path, model: Path, interp: str | None, reference: bool
+) -> dict:
     out = work / f"out_{int(reference)}.npz"
     args = (
         [

@@ -12,10 +12,10 @@ from sqz.targets import profiles
 @pytest.fixture
 def reference_kernel_board(monkeypatch):
     """rpi4-32 as a board whose tflite-runtime build uses the reference kernels (BUILTIN_REF)."""
-    data = copy.deepcopy(profiles._data())
+    data = copy.deepcopy(profiles._linux_data())
     board = dict(next(p for p in data["profiles"] if p["name"] == "rpi4-32"), name="rpi4-32-ref", resolver="reference")
     data["profiles"].append(board)
-    monkeypatch.setattr(profiles, "_data", lambda: data)
+    monkeypatch.setattr(profiles, "_linux_data", lambda: data)
     return board["name"]
 
 
@@ -32,9 +32,8 @@ def test_int4_for_a_target_that_refuses_conv2d_v7_is_one_line_exit_2(reference_k
 def test_int4_runs_on_every_shipped_target_and_needs_int8():
     from sqz.errors import InputError
     from sqz.export.weights import check_request
-    from sqz.targets.micro import boards
 
-    for p in profiles.profiles() + boards.profiles():
+    for p in profiles.profiles():
         check_request("int4", True, p.name)
     with pytest.raises(InputError, match="add --int8"):
         check_request("mixed", False, None)

@@ -10,13 +10,14 @@ from sqz.targets import profiles
 
 
 def test_every_profile_is_complete_and_consistent():
-    items = profiles.profiles()
-    names = [p.name for p in items]
-    assert len(names) == len(set(names))
+    items = profiles.linux_profiles()
+    names = [p.name for p in profiles.profiles()]
+    assert len(names) == len(set(names)), "a name is one target, Linux or micro"
     for board in ("rpi-zero2w", "rpi3", "rpi4", "rpi5"):
         assert profiles.get(board).arch == "aarch64"
         assert profiles.get(board + "-32").arch == "armv7l"
     for p in items:
+        assert p.kind == "linux"
         assert p.arch in profiles.ARCHES
         assert p.interpreter == ("ai-edge-litert" if p.arch == "aarch64" else "tflite-runtime")
         assert p.threads >= 1
@@ -37,13 +38,47 @@ def test_armv6_boards_are_refused_with_the_reason():
         profiles.get("rpi9")
 
 
+def test_one_lookup_answers_for_both_kinds_and_names_them_all_when_unknown():
+    assert profiles.get("nano33ble").soc == "nRF52840" and profiles.get(" Nano33BLE ").kind == "micro"
+    assert profiles.get("rpi4").arch == "aarch64" and profiles.get("rpi4").kind == "linux"
+    with pytest.raises(InputError, match="unknown target 'arduino-uno'; choose one of rpi-zero2w.*armv7l, nano33ble"):
+        profiles.get("arduino-uno")
+    with pytest.raises(InputError, match="not supported"):
+        profiles.get("rpi1")
+
+
+def test_a_lookup_of_one_kind_refuses_the_other_and_names_its_choices():
+    assert profiles.get("rpi4", "linux").name == "rpi4"
+    assert profiles.get("pico2", "micro").name == "pico2"
+    with pytest.raises(InputError, match="nano33ble is a microcontroller, not a Linux board; choose one of rpi") as e:
+        profiles.get("nano33ble", "linux")
+    assert "pico2" not in str(e.value)
+    with pytest.raises(InputError, match="rpi4 is a Linux board, not a microcontroller; choose one of nano33ble"):
+        profiles.get("rpi4", "micro")
+    with pytest.raises(InputError, match="ARMv7 \\+ NEON"):
+        profiles.for_arch("armv6l")
+    with pytest.raises(InputError, match="unknown architecture"):
+        profiles.for_arch("x86_64")
+    assert profiles.for_arch("armv7l").arch == "armv7l"
+
+
+def test_linux_board_commands_refuse_a_microcontroller_and_name_every_target_when_unknown(tmp_path):
+    runner = CliRunner()
+    model = str(tmp_path / "model_int8.tflite")
+    micro = runner.invoke(main, ["deploy", model, "--target", "nano33ble", "--dest", str(tmp_path / "sd")])
+    assert micro.exit_code == 2 and "nano33ble is a microcontroller, not a Linux board" in micro.output
+    unknown = runner.invoke(main, ["verify", model, "--target", "nonesuch"])
+    assert unknown.exit_code == 2 and "choose one of rpi-zero2w" in unknown.output and "nano33ble" in unknown.output
+
+
 def test_targets_command_lists_profiles_as_table_and_json():
     runner = CliRunner()
     out = runner.invoke(main, ["targets"])
     assert out.exit_code == 0
     assert "rpi4" in out.output and "Cortex" not in out.output.splitlines()[0]
     data = json.loads(runner.invoke(main, ["targets", "--json"]).output)
-    assert {t["name"] for t in data["targets"]} == {p.name for p in profiles.profiles()}
+    assert {t["name"] for t in data["targets"]} == {p.name for p in profiles.linux_profiles()}
+    assert {t["name"] for t in data["micro_targets"]} == {p.name for p in profiles.micro_profiles()}
 
 
 def test_check_takes_budget_and_metric_from_the_target(tiny_export):
@@ -63,5 +98,10 @@ def test_gate_settings_resolve_given_then_target_then_defaults():
     assert profiles.gate_settings(None) == ("0.5MB", "file", None)
     assert profiles.gate_settings("rpi4") == (rpi4.budget, rpi4.metric, "rpi4")
     assert profiles.gate_settings(" RPI4 ", "2MB", "packed") == ("2MB", "packed", "rpi4")
+    assert profiles.gate_settings("nano33ble") == (
+        str(profiles.get("nano33ble").model_flash_budget),
+        "file",
+        "nano33ble",
+    )
     with pytest.raises(InputError, match="unknown target"):
         profiles.gate_settings("nonesuch")

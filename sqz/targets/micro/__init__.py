@@ -1,1 +1,2 @@
-"""Microcontroller targets: TensorFlow Lite Micro board profiles, arena measurement, gate and verification."""
+"""Microcontroller targets: arena measurement, gate and verification (TensorFlow Lite Micro and the generated C);
+their board data, boards.json, is read by sqz.targets.profiles."""

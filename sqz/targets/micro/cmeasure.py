@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sqz.targets.micro import boards, cfiles, cortexm
+from sqz.targets.micro import cfiles, cortexm
+from sqz.targets.profiles import MicroProfile, get
 
 # The emulated board that runs each core's build.
 CORE_MACHINES = {
@@ -46,10 +47,10 @@ class CBuild:
         return {**asdict(self), "ram_bytes": self.ram_bytes}
 
 
-def measure(sources: Path, target: str | boards.MicroProfile, defines: tuple[str, ...] = ()) -> CBuild | None:
+def measure(sources: Path, target: str | MicroProfile, defines: tuple[str, ...] = ()) -> CBuild | None:
     """Figures for sqz_model.c/.h in `sources` on `target`'s core; None for a board without an Arm core or
     without the cross tools."""
-    profile = target if isinstance(target, boards.MicroProfile) else boards.get(target)
+    profile = target if isinstance(target, MicroProfile) else get(target, "micro")
     if not profile.gcc_cpu or cortexm.tools_missing():
         return None
     header = (sources / "sqz_model.h").read_text()

@@ -11,7 +11,8 @@ from sqz.errors import ModelFileError
 from sqz.gate.verdict import model_kind
 from sqz.runtime import packed
 from sqz.runtime.stderr import captured_stderr
-from sqz.targets.micro import boards, modelinfo, tflm
+from sqz.targets.micro import modelinfo, tflm
+from sqz.targets.profiles import MicroProfile, board_arena, get
 
 ALIGN = 16
 
@@ -116,9 +117,9 @@ def io_bytes(content: bytes) -> int:
     return total
 
 
-def check(path: Path, target: str | boards.MicroProfile) -> MicroVerdict:
+def check(path: Path, target: str | MicroProfile) -> MicroVerdict:
     """One verdict for `path` on the microcontroller `target` (a name or a profile)."""
-    profile = target if isinstance(target, boards.MicroProfile) else boards.get(target)
+    profile = target if isinstance(target, MicroProfile) else get(target, "micro")
     kind = model_kind(Path(path))
     if kind == "onnx":
         raise ModelFileError(f"{path}: TFLite Micro runs .tflite files; give the full-int8 model")
@@ -139,13 +140,13 @@ def check(path: Path, target: str | boards.MicroProfile) -> MicroVerdict:
     return MicroVerdict(
         **base,
         host_arena=host,
-        arena=boards.board_arena(host),
+        arena=board_arena(host),
         io_bytes=io_bytes(content),
         c=c_build(Path(path), content, profile),
     )
 
 
-def c_build(path: Path, content: bytes, profile: boards.MicroProfile) -> dict | None:
+def c_build(path: Path, content: bytes, profile: MicroProfile) -> dict | None:
     """Measured figures of the export's sqz_model.c for this board when it sits beside `path`, was generated from
     these model bytes and the cross tools are installed; else None."""
     import hashlib

@@ -13,7 +13,8 @@ from sqz.errors import InputError
 from sqz.runtime import manifest as manifests
 from sqz.runtime.interpreters import REFERENCE, reference_outputs
 from sqz.runtime.preprocess import Preprocess, normalize
-from sqz.targets.micro import boards, cfiles, cortexm, tflm
+from sqz.targets import profiles
+from sqz.targets.micro import cfiles, cortexm, tflm
 from sqz.targets.micro.cverify import QEMU_IMAGES, CVerification, verify_c
 from sqz.targets.samples import sample_images
 
@@ -93,7 +94,7 @@ def verify(
     """Run MODEL in TFLite Micro and with the reference kernels on the same images; compare every output. Also its
     C (the export's sqz_model.c, else what `generate` writes; skipped when neither) on this machine and on
     emulated Cortex-M4/M7/M33/M55 (`qemu_images` images each: default all given with --samples, else 1,000)."""
-    profile = boards.get(target)
+    profile = profiles.get(target, "micro")
     model = Path(model)
     if model.is_dir():
         model = model / "model_int8.tflite"
@@ -122,7 +123,7 @@ def verify(
         identical,
         step,
         arena,
-        boards.board_arena(arena),
+        profiles.board_arena(arena),
         time.monotonic() - start,
     )
     if c_code:

@@ -2,19 +2,16 @@
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from sqz.cli import main
-from sqz.errors import InputError
 from sqz.targets import profiles
-from sqz.targets.micro import boards
 
 FIGURES = ("soc", "core", "clock_mhz", "flash_bytes", "sram_bytes")
 
 
 def test_the_four_boards_with_a_source_for_every_figure():
-    items = {p.name: p for p in boards.profiles()}
+    items = {p.name: p for p in profiles.micro_profiles()}
     assert set(items) == {"nano33ble", "pico2", "esp32s3", "portenta-h7"}
     nano = items["nano33ble"]
     assert (nano.soc, nano.clock_mhz, nano.flash_bytes, nano.sram_bytes) == ("nRF52840", 64, 1 << 20, 256 << 10)
@@ -22,21 +19,12 @@ def test_the_four_boards_with_a_source_for_every_figure():
     for p in items.values():
         assert set(FIGURES) <= set(p.sources) and all(p.sources[f].strip() for f in FIGURES)
         assert 0 < p.model_flash_budget < p.flash_bytes and 0 < p.ram_budget < p.sram_bytes
-        assert p.interpreter == "tflite-micro" and p.budget_note
+        assert p.kind == "micro" and p.interpreter == "tflite-micro" and p.budget_note
 
 
 def test_board_arena_adds_the_stated_margin():
-    assert boards.board_arena(50_304) == 56_320
-    assert boards.board_arena(1024) == 2048
-
-
-def test_lookup_finds_both_kinds_and_names_them_all_when_unknown():
-    assert profiles.lookup("nano33ble").soc == "nRF52840"
-    assert profiles.lookup("rpi4").arch == "aarch64"
-    with pytest.raises(InputError, match="nano33ble.*sqz targets|rpi4.*nano33ble"):
-        profiles.lookup("arduino-uno")
-    with pytest.raises(InputError, match="not supported"):
-        profiles.lookup("rpi1")
+    assert profiles.board_arena(50_304) == 56_320
+    assert profiles.board_arena(1024) == 2048
 
 
 def test_sqz_targets_lists_microcontrollers_beside_the_pis():

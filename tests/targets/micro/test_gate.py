@@ -6,7 +6,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from sqz.cli import main
-from sqz.targets.micro import boards, gate
+from sqz.targets import profiles
+from sqz.targets.micro import gate
 from sqz.targets.micro.verify import compare
 
 
@@ -15,7 +16,7 @@ def test_real_int8_model_fits_the_nano_with_a_measured_arena(int8_model):
     size = int8_model.stat().st_size
     assert v.fits and not v.refused
     assert size <= v.flash_bytes < size + 16 and v.flash_bytes % 16 == 0
-    assert 10_000 < v.host_arena < v.arena == boards.board_arena(v.host_arena)
+    assert 10_000 < v.host_arena < v.arena == profiles.board_arena(v.host_arena)
     assert v.io_bytes == 32 * 32 * 1 + 10
     assert all(line.startswith("PASS") for line in v.lines())
     packed = gate.check(int8_model.with_name("model_int8.tflite.xz"), "nano33ble")
@@ -23,7 +24,7 @@ def test_real_int8_model_fits_the_nano_with_a_measured_arena(int8_model):
 
 
 def test_ram_over_budget_names_ram_and_by_how_much(int8_model):
-    tight = dataclasses.replace(boards.get("nano33ble"), ram_budget=20_000)
+    tight = dataclasses.replace(profiles.get("nano33ble", "micro"), ram_budget=20_000)
     v = gate.check(int8_model, tight)
     assert not v.fits
     flash, ram = v.lines()
