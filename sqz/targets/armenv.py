@@ -159,7 +159,7 @@ class Env:
 
 
 def directory(arch_name: str, os_name: str = DEFAULT_OS) -> Path:
-    """Where the (os, arch) environment is cached: arm/<arch> for bookworm (as before), arm/<arch>-<os> else."""
+    """Where the (os, arch) environment is cached: arm/<arch> for bookworm, arm/<arch>-<os> for any other release."""
     return cache_root() / (arch_name if os_name == "bookworm" else f"{arch_name}-{os_name}")
 
 
