@@ -325,7 +325,7 @@ def render(results: dict) -> str:
         + " It is not mirrored either (as sqz's default).",
         "",
         "Epochs are scaled down from what `auto` picks (in brackets) so that every folder trains in minutes on one "
-        "shared core; sqz keeps its best epoch on validation (val/ itself where a folder has no test/), the "
+        "shared core; sqz keeps its best epoch on validation (a share of train/ where a folder has no test/), the "
         "reference its last.",
         "",
     ]

@@ -29,7 +29,8 @@ class Folder:
     """An image folder listed, not decoded: (path, label) items per split, classes, preprocessing.
 
     `test` holds the final figure's images: test/, or val/ when the layout has no test/ (then `final` is
-    "val"); `val` is val/ when there is one, else None (a share of train is held out instead)."""
+    "val"); `val` is val/ when test/ is there too, else None: a share of train is held out to pick the kept
+    epoch, so the final figure is never measured on the images that chose it."""
 
     name: str
     classes: tuple[str, ...]
@@ -163,9 +164,8 @@ def index(
         warnings.warn(f"{root}: ignored " + "; ".join(lay.notes), stacklevel=2)
     if lay.dirs:
         listed = {k: _list_images(d, classes) for k, d in lay.dirs.items()}
-        train, val = listed["train"], listed.get("val")
-        test = listed.get("test", val)
-        final = "test" if "test" in listed else "val"
+        train, final = listed["train"], "test" if "test" in listed else "val"
+        test, val = listed[final], listed.get("val") if final == "test" else None
     else:
         every = _list_images(root, classes)
         order = np.random.default_rng(seed).permutation(len(every))

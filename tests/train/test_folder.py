@@ -61,14 +61,16 @@ def test_split_layouts(tmp_path, splits):
     f = folder.index(root)
     assert f.layout == "/".join(splits) and f.classes == ("a", "b") and len(f.train) == 6
     assert f.final == ("test" if "test" in splits else "val")
+    # val/ picks the kept epoch only when test/ gives the final figure; else a share of train/ does.
     assert f.val == (
         None
-        if "val" not in splits
+        if "test" not in splits or "val" not in splits
         else [(str(root / "val" / c / f"{i}.png"), k) for k, c in enumerate("ab") for i in range(3)]
     )
     assert all(f"/{f.final}/" in p for p, _ in f.test)
     src = stream.FolderSource(f, seed=0, val_fraction=0.5, limit=0, workers=0)
-    assert src.n_train == 6 if "val" in splits else src.n_train == 3
+    assert src.n_train == (6 if f.val is not None else 3)
+    assert not {p for p, _ in src.val} & {p for p, _ in f.test}
     assert ("no test/: the final figure is on val/" in folder.describe(f)) == (f.final == "val")
     assert f"layout {f.layout} (2 classes" in folder.describe(f)
 
