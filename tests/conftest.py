@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Under `pytest -n 2` each worker, and every process it starts, computes on one thread: two workers with
+# torch's default two threads each would oversubscribe the two cores, and OpenMP's waiting threads then spin.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 # Fixtures that train or export a trained model: every test using one is `slow` (`make test-fast` skips them).
 SLOW_FIXTURES = {"tiny_run", "tiny_export", "two_process_run", "default_export"}
