@@ -1,1 +1,2 @@
-"""Quantize stage: full-int8 calibration data; compression passes (pruning, weight sharing) to meet the budget."""
+"""Quantize stage: the graph sqz writes, its float64 calibration, the quantised graph, INT4 training and the TFLite
+flatbuffer writer."""
