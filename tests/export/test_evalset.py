@@ -21,7 +21,7 @@ def _run(tmp_path, per_class=6):
                 Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(data / split / c / f"{k}.png")
     listed = folder.index(data, size=16)
     run = tmp_path / "runs" / "a"
-    folder.write_split(run, listed, {"train": listed.train, "val": listed.val, "test": listed.test})
+    folder.write_split(run, listed, {"train": listed.train, "val": listed.val or [], "test": listed.test})
     payload = {"classes": ["cat", "dog"], "record": {"config": {"data": str(data), "seed": 0}}}
     return data, run, payload, listed
 
