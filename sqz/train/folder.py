@@ -107,10 +107,10 @@ def describe(f: "Folder") -> str:
     """One line naming the layout found, for the start of training."""
     sizes = ", ".join(
         f"{k} {len(v):,}"
-        for k, v in (("train", f.train), ("val", f.val), ("test", f.test))
+        for k, v in (("train", f.train), ("val", f.test if f.final == "val" else f.val), ("test", f.test))
         if v is not None and not (k == "test" and f.final == "val")
     )
-    final = "; no test/: the final figure is on val/" if f.final == "val" else ""
+    final = "; no test/: the final figure is on val/, a share of train/ picks the epoch" if f.final == "val" else ""
     return f"{f.root}: layout {f.layout} ({len(f.classes)} classes; {sizes} images{final})"
 
 

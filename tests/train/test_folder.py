@@ -72,6 +72,7 @@ def test_split_layouts(tmp_path, splits):
     assert src.n_train == (6 if f.val is not None else 3)
     assert not {p for p, _ in src.val} & {p for p, _ in f.test}
     assert ("no test/: the final figure is on val/" in folder.describe(f)) == (f.final == "val")
+    assert ("val 6" in folder.describe(f)) == ("val" in splits)
     assert f"layout {f.layout} (2 classes" in folder.describe(f)
 
 
