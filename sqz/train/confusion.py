@@ -59,11 +59,9 @@ def matrix_markdown(s: dict) -> list[str]:
 
 def plot(s: dict, path: Path, title: str = "confusion matrix") -> None:
     """The matrix as a PNG heat map with counts, rows normalised for the colour (matplotlib's Agg backend)."""
-    import matplotlib
+    from sqz.train.history import figure_class
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
+    Figure = figure_class()
     m = np.asarray(s["matrix"], np.float64)
     names = s["classes"]
     share = m / np.maximum(m.sum(1, keepdims=True), 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqz.errors import InputError
 from sqz.files import atomic_write
+from sqz.runtime.signals import held
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s", "skipped_images")
 
@@ -27,13 +28,20 @@ def write(out: Path, history: list[dict]) -> None:
     atomic_write(out / "curves.png", lambda tmp: plot(history, tmp))
 
 
+def figure_class():
+    """matplotlib's Figure on the Agg backend, imported with Ctrl-C and SIGTERM held until it is loaded: a signal
+    raised inside the first import of its C extensions aborts Python instead of stopping the run."""
+    with held():
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    return Figure
+
+
 def plot(history: list[dict], path: Path) -> None:
     """Loss and accuracy per epoch, training and validation, as a PNG (matplotlib's Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
+    Figure = figure_class()
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(9, 3.6), dpi=100)
     for ax, key, title in (
