@@ -60,7 +60,7 @@ def finetune_data(payload: dict, run_dir: Path, data: str | None = None, limit: 
         *as_images(val_split, pre),
         *as_images(ds.test, pre),
         fill,
-        bool(cfg.get("flip", True)),
+        rundata.mirrored(payload),
     )
 
 

@@ -36,7 +36,7 @@ from sqz.runtime import manifest
 from sqz.runtime.model import Model, open_session
 from sqz.runtime.preprocess import Preprocess, normalize
 from sqz.runtime.signals import held
-from sqz.train import checkpoint, confusion
+from sqz.train import checkpoint, confusion, rundata
 from sqz.train.surgery import fold_batchnorm, remove_dead_taps
 
 DEFAULT_CHECKPOINT = "fashion_mnist_1.1.pt"
@@ -126,7 +126,15 @@ def export(
     net = slim
     if cfg.weights != "int8":
         net, rep.weights = weights_mod.prepare(
-            copy.deepcopy(slim), cfg.weights, train, pre, cfg.qat_epochs, cfg.qat_images, cfg.seed, log
+            copy.deepcopy(slim),
+            cfg.weights,
+            train,
+            pre,
+            cfg.qat_epochs,
+            cfg.qat_images,
+            cfg.seed,
+            log,
+            flip=rundata.mirrored(payload),
         )
 
     with staging(Path(out)) as work:

@@ -34,8 +34,9 @@ def check_request(weights: str, int8: bool, target: str | None) -> None:
             raise InputError(f"target {target}: {why}, so it cannot run INT4 weights; export with --weights int8")
 
 
-def prepare(model, weights: str, train, pre, epochs: int, images: int, seed: int, log) -> tuple:
-    """QAT `model` in place on 4-bit weights for the chosen convs; (model, record with names and sensitivity)."""
+def prepare(model, weights: str, train, pre, epochs: int, images: int, seed: int, log, flip: bool = False) -> tuple:
+    """QAT `model` in place on 4-bit weights for the chosen convs, mirroring images only when `flip` (as the run
+    trained); (model, record with names, sensitivity and whether QAT mirrored)."""
     n = min(images or len(train), len(train))
     pick = np.sort(np.random.default_rng(seed).permutation(len(train))[:n])
     x, y = as_images(train.take(pick), pre)  # uint8 until read: QAT at 224² on thousands of images
@@ -47,12 +48,13 @@ def prepare(model, weights: str, train, pre, epochs: int, images: int, seed: int
     )
     fill = torch.tensor([-m / s for m, s in zip(pre.mean, pre.std)])
     torch.manual_seed(seed)
-    qat4.qat4(model, names, x, y, fill, epochs=epochs, seed=seed)
+    qat4.qat4(model, names, x, y, fill, epochs=epochs, seed=seed, flip=flip)
     return model, {
         "weights": weights,
         "layers": names,
         "qat_epochs": epochs,
         "qat_images": n,
+        "qat_flip": flip,
         "sensitivity": {k: round(v, 6) for k, v in sens.items()},
     }
 

@@ -80,10 +80,12 @@ def qat4(
     lr: float = 1e-4,
     seed: int = 0,
     progress: bool = False,
+    flip: bool = False,
 ) -> nn.Module:
-    """Fine-tune `model` with 4-bit fake-quant on the convs `names`; returns it with those weights on the grid."""
+    """Fine-tune `model` with 4-bit fake-quant on the convs `names` (mirroring images only when `flip`, as its
+    training did); returns it with those weights on the grid."""
     attach(model, names)
     if epochs > 0:
-        finetune(model, x, y, fill, epochs, lr=lr, seed=seed, progress=progress, desc="qat int4")
+        finetune(model, x, y, fill, epochs, lr=lr, seed=seed, progress=progress, desc="qat int4", flip=flip)
     bake(model)
     return model.eval()

@@ -13,6 +13,11 @@ def config(payload: dict) -> dict:
     return (payload.get("record") or {}).get("config") or {}
 
 
+def mirrored(payload: dict) -> bool:
+    """Whether the run's training mirrored its images (runs from before `--flip` existed did)."""
+    return bool(config(payload).get("flip", True))
+
+
 def locate(spec: str, run_dir: Path) -> Path | None:
     """`spec` as a path that exists: as given (absolute, or relative to the current directory), else
     relative to the checkpoint's directory `run_dir`; None when neither exists."""

@@ -69,6 +69,7 @@ def test_qat_int4_export_is_half_the_conv_bytes_and_close_to_int8(tiny_run, tiny
     assert not gate["artifacts"]["model_int4.tflite"]["fits"]
     assert gate["routes"] and all(r["bytes"] <= budget for r in gate["routes"])  # the int8-route record names any file
     w = rep.weights
+    assert w["qat_flip"] is False  # the run trained without mirroring, and so does its QAT
     assert len(w["layers"]) == 26 and w["bytes"] == rep.artifacts["model_int4.tflite"]["bytes"]
     int8_bytes = rep8.artifacts["model_int8.tflite"]["bytes"]
     assert 0.55 * int8_bytes < w["bytes"] < 0.7 * int8_bytes

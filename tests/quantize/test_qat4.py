@@ -1,6 +1,7 @@
 """4-bit fake-quant with a straight-through estimator, baking, and the `mixed` layer choice."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -40,6 +41,19 @@ def test_qat_bakes_weights_onto_the_grid_the_int4_pass_rebuilds():
         w = m.weight.detach().numpy()
         q, scale = weights(w, 4)
         np.testing.assert_allclose(q * scale.reshape(-1, 1, 1, 1), w, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_qat_mirrors_only_when_the_run_did(flip, monkeypatch):
+    from sqz.train import finetune as finetune_mod
+
+    calls = []
+    real = finetune_mod.random_flip
+    monkeypatch.setattr(finetune_mod, "random_flip", lambda x, gen: calls.append(len(x)) or real(x, gen))
+    net = _net()
+    x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 3, (64,))
+    qat4.qat4(net, list(qat4.convs(net)), x, y, torch.zeros(1), epochs=1, flip=flip)
+    assert bool(calls) is flip
 
 
 def test_mixed_keeps_the_costliest_layer_per_byte_at_int8():
