@@ -64,6 +64,21 @@ KINDS = {
 }
 
 
+def _stamp() -> dict:
+    """When, at which sqz commit (`+`: with uncommitted changes) and at what load average a row is measured."""
+    from datetime import datetime, timezone
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
+
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git("rev-parse", "--short", "HEAD") + ("+" if dirty else ""),
+        "load": round(os.getloadavg()[0], 1),
+    }
+
+
 def _sqz_train(data: Path, out: Path, threads: int, extra: list[str]) -> dict:
     """`sqz train` on `data`: its record, wall time and printed lines (epoch lines elided)."""
     cmd = [
@@ -169,7 +184,7 @@ def run_set(name: str, work: Path, threads: int) -> dict:
 
     spec = SETS[name]
     data = _folder(name, spec, work)
-    res = {"set": name, **spec, "threads": threads}
+    res = {"set": name, **spec, "threads": threads, "measured": _stamp()}
     epochs = ["--epochs", str(spec["epochs"]), *spec.get("options", [])]
     res["sqz"] = _sqz_train(data, work / f"{name}-sqz", threads, epochs)
     res["sqz"]["export"] = _int8(work / f"{name}-sqz", work / f"{name}-export")
@@ -198,6 +213,7 @@ def add_auto(results: dict, names: list[str], work: Path, threads: int) -> None:
     torch.set_num_threads(threads)
     for r in results["sets"]:
         if r["set"] in names:
+            r["auto_measured"] = _stamp()
             run = work / f"{r['set']}-auto"
             if "sqz_auto" not in r:
                 data = _folder(r["set"], SETS[r["set"]], work)
@@ -217,12 +233,22 @@ def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f} %"
 
 
+def _when(stamp: dict | None) -> str:
+    """A row's stamp: `commit`, date; `landed in commit` for rows stamped after the fact; — for none."""
+    if not stamp:
+        return "—"
+    if "landed" in stamp:
+        return f"landed in `{stamp['landed']}`, {stamp['date'][:10]}"
+    return f"`{stamp['commit']}`, {stamp['date']}, load {stamp['load']}"
+
+
 def render(results: dict) -> str:
     """The Markdown of docs/bench/small_sets.md, from the JSON."""
     out = [
-        f"Measured by `python -m bench.small_sets` on {results['date']} at sqz {results['commit']}: "
-        f"{results['machine']}; every run `--threads {results['threads']}`, niced, one after another, on a "
-        "machine shared with other jobs.",
+        f"Measured by `python -m bench.small_sets` on {results['machine']}; every run "
+        f"`--threads {results['threads']}`, niced, one after another, on a machine shared with other jobs. Each row "
+        "says when and at which sqz commit it was measured (rows from before the bench stamped them: the commit "
+        "that put their figures here).",
         "",
     ]
     full = [r for r in results["sets"] if "sqz_auto" in r]
@@ -232,8 +258,8 @@ def render(results: dict) -> str:
             "options beside its name), the reference trained as many epochs on the same files:",
             "",
             "| folder | epochs × batch (steps) | sqz: int8 (float) | int8 file | reference CNN, same epochs "
-            "(float) | sqz − reference | sqz train / reference train |",
-            "|---|---|---|---|---|---|---|",
+            "(float) | sqz − reference | sqz train / reference train | measured |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in full:
             a, ref = r["sqz_auto"], r.get("reference_auto")
@@ -246,6 +272,7 @@ def render(results: dict) -> str:
                 + (f"{100 * (a['export']['int8_acc'] - ref['test_acc']):+.1f} pt | " if ref else "— | ")
                 + f"{a['wall_s']:.0f} s / "
                 + (f"{ref['train_seconds']:.0f} s |" if ref else "— |")
+                + f" {_when(r.get('auto_measured'))} |"
             )
         if any(r["sqz_auto"].get("wall_from_history") for r in full):
             out += [
@@ -261,8 +288,8 @@ def render(results: dict) -> str:
         "reference trained the same epochs:",
         "",
         "| folder | images (train + val / test) | epochs run (auto) | sqz defaults: int8 (float) | int8 file | "
-        "reference CNN (float) | sqz − reference | sqz train / reference train |",
-        "|---|---|---|---|---|---|---|---|",
+        "reference CNN (float) | sqz − reference | sqz train / reference train | measured |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["sets"]:
         s, ref, ex = r["sqz"], r["reference"], r["sqz"]["export"]
@@ -272,7 +299,7 @@ def render(results: dict) -> str:
             f"({s['auto_epochs']}) | **{_pct(ex['int8_acc'])}** ({_pct(s['test_acc'])}) | "
             f"{ex['int8_bytes']:,} B | {_pct(ref['test_acc'])} | "
             f"{100 * (ex['int8_acc'] - ref['test_acc']):+.1f} pt | {s['wall_s']:.0f} s / "
-            f"{ref['train_seconds']:.0f} s |"
+            f"{ref['train_seconds']:.0f} s | {_when(r.get('measured'))} |"
         )
     out += [
         "",
@@ -386,25 +413,12 @@ def main(argv: list[str] | None = None) -> None:
         write_text(a.out / "small_sets.json", json.dumps(results, indent=1) + "\n")
     elif not a.render:
         import platform
-        from datetime import datetime, timezone
 
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-        ).stdout.strip()
-        results = {
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
-            f"{os.getloadavg()[0]:.1f} at start (shared)",
-            "threads": a.threads,
-            "sets": [],
-        }
+        results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": a.threads, "sets": []}
         old = a.out / "small_sets.json"
         names = a.sets.split(",")
         if old.exists():  # keep the sets not rerun (one set at a time fits a busy machine better)
-            kept = json.loads(old.read_text())
-            if "commit" in kept:
-                results["sets"] = [r for r in kept["sets"] if r["set"] not in names]
+            results["sets"] = [r for r in json.loads(old.read_text())["sets"] if r["set"] not in names]
         for name in names:
             results["sets"].append(run_set(name, a.work, a.threads))
             results["sets"].sort(key=lambda r: list(SETS).index(r["set"]))

@@ -26,14 +26,13 @@ def _run(acc, int8=None, bytes_=497_648):
 
 
 RESULTS = {
-    "date": "2026-12-05 00:00 UTC",
-    "commit": "abc1234",
     "machine": "x86_64, 2 cores",
     "threads": 1,
     "sets": [
         {
             "set": "digits",
             **small_sets.SETS["digits"],
+            "measured": {"date": "2026-12-05 00:00 UTC", "commit": "abc1234", "load": 1.5},
             "sqz": _run(0.99, 0.98),
             "sqz_flip": _run(0.97),
             "sqz_published": _run(0.95, bytes_=406_368),
@@ -47,9 +46,22 @@ def test_table_compares_int8_with_the_reference_and_names_what_ran(tmp_path):
     md = small_sets.render(RESULTS)
     row = "| digits (28², grey) | 1,400 + 127 / 270 | 12 (46) | **98.0 %** (99.0 %) | 497,648 B | 96.0 % | +2.0 pt |"
     assert row in md
-    assert "| digits | 99.0 % | 97.0 % |" in md and "406,368 B" in md and "at sqz abc1234" in md
+    assert "| digits | 99.0 % | 97.0 % |" in md and "406,368 B" in md
+    assert row + " 50 s / 4 s | `abc1234`, 2026-12-05 00:00 UTC, load 1.5 |" in md
     small_sets.plot(RESULTS, tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_row_names_its_own_commit(monkeypatch):
+    """A row run later carries its own stamp; the other rows keep theirs."""
+    later = {**RESULTS["sets"][0], "set": "grey", **small_sets.SETS["grey"]}
+    later["measured"] = small_sets._stamp()
+    later["sqz_auto"], later["reference_auto"] = _run(0.9), {"test_acc": 0.85, "train_seconds": 9.0}
+    later["auto_measured"] = {"landed": "fedcba9", "date": "2026-12-04 10:00 UTC"}
+    md = small_sets.render({**RESULTS, "sets": [RESULTS["sets"][0], later]})
+    assert later["measured"]["commit"].rstrip("+") and f"`{later['measured']['commit']}`, " in md
+    assert "`abc1234`, 2026-12-05 00:00 UTC" in md
+    assert "| +5.0 pt | 50 s / 9 s | landed in `fedcba9`, 2026-12-04 |" in md
 
 
 def test_photo_folder_puts_items_over_photographs(tmp_path):
