@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 
 from sqz.cli.base import POOLS_HELP, STEM_HELP, Pools, friendly, positive, writable
-from sqz.train.schedule import BATCH_MAX, BATCH_MIN, BATCH_SHARE, MAX_EPOCHS, MIN_EPOCHS, TARGET_STEPS
+from sqz.train.schedule import (
+    BATCH_MAX,
+    BATCH_MIN,
+    BATCH_SHARE,
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    PEAK_LR,
+    TARGET_STEPS,
+    WEIGHT_DECAY,
+)
 
 
 class _AutoOrCount(click.ParamType):
@@ -58,7 +67,14 @@ EPOCHS = BATCH = _AutoOrCount()
     f"{BATCH_MIN} to {BATCH_MAX}",
 )
 @click.option(
-    "--lr", default=2e-3, show_default=True, type=positive(float), help="one-cycle peak learning rate (AdamW)"
+    "--lr", default=PEAK_LR, show_default=True, type=positive(float), help="one-cycle peak learning rate (AdamW)"
+)
+@click.option(
+    "--weight-decay",
+    default=WEIGHT_DECAY,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="AdamW's decoupled weight decay (each step shrinks the weights by learning rate × this)",
 )
 @click.option(
     "--batch-norm/--no-batch-norm",
@@ -170,6 +186,7 @@ def train(
     epochs,
     batch_size,
     lr,
+    weight_decay,
     batch_norm,
     init,
     freeze_features,
@@ -225,6 +242,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
+        weight_decay=weight_decay,
         batch_norm=batch_norm,
         seed=seed,
         limit=limit,

@@ -47,8 +47,8 @@ class TrainConfig:
     out: str = "runs/default"
     epochs: int | str = "auto"
     batch_size: int | str = "auto"
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
+    lr: float = schedule.PEAK_LR
+    weight_decay: float = schedule.WEIGHT_DECAY
     label_smoothing: float = 0.1
     batch_norm: bool | None = None
     crop_pad: int = 0

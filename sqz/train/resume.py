@@ -18,6 +18,7 @@ FLAGS = {
     "arch": "--arch",
     "batch_size": "--batch-size",
     "lr": "--lr",
+    "weight_decay": "--weight-decay",
     "seed": "--seed",
     "limit": "--limit",
     "batch_norm": "--batch-norm",

@@ -12,6 +12,9 @@ TARGET_STEPS = 4000
 MIN_EPOCHS = 40
 MAX_EPOCHS = 300
 BATCH_MAX, BATCH_MIN, BATCH_SHARE = 128, 16, 64
+# AdamW's peak learning rate and its decoupled weight decay (applied as lr × decay per step). 5e-4, an SGD-style
+# decay, was ~1e-6 per step and did nothing; docs/training.md measures the change.
+PEAK_LR, WEIGHT_DECAY = 2e-3, 0.01
 # One-cycle warm-up: WARMUP_EPOCHS epochs, at most WARMUP_MAX_SHARE of the run. A share of a long `auto` run
 # (30 % of 115 epochs on 600 images) kept the learning rate near its floor for dozens of epochs.
 WARMUP_EPOCHS, WARMUP_MAX_SHARE = 2, 0.3
