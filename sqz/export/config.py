@@ -40,6 +40,10 @@ class ExportConfig:
 
         parse_budget(self.budget)
         check_metric(self.metric)
+        if self.target:
+            from sqz.targets.profiles import get
+
+            get(self.target)
         check_request(self.weights, self.int8, self.target)
         if self.int8 and self.calib < 1:
             raise InputError(f"--calib must be at least 1, got {self.calib}")
