@@ -118,12 +118,10 @@ def build(
     return r.stderr
 
 
-def run(elf: Path, machine: Machine, inputs: np.ndarray, out_size: int) -> Run:
-    """Run `elf` on `machine` with `inputs` (N, ...) int8 in sqz_in.bin; its outputs (N, out_size) and figures."""
-    work = elf.parent
-    (work / "sqz_in.bin").write_bytes(np.ascontiguousarray(inputs, np.int8).tobytes())
-    (work / "sqz_out.bin").unlink(missing_ok=True)
-    cmd = [
+def qemu_command(machine: Machine, elf: str, icount: bool = True) -> list[str]:
+    """qemu-system-arm running `elf` on `machine` with semihosting (files and console on the host), no display;
+    `icount`: one instruction per virtual-clock tick, so SysTick counts instructions."""
+    return [
         QEMU,
         "-M",
         machine.name,
@@ -134,13 +132,19 @@ def run(elf: Path, machine: Machine, inputs: np.ndarray, out_size: int) -> Run:
         "none",
         "-semihosting-config",
         "enable=on,target=native",
-        "-icount",
-        "shift=0",
+        *(["-icount", "shift=0"] if icount else []),
         "-kernel",
-        elf.name,
+        elf,
     ]
+
+
+def run(elf: Path, machine: Machine, inputs: np.ndarray, out_size: int) -> Run:
+    """Run `elf` on `machine` with `inputs` (N, ...) int8 in sqz_in.bin; its outputs (N, out_size) and figures."""
+    work = elf.parent
+    (work / "sqz_in.bin").write_bytes(np.ascontiguousarray(inputs, np.int8).tobytes())
+    (work / "sqz_out.bin").unlink(missing_ok=True)
     start = time.monotonic()
-    r = _run(cmd, work)
+    r = _run(qemu_command(machine, elf.name), work)
     seconds = time.monotonic() - start
     printed = (r.stdout + r.stderr).splitlines()  # qemu writes the semihosting console to stderr
     line = next((ln for ln in printed if ln.startswith("sqz_run ")), "")

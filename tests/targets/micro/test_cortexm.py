@@ -113,20 +113,7 @@ def test_the_arduino_sketch_in_the_docs_compiles_and_runs_on_a_cortex_m4(c_expor
         r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
         assert r.returncode == 0 and "warning" not in r.stderr, r.stderr[-1500:]
     r = subprocess.run(
-        [
-            "qemu-system-arm",
-            "-M",
-            "mps2-an386",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-serial",
-            "none",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-kernel",
-            "sketch.elf",
-        ],
+        cortexm.qemu_command(m, "sketch.elf", icount=False),
         cwd=tmp_path,
         capture_output=True,
         text=True,
