@@ -12,7 +12,7 @@ import numpy as np
 from sqz.errors import DatasetError, InputError
 from sqz.runtime.preprocess import Preprocess
 from sqz.train import folder, rundata
-from sqz.train.data import Split
+from sqz.train.data import Split, array_file
 from sqz.train.data import load as load_data
 
 BATCH = 64
@@ -98,7 +98,7 @@ def open_eval(ckpt: Path, payload: dict, pre: Preprocess, data: str | None, limi
     split = _read_split(run_dir)
     if data is not None and data != rundata.FASHION_MNIST and not Path(data).exists():
         raise DatasetError(f"--data {data}: no such folder or file")
-    gone_or_folder = found is None or Path(found).is_dir()
+    gone_or_folder = Path(found).is_dir() if found is not None else not array_file(spec)
     is_folder = split is not None or (spec != rundata.FASHION_MNIST and gone_or_folder)
     if data is not None and not Path(data).is_dir():
         is_folder = False

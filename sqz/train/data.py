@@ -229,6 +229,12 @@ def with_channels(ds: Dataset, channels: int) -> Dataset:
     )
 
 
+def array_file(path: Path | str) -> bool:
+    """Whether `path` names a .npz or an IDX images file (by its name alone: it need not exist)."""
+    path = Path(path)
+    return path.suffix == ".npz" or "idx3" in path.name
+
+
 def _load_arrays(path: Path, spec: str, seed: int) -> Dataset:
     if path.suffix == ".npz":
         return load_npz(path, seed=seed)

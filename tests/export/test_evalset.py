@@ -47,6 +47,19 @@ def test_a_moved_folder_is_found_with_data_or_skipped_with_one_line(tmp_path):
     assert _rel(ev.items, moved) == _rel(listed.test, data) and len(lines) == 1
 
 
+@pytest.mark.parametrize(
+    "name, kind", [("gone.npz", "--data where"), ("gone-images-idx3-ubyte.gz", "--data where"), ("gone", "--data DIR")]
+)
+def test_a_gone_dataset_is_named_as_the_file_or_folder_it_was(tmp_path, name, kind):
+    from sqz.runtime.preprocess import Preprocess
+
+    payload = {"classes": ["a", "b"], "record": {"config": {"data": str(tmp_path / name), "seed": 0}}}
+    lines = []
+    pre = Preprocess(size=16, channels=1, mean=(0.5,), std=(0.5,))
+    assert evalset.open_eval(tmp_path / "run" / "model.pt", payload, pre, None, 0, lines.append) is None
+    assert len(lines) == 1 and "is gone" in lines[0] and kind in lines[0]
+
+
 def test_changed_test_files_are_counted_in_one_warning_and_left_out(tmp_path):
     data, run, payload, listed = _run(tmp_path)
     (data / "val" / "cat" / "0.png").unlink()
