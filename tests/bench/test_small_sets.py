@@ -64,6 +64,26 @@ def test_each_row_names_its_own_commit(monkeypatch):
     assert "| +5.0 pt | 50 s / 9 s | landed in `fedcba9`, 2026-12-04 |" in md
 
 
+def test_the_stamp_marks_changed_code_but_not_the_bench_own_output(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "docs" / "bench").mkdir(parents=True)
+    (tmp_path / "docs" / "bench" / "small_sets.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(small_sets, "REPO", tmp_path)
+    (tmp_path / "docs" / "bench" / "small_sets.json").write_text('{"sets": []}')
+    clean = small_sets._stamp()["commit"]
+    assert clean and not clean.endswith("+")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert small_sets._stamp()["commit"] == clean + "+"
+
+
 def test_photo_folder_puts_items_over_photographs(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("skimage")
