@@ -11,11 +11,12 @@ from sqz.train.schedule import (
     BATCH_MAX,
     BATCH_MIN,
     BATCH_SHARE,
+    DECAY_GREY,
+    DECAY_RGB,
     MAX_EPOCHS,
     MIN_EPOCHS,
     PEAK_LR,
     TARGET_STEPS,
-    WEIGHT_DECAY,
 )
 
 
@@ -35,6 +36,21 @@ class _AutoOrCount(click.ParamType):
 
 
 EPOCHS = BATCH = _AutoOrCount()
+
+
+class _AutoOrDecay(click.ParamType):
+    """`auto` or a weight decay of at least 0."""
+
+    name = "auto|X"
+
+    def convert(self, value, param, ctx):
+        from sqz.errors import InputError
+        from sqz.train.schedule import parse_decay
+
+        try:
+            return parse_decay(value)
+        except InputError as exc:
+            self.fail(str(exc).split(": ", 1)[-1], param, ctx)
 
 
 @click.command()
@@ -71,10 +87,11 @@ EPOCHS = BATCH = _AutoOrCount()
 )
 @click.option(
     "--weight-decay",
-    default=WEIGHT_DECAY,
+    default="auto",
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="AdamW's decoupled weight decay (each step shrinks the weights by learning rate × this)",
+    type=_AutoOrDecay(),
+    help="AdamW's decoupled weight decay (each step shrinks the weights by learning rate × this); auto: "
+    f"{DECAY_RGB:g} for RGB input, {DECAY_GREY:g} for grey (printed at the start and recorded)",
 )
 @click.option(
     "--batch-norm/--no-batch-norm",

@@ -48,7 +48,7 @@ class TrainConfig:
     epochs: int | str = "auto"
     batch_size: int | str = "auto"
     lr: float = schedule.PEAK_LR
-    weight_decay: float = schedule.WEIGHT_DECAY
+    weight_decay: float | str = "auto"
     label_smoothing: float = 0.1
     batch_norm: bool | None = None
     crop_pad: int = 0
@@ -123,6 +123,7 @@ def train(
         cfg = replace(cfg, init=str(download.imagenet(ArchConfig.named(cfg.arch).version)))
     cfg = replace(cfg, batch_norm=pretrained.resolve_batch_norm(cfg.batch_norm, cfg.init))
     cfg = replace(cfg, epochs=schedule.parse(cfg.epochs), batch_size=schedule.parse(cfg.batch_size, "--batch-size"))
+    cfg = replace(cfg, weight_decay=schedule.parse_decay(cfg.weight_decay))
     if cfg.lr <= 0:
         raise InputError("the learning rate must be positive")
     if cfg.batch_norm and cfg.batch_size == 1:
@@ -163,7 +164,8 @@ def _train(
     epochs, batch, chosen = schedule.resolve(cfg.epochs, cfg.batch_size, src.n_train, ctx.world)
     if payload:
         resume_run.check_epochs(out, payload, epochs)
-    run = replace(cfg, epochs=epochs, batch_size=batch)
+    decay, decay_chosen = schedule.resolve_decay(cfg.weight_decay, src.preprocess.channels)
+    run = replace(cfg, epochs=epochs, batch_size=batch, weight_decay=decay)
     p = build_parts(run, ctx, src, tqdm.write if progress and ctx.main else None)
     start_epoch, rows, skipped = 0, [], set()
     if payload:
@@ -173,6 +175,7 @@ def _train(
         tqdm.write(folder.describe(src.folder))
     if ctx.main and progress:
         tqdm.write(chosen)
+        tqdm.write(decay_chosen)
     if ctx.main and progress and p.heads:
         tqdm.write(
             f"fine-tuning: the classifier alone for {p.heads} epoch(s), then the whole net with the pretrained "
@@ -185,8 +188,9 @@ def _train(
         _store_sample(out, src, cfg.seed)
     distribute(p, ctx)
     record = new_record(run, src, ctx, p.amp, rows, skipped)
-    record["config"].update(epochs=cfg.epochs, batch_size=cfg.batch_size)  # as asked: a number or "auto"
+    record["config"].update(epochs=cfg.epochs, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay)  # as asked
     record.update(epochs=epochs, batch_size=batch, steps_per_epoch=p.steps, optimizer_steps=epochs * p.steps)
+    record["weight_decay"] = decay
     if cfg.init:
         record["fine_tune"] = {
             "classifier_epochs": p.heads,

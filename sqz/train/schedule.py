@@ -12,9 +12,11 @@ TARGET_STEPS = 4000
 MIN_EPOCHS = 40
 MAX_EPOCHS = 300
 BATCH_MAX, BATCH_MIN, BATCH_SHARE = 128, 16, 64
-# AdamW's peak learning rate and its decoupled weight decay (applied as lr × decay per step). 5e-4, an SGD-style
-# decay, was ~1e-6 per step and did nothing; docs/training.md measures the change.
-PEAK_LR, WEIGHT_DECAY = 2e-3, 0.01
+# AdamW's peak learning rate, and the decoupled weight decay `auto` picks (each step shrinks the weights by
+# lr × decay): 0.01 for RGB input, where small photo folders overfit without it, 5e-4 (next to none) for grey input,
+# where 0.01 measured lower; docs/training.md has the measurements.
+PEAK_LR = 2e-3
+DECAY_RGB, DECAY_GREY = 0.01, 5e-4
 # One-cycle warm-up: WARMUP_EPOCHS epochs, at most WARMUP_MAX_SHARE of the run. A share of a long `auto` run
 # (30 % of 115 epochs on 600 images) kept the learning rate near its floor for dozens of epochs.
 WARMUP_EPOCHS, WARMUP_MAX_SHARE = 2, 0.3
@@ -80,6 +82,28 @@ def resolve(epochs, batch_size, n_train: int, world: int = 1) -> tuple[int, int,
             f"per epoch on {n_train:,} training images, {n * per_epoch:,} in all{why})"
         ),
     )
+
+
+def parse_decay(value) -> float | str:
+    """`auto` or a number ≥ 0 (from the CLI or the Python API)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        decay = float(value)
+    except (TypeError, ValueError):
+        decay = -1.0
+    if isinstance(value, bool) or not decay >= 0:
+        raise InputError(f"--weight-decay {value}: give a number of at least 0, or auto")
+    return decay
+
+
+def resolve_decay(value, channels: int) -> tuple[float, str]:
+    """(weight decay, one line saying how it was chosen) for the option as given and the input's channels."""
+    value = parse_decay(value)
+    if value != AUTO:
+        return float(value), f"weight decay given: {value:g}"
+    decay = DECAY_RGB if channels == 3 else DECAY_GREY
+    return decay, f"weight decay auto: {decay:g} ({'RGB' if channels == 3 else 'grey'} input)"
 
 
 def warmup_share(epochs: int) -> float:

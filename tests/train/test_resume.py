@@ -43,7 +43,7 @@ def test_resume_refuses_options_it_cannot_honour(tmp_path, small_dataset):
     train(TrainConfig(out=out, epochs=2, **BASE), dataset=small_dataset, progress=False, stop_after=2)
     for change, says in (
         (dict(lr=1e-3), "--lr 0.003 and this run asks for --lr 0.001"),
-        (dict(weight_decay=5e-4), "--weight-decay 0.01 and this run asks for --weight-decay 0.0005"),
+        (dict(weight_decay=5e-4), "--weight-decay auto and this run asks for --weight-decay 0.0005"),
         (dict(arch="1.0"), "--arch 1.1 and this run asks for --arch 1.0"),
         (dict(batch_size=32), "--batch-size 64"),
         (dict(batch_norm=False), "--batch-norm True"),
@@ -83,4 +83,4 @@ def test_cli_resume_with_more_epochs(tmp_path):
     assert refused.exit_code == 2 and refused.exception.__class__ is SystemExit
     assert "--lr 0.002 and this run asks for --lr 0.01" in refused.output
     decay = runner.invoke(main, [*args, "--epochs", "3", "--resume", "--weight-decay", "0.1"])
-    assert decay.exit_code == 2 and "--weight-decay 0.01 and this run asks for --weight-decay 0.1" in decay.output
+    assert decay.exit_code == 2 and "--weight-decay auto and this run asks for --weight-decay 0.1" in decay.output

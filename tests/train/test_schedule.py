@@ -88,6 +88,19 @@ def test_bad_counts_are_refused_in_one_line(bad):
     assert schedule.parse(" AUTO ") == "auto" and schedule.parse("12") == 12 and schedule.parse(12) == 12
 
 
+def test_weight_decay_auto_follows_the_channels_and_a_number_is_kept():
+    assert schedule.resolve_decay("auto", 3) == (schedule.DECAY_RGB, "weight decay auto: 0.01 (RGB input)")
+    assert schedule.resolve_decay(" Auto ", 1) == (schedule.DECAY_GREY, "weight decay auto: 0.0005 (grey input)")
+    assert schedule.resolve_decay("0.1", 3) == (0.1, "weight decay given: 0.1")
+    assert schedule.resolve_decay(0, 1)[0] == 0.0
+
+
+@pytest.mark.parametrize("bad", [-0.1, "-1", "abc", "nan", True, None, ""])
+def test_bad_weight_decays_are_refused_in_one_line(bad):
+    with pytest.raises(InputError, match="--weight-decay .*: give a number of at least 0, or auto"):
+        schedule.parse_decay(bad)
+
+
 @pytest.fixture
 def short_auto(monkeypatch):
     """`auto` made cheap: 2 epochs of a 256-image run (4 steps an epoch at batch 64 → 8 steps)."""
@@ -100,6 +113,7 @@ def test_auto_is_recorded_and_resumed_as_auto(tmp_path, small_dataset, short_aut
     base = dict(out=str(tmp_path / "r"), limit=256, lr=3e-3, seed=3, threads=1)
     cut = train(TrainConfig(**base), dataset=small_dataset, progress=False, stop_after=1)
     assert cut["config"]["epochs"] == "auto" and cut["config"]["batch_size"] == "auto"
+    assert cut["config"]["weight_decay"] == "auto" and cut["weight_decay"] == schedule.DECAY_GREY  # grey input
     assert (cut["epochs"], cut["batch_size"], cut["steps_per_epoch"], cut["optimizer_steps"]) == (2, 64, 4, 8)
     assert len(cut["history"]) == 1
     done = train(TrainConfig(**base), dataset=small_dataset, progress=False, resume=True)
@@ -120,5 +134,6 @@ def test_cli_prints_the_epochs_auto_chose(tmp_path, short_auto):
     )
     assert r.exit_code == 0, r.output
     assert "epochs auto: 2, batch auto: 64 (4 optimiser steps per epoch on 256 training images, 8 in all" in r.output
+    assert "weight decay auto: 0.0005 (grey input)" in r.output
     bad = CliRunner().invoke(main, ["train", "--epochs", "many", "--out", str(tmp_path / "X")])
     assert bad.exit_code == 2 and "whole number of at least 1, or auto" in bad.output
