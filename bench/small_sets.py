@@ -103,7 +103,7 @@ def _sqz_train(data: Path, out: Path, threads: int, extra: list[str]) -> dict:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
     record = json.loads((out / "metrics.json").read_text())
     lines = [
-        ln
+        ln.replace(str(out), "OUT").replace(str(data), "DIR")
         for ln in (r.stderr + r.stdout).splitlines()
         if ln.strip() and "Warning" not in ln and not ln.startswith("  ")
     ]
@@ -246,9 +246,9 @@ def render(results: dict) -> str:
     """The Markdown of docs/bench/small_sets.md, from the JSON."""
     out = [
         f"Measured by `python -m bench.small_sets` on {results['machine']}; every run "
-        f"`--threads {results['threads']}`, niced, one after another, on a machine shared with other jobs. Each row "
-        "says when and at which sqz commit it was measured (rows from before the bench stamped them: the commit "
-        "that put their figures here).",
+        f"`--threads {results['threads']}`, niced, on a machine shared with other jobs (up to three runs at once: "
+        "times compare only within a row). Each row says when and at which sqz commit it was measured, and the load "
+        "average then (rows from before the bench stamped them: the commit that put their figures here).",
         "",
     ]
     full = [r for r in results["sets"] if "sqz_auto" in r]
