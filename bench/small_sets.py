@@ -388,9 +388,10 @@ def plot(results: dict, path: Path) -> None:
             ax.text(x - 0.2, v + 1, f"{r[ours]['export']['int8_bytes'] / 1000:.0f} kB", ha="center", fontsize=7)
         ax.set_xticks(list(xs), [f"{r['set']}\n{r['side']}²" for r in sets])
         ax.set_ylabel("test accuracy (%)")
-        ax.set_ylim(0, 110)
+        ax.set_ylim(0, 125)  # room for the legend above the bars
+        ax.set_yticks(range(0, 101, 20))
         ax.set_title(title, fontsize=9)
-        ax.legend(loc="upper right", fontsize=7)
+        ax.legend(loc="upper center", ncol=2, fontsize=7)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, format="png")
