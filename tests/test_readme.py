@@ -19,6 +19,7 @@ SOURCES = {
     "docs/bench/agreement.md",
     "docs/bench/ranges.md",
     "docs/bench/small_sets.md",
+    "docs/bench/small_sets_summary.md",
     "docs/bench/frontier_96.md",
     "docs/bench/frontier_224.md",
     "docs/bench/convert.md",
