@@ -17,40 +17,28 @@ from sqz.train.schedule import (
     MIN_EPOCHS,
     PEAK_LR,
     TARGET_STEPS,
+    parse,
+    parse_decay,
 )
 
 
-class _AutoOrCount(click.ParamType):
-    """`auto` or a whole number of at least 1."""
+class _Auto(click.ParamType):
+    """`auto` or a value `parse` accepts; its refusal is the option's error."""
 
-    name = "auto|N"
+    def __init__(self, name: str, parse) -> None:
+        self.name, self.parse = name, parse
 
     def convert(self, value, param, ctx):
         from sqz.errors import InputError
-        from sqz.train.schedule import parse
 
         try:
-            return parse(value)
+            return self.parse(value)
         except InputError as exc:
             self.fail(str(exc).split(": ", 1)[-1], param, ctx)
 
 
-EPOCHS = BATCH = _AutoOrCount()
-
-
-class _AutoOrDecay(click.ParamType):
-    """`auto` or a weight decay of at least 0."""
-
-    name = "auto|X"
-
-    def convert(self, value, param, ctx):
-        from sqz.errors import InputError
-        from sqz.train.schedule import parse_decay
-
-        try:
-            return parse_decay(value)
-        except InputError as exc:
-            self.fail(str(exc).split(": ", 1)[-1], param, ctx)
+EPOCHS = BATCH = _Auto("auto|N", parse)
+DECAY = _Auto("auto|X", parse_decay)
 
 
 @click.command()
@@ -89,7 +77,7 @@ class _AutoOrDecay(click.ParamType):
     "--weight-decay",
     default="auto",
     show_default=True,
-    type=_AutoOrDecay(),
+    type=DECAY,
     help="AdamW's decoupled weight decay (each step shrinks the weights by learning rate × this); auto: "
     f"{DECAY_RGB:g} for RGB input, {DECAY_GREY:g} for grey (printed at the start and recorded)",
 )
