@@ -221,7 +221,7 @@ def markdown(rec: dict) -> str:
         "calibration: 500 images of the run's stored sample.",
         "",
         "| images in folder | evaluated | calibration | peak RSS (process tree) | largest process | export wall | "
-        "onnx | onnx2tf + int8 | evaluate |",
+        "onnx | TFLite + int8 | evaluate |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rec["runs"]:
